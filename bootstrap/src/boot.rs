@@ -1,0 +1,330 @@
+//! The boot pipeline, one named step each:
+//! identity → settings → shared config → membership → render → wait (before start) →
+//! start → wait (after start) → record.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ArgMatches;
+use tokio::time::Instant;
+
+use crate::cli::{layered, BootArgs};
+use crate::failure::{Failure, Result};
+use crate::identity::{self, Identity, Overrides};
+use crate::quorum;
+use crate::record::{EnsembleMember, Recorder};
+use crate::render::{self, Node, Templates};
+use crate::retry::{self, Attempt};
+use crate::service;
+use crate::settings::{self, Raw, Role, Settings};
+use crate::shared_config::{ServerKind, SharedConfig, Snapshot, Store, StoreError};
+
+/// Everything the pipeline carries from step to step.
+pub struct Boot {
+    pub args: BootArgs,
+    pub matches: ArgMatches,
+    pub root: PathBuf,
+    pub deadline: Instant,
+    pub rec: Recorder,
+}
+
+/// How a successful boot ended.
+pub enum Outcome {
+    Ready,
+    Rendered,
+    DryRun,
+}
+
+impl Boot {
+    pub fn new(args: BootArgs, matches: ArgMatches, root: PathBuf) -> Self {
+        let deadline = Instant::now() + args.timeout;
+        Boot {
+            args,
+            matches,
+            root,
+            deadline,
+            rec: Recorder::new(),
+        }
+    }
+
+    /// Runs the pipeline; the record is saved whatever the outcome (not on --dry-run).
+    pub async fn run(mut self) -> Result<Outcome> {
+        let result = self.pipeline().await;
+        if !self.args.dry_run {
+            let r = &mut self.rec.record;
+            match &result {
+                Ok(Outcome::Ready) => r.result = "ready".into(),
+                Ok(_) => r.result = "rendered".into(),
+                Err(f) => {
+                    r.result = "failed".into();
+                    r.error = Some(f.message.clone());
+                    r.exit_code = f.kind.exit_code();
+                }
+            }
+            if let Err(e) = self.rec.save(&self.root) {
+                tracing::warn!(error = %e, "could not write the boot record");
+            }
+        }
+        result
+    }
+
+    async fn pipeline(&mut self) -> Result<Outcome> {
+        let mut identity = self.identity().await?;
+        let sdk = self.sdk_config(&identity).await;
+        self.tags(&mut identity, &sdk).await?;
+        self.rec.step("identity");
+
+        let settings = self.settings(&identity)?;
+        self.rec.step("settings");
+
+        let store = Store::new(settings.shared_config.clone(), Some(&sdk));
+        let (config, snapshot) = self.shared_config(&store, &settings).await?;
+        self.rec.step("shared-config");
+
+        let myid = self.membership(&settings, &identity, &config)?;
+        self.rec.step("membership");
+
+        let templates = Templates::load(self.args.templates.as_deref())?;
+        let node = Node {
+            root: &self.root,
+            settings: &settings,
+            identity: &identity,
+            config: &config,
+            myid,
+        };
+        let outputs = render::plan(&node, &templates)?;
+        if self.args.dry_run {
+            for o in &outputs {
+                println!("--- {} (mode {:o})", render::under(&self.root, &o.path).display(), o.mode);
+                print!("{}", o.content);
+            }
+            return Ok(Outcome::DryRun);
+        }
+        let written = render::write(&self.root, &outputs)?;
+        self.rec.record.files = serde_json::to_value(&written).unwrap_or_default();
+        self.rec.record.shared_config = Some(serde_json::json!({
+            "location": store.location().to_string(),
+            "version": snapshot.version,
+            "servers-spec": config.get("servers-spec"),
+        }));
+        self.rec.step("render");
+
+        let ensemble = ensemble_of(&config)?;
+        self.rec.record.ensemble = ensemble
+            .iter()
+            .map(|(id, addr, voter)| EnsembleMember {
+                id: *id,
+                addr: addr.clone(),
+                voter: *voter,
+            })
+            .collect();
+        if self.args.no_wait {
+            tracing::info!("--no-wait: not waiting for quorum");
+        } else {
+            self.wait_before_start(&settings, &ensemble).await?;
+            self.rec.step("wait-before-start");
+        }
+        if self.args.no_start {
+            tracing::info!("--no-start: configuration rendered, service not started");
+            return Ok(Outcome::Rendered);
+        }
+        let cmd = service::start(settings.role, self.args.start_command.as_deref(), &self.root).await?;
+        self.rec.record.start_command = Some(cmd);
+        self.rec.step("start");
+        if !self.args.no_wait {
+            self.wait_after_start(&settings, &identity, &config, myid, &ensemble).await?;
+            self.rec.step("wait-after-start");
+        }
+        tracing::info!(role = %settings.role, "ready");
+        Ok(Outcome::Ready)
+    }
+
+    async fn identity(&mut self) -> Result<Identity> {
+        let (a, m) = (&self.args, &self.matches);
+        let ov = Overrides {
+            instance_id: layered(m, "instance_id", &a.instance_id),
+            ip: layered(m, "ip", &a.ip),
+            hostname: layered(m, "hostname", &a.hostname),
+            zone: layered(m, "zone", &a.zone),
+            region: layered(m, "region", &a.region),
+            instance_type: layered(m, "instance_type", &a.instance_type),
+        };
+        let id = identity::discover(ov, !a.no_imds, self.deadline).await?;
+        tracing::info!(
+            instance_id = %id.instance_id.value, ip = %id.ip.value, hostname = %id.hostname.value,
+            zone = %id.zone.value, region = %id.region.value, instance_type = %id.instance_type.value,
+            "identity"
+        );
+        Ok(id)
+    }
+
+    /// The AWS SDK configuration for this instance's region. Loading it makes no request.
+    async fn sdk_config(&self, identity: &Identity) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(identity.region.value.clone()))
+            .load()
+            .await
+    }
+
+    async fn tags(&mut self, identity: &mut Identity, sdk: &aws_config::SdkConfig) -> Result<()> {
+        if identity.tags.is_none() && !self.args.no_imds {
+            tracing::info!("instance metadata tags are off; reading tags with ec2:DescribeTags");
+            identity.tags = Some(identity::describe_tags(sdk, &identity.instance_id.value).await?);
+        }
+        self.rec.record.identity = serde_json::to_value(&*identity).unwrap_or_default();
+        Ok(())
+    }
+
+    fn settings(&mut self, identity: &Identity) -> Result<Settings> {
+        let (a, m) = (&self.args, &self.matches);
+        let mut raw = Raw {
+            tags: identity.tags.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let flags = [
+            ("role", "role", &a.role),
+            ("cluster", "cluster", &a.cluster),
+            ("shared-config", "shared_config", &a.shared_config),
+            ("masters", "masters", &a.masters),
+            ("ensemble-size", "ensemble_size", &a.ensemble_size),
+            ("attributes", "attributes", &a.attributes),
+            ("containerizers", "containerizers", &a.containerizers),
+            ("zk-path", "zk_path", &a.zk_path),
+        ];
+        for (name, id, value) in flags {
+            if let Some(v) = layered(m, id, value) {
+                raw.cli.insert(name, v);
+            }
+        }
+        let s = settings::resolve(&raw)?;
+        for (name, p) in &s.provenance {
+            tracing::info!(setting = name, value = %p.value, source = %p.source, "setting");
+        }
+        self.rec.record.role = Some(s.role.to_string());
+        self.rec.record.cluster = Some(s.cluster.clone());
+        self.rec.record.zk_path = Some(s.zk_path.clone());
+        self.rec.record.settings = serde_json::to_value(&s.provenance).unwrap_or_default();
+        Ok(s)
+    }
+
+    /// Reads and parses the shared config, waiting (until the deadline) while it does not
+    /// exist yet or lists no ZooKeeper server: in a new cluster, masters and agents may boot
+    /// before the ensemble has written it.
+    async fn shared_config(
+        &self,
+        store: &Store,
+        settings: &Settings,
+    ) -> Result<(SharedConfig, Snapshot)> {
+        let url = store.location().to_string();
+        let got = retry::until("shared config", self.deadline, Duration::from_secs(5), || async {
+            match store.read().await {
+                Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
+                    Ok(cfg) => {
+                        let empty = cfg.servers().map(|s| s.is_empty()).unwrap_or(false);
+                        if empty && settings.role != Role::Zookeeper {
+                            Attempt::Again(Failure::unreachable(format!("{url}: servers-spec lists no ZooKeeper server yet")))
+                        } else {
+                            Attempt::Done((cfg, snap))
+                        }
+                    }
+                    Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
+                },
+                Ok(None) => Attempt::Again(Failure::unreachable(format!("{url} does not exist"))),
+                Err(e @ StoreError::Unreachable(..)) => Attempt::Again(Failure::unreachable(e.to_string())),
+                Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
+            }
+        })
+        .await;
+        got.map_err(|last| {
+            last.map(|f| Failure::new(f.kind, format!("{} (gave up at the deadline)", f.message)))
+                .unwrap_or_else(|| Failure::unreachable(format!("{url}: no answer before the deadline")))
+        })
+    }
+
+    /// The ZooKeeper id of this node: the servers-spec item naming its address or hostname.
+    fn membership(&mut self, settings: &Settings, identity: &Identity, config: &SharedConfig) -> Result<Option<u32>> {
+        if settings.role != Role::Zookeeper {
+            return Ok(None);
+        }
+        let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
+        let me = servers.iter().find(|s| {
+            s.host == identity.ip.value || s.host.eq_ignore_ascii_case(&identity.hostname.value)
+        });
+        match me {
+            Some(s) => {
+                tracing::info!(
+                    id = s.id, host = %s.host, listed = servers.len(), expected = ?settings.ensemble_size,
+                    "this node is in servers-spec"
+                );
+                self.rec.record.myid = Some(s.id);
+                Ok(Some(s.id))
+            }
+            None => Err(Failure::bad_input(format!(
+                "{}: servers-spec `{}` does not list this node ({} / {})",
+                settings.shared_config,
+                config.get("servers-spec"),
+                identity.ip.value,
+                identity.hostname.value
+            ))),
+        }
+    }
+
+    async fn wait_before_start(&mut self, settings: &Settings, ensemble: &[(u32, String, bool)]) -> Result<()> {
+        match settings.role {
+            Role::Zookeeper => Ok(()),
+            Role::Master => {
+                let state = quorum::wait_ensemble(ensemble, self.deadline).await?;
+                tracing::info!(servers = state.servers.len(), "ZooKeeper ensemble has quorum");
+                Ok(())
+            }
+            Role::Agent => {
+                let leader = quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                tracing::info!(leader = %leader.znode, ip = %leader.ip, port = leader.port, "leading master found");
+                self.rec.record.leader = serde_json::to_value(&leader).ok();
+                Ok(())
+            }
+        }
+    }
+
+    async fn wait_after_start(
+        &mut self,
+        settings: &Settings,
+        identity: &Identity,
+        config: &SharedConfig,
+        myid: Option<u32>,
+        ensemble: &[(u32, String, bool)],
+    ) -> Result<()> {
+        match settings.role {
+            Role::Zookeeper => {
+                let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
+                let addr = format!("{}:{port}", identity.ip.value);
+                let id = myid.unwrap_or_default();
+                let mode = quorum::wait_local_member(&addr, id, self.deadline).await?;
+                tracing::info!(?mode, id, "local ZooKeeper is a voting member of a quorum");
+                Ok(())
+            }
+            Role::Master => {
+                let leader = quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                tracing::info!(leader = %leader.znode, ip = %leader.ip, "a leading master is registered");
+                self.rec.record.leader = serde_json::to_value(&leader).ok();
+                Ok(())
+            }
+            Role::Agent => Ok(()),
+        }
+    }
+}
+
+/// `(id, host:client-port, voter)` for every server in the shared config.
+pub fn ensemble_of(config: &SharedConfig) -> Result<Vec<(u32, String, bool)>> {
+    let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
+    let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
+    Ok(servers
+        .into_iter()
+        .map(|s| (s.id, format!("{}:{port}", s.host), s.kind == ServerKind::Standard))
+        .collect())
+}
+
+/// `h1:2181,h2:2181` for a ZooKeeper client.
+pub fn hosts(ensemble: &[(u32, String, bool)]) -> String {
+    ensemble.iter().map(|(_, a, _)| a.as_str()).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,436 @@
+//! Rendering: Tera templates embedded in the binary (overridable from `--templates DIR`),
+//! a context per role, and the list of files to write. Everything is rendered in memory
+//! first; nothing is written unless every file rendered.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::failure::{Failure, Result};
+use crate::identity::Identity;
+use crate::settings::{master_quorum, Role, Settings};
+use crate::shared_config::{ServerKind, SharedConfig};
+
+/// Embedded templates: (name, text).
+pub const EMBEDDED: [(&str, &str); 5] = [
+    ("zoo.cfg.tera", include_str!("../templates/zoo.cfg.tera")),
+    ("zoo.cfg.dynamic.tera", include_str!("../templates/zoo.cfg.dynamic.tera")),
+    ("mesos-zk.tera", include_str!("../templates/mesos-zk.tera")),
+    ("mesos-master.env.tera", include_str!("../templates/mesos-master.env.tera")),
+    ("mesos-agent.env.tera", include_str!("../templates/mesos-agent.env.tera")),
+];
+
+/// Paths on the node (before `--root`).
+pub mod paths {
+    pub const ZOO_CFG: &str = "/etc/zookeeper/conf/zoo.cfg";
+    pub const ZOO_CFG_DYNAMIC: &str = "/etc/zookeeper/conf/zoo.cfg.dynamic";
+    pub const ZK_DATA_DIR: &str = "/var/lib/zookeeper";
+    pub const MESOS_ZK: &str = "/etc/mesos/zk";
+    pub const MASTER_ENV: &str = "/etc/mesos-boot/mesos-master.env";
+    pub const MASTER_QUORUM: &str = "/etc/mesos-master/quorum";
+    pub const AGENT_ENV: &str = "/etc/mesos-boot/mesos-agent.env";
+    pub const MASTER_WORK_DIR: &str = "/var/lib/mesos/master";
+    pub const AGENT_WORK_DIR: &str = "/var/lib/mesos/agent";
+    pub const MESOS_LOG_DIR: &str = "/var/log/mesos";
+    pub const BOOT_RECORD: &str = "/var/lib/mesos-boot/boot.json";
+}
+
+pub const MASTER_PORT: u16 = 5050;
+pub const AGENT_PORT: u16 = 5051;
+
+/// `abs` under `root`, as a path.
+pub fn under(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+/// `abs` under `root`, as text for rendered files.
+fn at(root: &Path, abs: &str) -> String {
+    under(root, abs).display().to_string()
+}
+
+/// The template set in use.
+pub struct Templates {
+    tera: tera::Tera,
+    /// Which templates came from the override directory.
+    pub overridden: Vec<String>,
+}
+
+impl Templates {
+    /// Embedded templates, each replaced by `<dir>/<name>` when that file exists. A `*.tera`
+    /// file in `dir` that matches no template is an error (a typo would otherwise be ignored).
+    pub fn load(dir: Option<&Path>) -> Result<Self> {
+        let mut tera = tera::Tera::default();
+        let mut overridden = Vec::new();
+        if let Some(dir) = dir {
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| Failure::bad_input(format!("--templates {}: {e}", dir.display())))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.ends_with(".tera") && !EMBEDDED.iter().any(|(n, _)| *n == name) {
+                    let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+                    return Err(Failure::bad_input(format!(
+                        "{}: no template is named {name} (known: {})",
+                        entry.path().display(),
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        for (name, text) in EMBEDDED {
+            let custom = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+            let result = match &custom {
+                Some(path) => {
+                    overridden.push(name.to_string());
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+                    tera.add_raw_template(name, &text)
+                }
+                None => tera.add_raw_template(name, text),
+            };
+            result.map_err(|e| {
+                let origin = custom.map_or(format!("embedded template {name}"), |p| p.display().to_string());
+                Failure::bad_input(format!("{origin}: {}", crate::failure::chain(&e)))
+            })?;
+        }
+        Ok(Templates { tera, overridden })
+    }
+
+    fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String> {
+        let ctx = tera::Context::from_serialize(ctx)
+            .map_err(|e| Failure::internal(format!("template context for {name}: {e}")))?;
+        self.tera.render(name, &ctx).map_err(|e| {
+            let origin = if self.overridden.iter().any(|n| n == name) { "template override" } else { "embedded template" };
+            Failure::bad_input(format!("{origin} {name}: {}", crate::failure::chain(&e)))
+        })
+    }
+}
+
+/// A file to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Output {
+    /// Path on the node (without `--root`).
+    pub path: String,
+    #[serde(skip)]
+    pub content: String,
+    pub mode: u32,
+}
+
+/// Everything a render needs.
+pub struct Node<'a> {
+    pub root: &'a Path,
+    pub settings: &'a Settings,
+    pub identity: &'a Identity,
+    pub config: &'a SharedConfig,
+    /// This node's ZooKeeper id (zookeeper role only).
+    pub myid: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Pair {
+    key: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct ZkServer {
+    id: u32,
+    host: String,
+    role: &'static str,
+}
+
+/// Keys mesos-boot owns in zoo.cfg; the same keys in zoo-cfg-extra are ignored with a warning.
+const OWNED_ZOO_KEYS: [&str; 9] = [
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "clientPortAddress",
+    "dynamicConfigFile",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "4lw.commands.whitelist",
+    "admin.enableServer",
+];
+
+/// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
+pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
+    let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
+    let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
+    let hosts: Vec<String> = servers.iter().map(|s| format!("{}:{port}", s.host)).collect();
+    Ok(format!("zk://{}{path}", hosts.join(",")))
+}
+
+/// Renders every file of the node's role.
+pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
+    let s = node.settings;
+    let id = node.identity;
+    let bad = |e: crate::shared_config::exhibitor::ConfigError| Failure::bad_input(e.to_string());
+    let mut out = Vec::new();
+    let file = |path: &str, content: String, mode: u32| Output {
+        path: path.to_string(),
+        content,
+        mode,
+    };
+    match s.role {
+        Role::Zookeeper => {
+            let myid = node
+                .myid
+                .ok_or_else(|| Failure::internal("zookeeper render without an id"))?;
+            let mut extra = Vec::new();
+            for (key, value) in node.config.zoo_cfg_extra().map_err(bad)? {
+                if key.contains(['\n', '\r', '=']) || value.contains(['\n', '\r']) {
+                    return Err(Failure::bad_input(format!(
+                        "key com.netflix.exhibitor.zoo-cfg-extra: `{key}` would break zoo.cfg"
+                    )));
+                }
+                if OWNED_ZOO_KEYS.contains(&key.as_str()) {
+                    tracing::warn!(key, "zoo-cfg-extra sets a key mesos-boot owns; ignored");
+                    continue;
+                }
+                extra.push(Pair { key, value });
+            }
+            let data_dir = match node.config.get("zookeeper-data-directory").trim() {
+                "" => paths::ZK_DATA_DIR.to_string(),
+                d => d.to_string(),
+            };
+            let data_log_dir = match node.config.get("zookeeper-log-directory").trim() {
+                "" => None,
+                d => Some(at(node.root, d)),
+            };
+            let servers: Vec<ZkServer> = node
+                .config
+                .servers()
+                .map_err(bad)?
+                .into_iter()
+                .map(|sv| ZkServer {
+                    id: sv.id,
+                    host: sv.host,
+                    role: match sv.kind {
+                        ServerKind::Standard => "participant",
+                        ServerKind::Observer => "observer",
+                    },
+                })
+                .collect();
+            let ctx = serde_json::json!({
+                "cluster": s.cluster,
+                "hostname": id.hostname.value,
+                "extra": extra,
+                "data_dir": at(node.root, &data_dir),
+                "data_log_dir": data_log_dir,
+                "dynamic_file": at(node.root, paths::ZOO_CFG_DYNAMIC),
+                "servers": servers,
+                "client_port": node.config.client_port().map_err(bad)?,
+                "connect_port": node.config.connect_port().map_err(bad)?,
+                "election_port": node.config.election_port().map_err(bad)?,
+            });
+            out.push(file(paths::ZOO_CFG, templates.render("zoo.cfg.tera", &ctx)?, 0o644));
+            out.push(file(
+                paths::ZOO_CFG_DYNAMIC,
+                templates.render("zoo.cfg.dynamic.tera", &ctx)?,
+                0o644,
+            ));
+            out.push(file(&format!("{}/myid", data_dir.trim_end_matches('/')), format!("{myid}\n"), 0o644));
+        }
+        Role::Master => {
+            let masters = s.masters.ok_or_else(|| Failure::internal("master render without a master count"))?;
+            let ctx = serde_json::json!({
+                "cluster": s.cluster,
+                "zk_url": zk_url(node.config, &s.zk_path)?,
+                "quorum": master_quorum(masters),
+                "ip": id.ip.value,
+                "hostname": id.hostname.value,
+                "port": MASTER_PORT,
+                "work_dir": at(node.root, paths::MASTER_WORK_DIR),
+                "log_dir": at(node.root, paths::MESOS_LOG_DIR),
+            });
+            out.push(file(paths::MESOS_ZK, templates.render("mesos-zk.tera", &ctx)?, 0o644));
+            out.push(file(paths::MASTER_ENV, templates.render("mesos-master.env.tera", &ctx)?, 0o644));
+            // The Mesosphere package ships /etc/mesos-master/quorum = 1, and its init wrapper
+            // turns that file into a flag that beats the environment: keep it right too.
+            out.push(file(paths::MASTER_QUORUM, format!("{}\n", master_quorum(masters)), 0o644));
+        }
+        Role::Agent => {
+            let mut attributes = vec![
+                ("az".to_string(), id.zone.value.clone()),
+                ("instance_type".to_string(), id.instance_type.value.clone()),
+                ("cluster".to_string(), s.cluster.clone()),
+            ];
+            for (k, v) in &s.attributes {
+                if attributes.iter().any(|(b, _)| b == k) {
+                    let origin = &s.provenance["attributes"].source;
+                    return Err(Failure::bad_input(format!(
+                        "{origin}: attribute `{k}` is set by mesos-boot itself and cannot be overridden"
+                    )));
+                }
+                attributes.push((k.clone(), v.clone()));
+            }
+            let attributes: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let ctx = serde_json::json!({
+                "cluster": s.cluster,
+                "zk_url": zk_url(node.config, &s.zk_path)?,
+                "ip": id.ip.value,
+                "hostname": id.hostname.value,
+                "port": AGENT_PORT,
+                "work_dir": at(node.root, paths::AGENT_WORK_DIR),
+                "log_dir": at(node.root, paths::MESOS_LOG_DIR),
+                "containerizers": s.containerizers,
+                "attributes": attributes.join(";"),
+            });
+            out.push(file(paths::MESOS_ZK, templates.render("mesos-zk.tera", &ctx)?, 0o644));
+            out.push(file(paths::AGENT_ENV, templates.render("mesos-agent.env.tera", &ctx)?, 0o644));
+        }
+    }
+    Ok(out)
+}
+
+/// A written file and whether its content changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub path: String,
+    pub changed: bool,
+}
+
+/// Writes every output atomically under `root`.
+pub fn write(root: &Path, outputs: &[Output]) -> Result<Vec<Written>> {
+    outputs
+        .iter()
+        .map(|o| {
+            let target = under(root, &o.path);
+            let changed = crate::fsutil::write_atomic(&target, o.content.as_bytes(), o.mode)
+                .map_err(|e| Failure::internal(format!("writing {}: {e}", target.display())))?;
+            Ok(Written {
+                path: target.display().to_string(),
+                changed,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Field;
+    use crate::settings::{resolve, Raw};
+
+    fn field(v: &str) -> Field {
+        Field {
+            value: v.into(),
+            source: "test",
+        }
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            instance_id: field("i-0abc"),
+            ip: field("10.0.1.12"),
+            hostname: field("ip-10-0-1-12.ec2.internal"),
+            zone: field("us-east-1b"),
+            region: field("us-east-1"),
+            instance_type: field("m5.large"),
+            tags: None,
+            tags_source: "test",
+        }
+    }
+
+    fn settings(role: &str, extra: &[(&'static str, &str)]) -> Settings {
+        let mut cli: std::collections::BTreeMap<&'static str, (String, &'static str)> = [
+            ("role", role),
+            ("cluster", "prod"),
+            ("shared-config", "s3://prod.example.com/exhibitor.properties"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, (v.to_string(), "flag")))
+        .collect();
+        for (k, v) in extra {
+            cli.insert(k, (v.to_string(), "flag"));
+        }
+        resolve(&Raw {
+            cli,
+            tags: Default::default(),
+        })
+        .unwrap()
+    }
+
+    fn config() -> SharedConfig {
+        SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.1.11,2:10.0.1.12,3:10.0.1.13,O:4:10.0.1.14\n\
+             com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=2000&initLimit\\=10&syncLimit\\=5&autopurge.purgeInterval\\=6&dataDir\\=/ignored\n",
+        )
+        .unwrap()
+    }
+
+    /// Compares with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the golden files.
+    fn golden(name: &str, outputs: &[Output]) {
+        let mut text = String::new();
+        for o in outputs {
+            text.push_str(&format!("--- {} (mode {:o})\n{}", o.path, o.mode, o.content));
+        }
+        let path = format!("{}/../tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run with UPDATE_GOLDEN=1)"));
+        assert_eq!(text, want, "rendered output differs from {path}");
+    }
+
+    fn render(role: &str, extra: &[(&'static str, &str)], root: &str, myid: Option<u32>) -> Result<Vec<Output>> {
+        let s = settings(role, extra);
+        let id = identity();
+        let cfg = config();
+        let node = Node {
+            root: Path::new(root),
+            settings: &s,
+            identity: &id,
+            config: &cfg,
+            myid,
+        };
+        plan(&node, &Templates::load(None)?)
+    }
+
+    #[test]
+    fn golden_zookeeper() {
+        golden("zookeeper.txt", &render("zookeeper", &[], "/", Some(2)).unwrap());
+    }
+
+    #[test]
+    fn golden_zookeeper_under_root() {
+        let out = render("zookeeper", &[], "/tmp/node2", Some(2)).unwrap();
+        golden("zookeeper-root.txt", &out);
+        assert!(out[0].content.contains("dataDir=/tmp/node2/var/lib/zookeeper\n"));
+    }
+
+    #[test]
+    fn golden_master() {
+        golden("master.txt", &render("master", &[("masters", "3")], "/", None).unwrap());
+    }
+
+    #[test]
+    fn golden_agent() {
+        let out = render("agent", &[("attributes", "rack:r1;spot:true")], "/", None).unwrap();
+        golden("agent.txt", &out);
+    }
+
+    #[test]
+    fn agent_cannot_override_builtin_attributes() {
+        let err = render("agent", &[("attributes", "az:elsewhere")], "/", None).unwrap_err();
+        assert!(err.message.contains("attribute `az`"), "{}", err.message);
+    }
+
+    #[test]
+    fn override_dir_replaces_and_typos_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mesos-zk.tera"), "custom {{ zk_url }}\n").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        assert_eq!(t.overridden, vec!["mesos-zk.tera"]);
+        std::fs::write(dir.path().join("mesos-zk.tera"), "{{ no_such_variable }}\n").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let s = settings("agent", &[]);
+        let (id, cfg) = (identity(), config());
+        let node = Node { root: Path::new("/"), settings: &s, identity: &id, config: &cfg, myid: None };
+        let err = plan(&node, &t).unwrap_err();
+        assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);
+        std::fs::write(dir.path().join("zoo.cfg.trea.tera"), "x").unwrap();
+        let err = Templates::load(Some(dir.path())).err().unwrap();
+        assert!(err.message.contains("no template is named zoo.cfg.trea.tera"), "{}", err.message);
+    }
+}

@@ -1,0 +1,10 @@
+//! The ensemble's shared configuration in Exhibitor's format: the text format
+//! (`properties`), Exhibitor's model (`exhibitor`), and where it lives (`store`: S3 or a file,
+//! with compare-and-swap writes).
+
+pub mod exhibitor;
+pub mod properties;
+pub mod store;
+
+pub use exhibitor::{ServerKind, SharedConfig};
+pub use store::{Location, Snapshot, Store, StoreError};

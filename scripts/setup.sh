@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything mesos-boot's demo, tests and benchmarks need on a fresh Debian 12
+# machine (run as root): Debian packages, the musl target, and a Python venv with moto.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in zookeeper musl-tools packer systemd iproute2; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+  echo "setup: adding the x86_64-unknown-linux-musl target"
+  rustup target add x86_64-unknown-linux-musl
+fi
+
+if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3' 2>/dev/null; then
+  echo "setup: creating .venv with moto[server] and pytest"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r scripts/requirements.txt
+fi
+echo "setup: ready"
