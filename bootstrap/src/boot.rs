@@ -92,7 +92,10 @@ impl Boot {
             config: &config,
             myid,
         };
-        let outputs = render::plan(&node, &templates)?;
+        let mut outputs = render::plan(&node, &templates)?;
+        if settings.role == Role::Zookeeper {
+            render::adopt_zookeeper_rewrites(&self.root, &mut outputs);
+        }
         if self.args.dry_run {
             for o in &outputs {
                 println!("--- {} (mode {:o})", render::under(&self.root, &o.path).display(), o.mode);

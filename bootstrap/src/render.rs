@@ -282,6 +282,57 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
     Ok(out)
 }
 
+/// Settings of a zoo.cfg as a map, comments and blank lines ignored.
+fn zoo_settings(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// After its first start, ZooKeeper rewrites zoo.cfg (no comments, its own order) and moves
+/// membership to `zoo.cfg.dynamic.<version>`, which reconfig then maintains. A re-run accepts
+/// that instead of fighting it: membership stays ZooKeeper's, and zoo.cfg is left as ZooKeeper
+/// wrote it unless a static setting really changed (then it is rewritten, still pointing at
+/// ZooKeeper's current dynamic file).
+pub fn adopt_zookeeper_rewrites(root: &Path, outputs: &mut [Output]) {
+    let Ok(existing) = std::fs::read_to_string(under(root, paths::ZOO_CFG)) else {
+        return;
+    };
+    let current = zoo_settings(&existing);
+    let Some(dynamic) = current.get("dynamicConfigFile").filter(|d| {
+        *d != &at(root, paths::ZOO_CFG_DYNAMIC) && Path::new(d).is_file()
+    }) else {
+        return;
+    };
+    tracing::info!(dynamic = %dynamic, "ZooKeeper owns its membership since its first start; leaving it to reconfig");
+    for o in outputs.iter_mut() {
+        if o.path == paths::ZOO_CFG {
+            let mut wanted = zoo_settings(&o.content);
+            wanted.insert("dynamicConfigFile".into(), dynamic.clone());
+            if wanted == current {
+                o.content = existing.clone();
+            } else {
+                tracing::info!("static ZooKeeper settings changed; rewriting zoo.cfg");
+                o.content = o
+                    .content
+                    .lines()
+                    .map(|l| match l.starts_with("dynamicConfigFile=") {
+                        true => format!("dynamicConfigFile={dynamic}\n"),
+                        false => format!("{l}\n"),
+                    })
+                    .collect();
+            }
+        } else if o.path == paths::ZOO_CFG_DYNAMIC {
+            if let Ok(old) = std::fs::read_to_string(under(root, paths::ZOO_CFG_DYNAMIC)) {
+                o.content = old;
+            }
+        }
+    }
+}
+
 /// A written file and whether its content changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Written {
@@ -432,5 +483,35 @@ mod tests {
         std::fs::write(dir.path().join("zoo.cfg.trea.tera"), "x").unwrap();
         let err = Templates::load(Some(dir.path())).err().unwrap();
         assert!(err.message.contains("no template is named zoo.cfg.trea.tera"), "{}", err.message);
+    }
+
+    #[test]
+    fn rerun_keeps_zookeepers_own_rewrite_unless_a_static_setting_changed() {
+        let root = tempfile::tempdir().unwrap();
+        let mut outputs = render("zookeeper", &[], root.path().to_str().unwrap(), Some(2)).unwrap();
+        write(root.path(), &outputs).unwrap();
+        // What ZooKeeper does at first start: its own rewrite, a versioned dynamic file.
+        let versioned = under(root.path(), "/etc/zookeeper/conf/zoo.cfg.dynamic.100000000");
+        std::fs::write(&versioned, "server.2=10.0.1.12:2888:3888:participant;10.0.1.12:2181").unwrap();
+        let mut rewritten: Vec<String> = outputs[0]
+            .content
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| if l.starts_with("dynamicConfigFile=") { format!("dynamicConfigFile={}", versioned.display()) } else { l.to_string() })
+            .collect();
+        rewritten.reverse();
+        let rewritten = rewritten.join("\n") + "\n";
+        std::fs::write(under(root.path(), paths::ZOO_CFG), &rewritten).unwrap();
+        adopt_zookeeper_rewrites(root.path(), &mut outputs);
+        assert_eq!(outputs[0].content, rewritten);
+        let written = write(root.path(), &outputs).unwrap();
+        assert!(written.iter().all(|w| !w.changed), "{written:?}");
+
+        // A changed static setting is applied, still pointing at ZooKeeper's dynamic file.
+        let mut outputs = render("zookeeper", &[], root.path().to_str().unwrap(), Some(2)).unwrap();
+        outputs[0].content = outputs[0].content.replace("syncLimit=5", "syncLimit=7");
+        adopt_zookeeper_rewrites(root.path(), &mut outputs);
+        assert!(outputs[0].content.contains("syncLimit=7\n"));
+        assert!(outputs[0].content.contains(&format!("dynamicConfigFile={}\n", versioned.display())));
     }
 }

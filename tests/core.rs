@@ -1,0 +1,202 @@
+//! End-to-end tests of `mesos-boot` for each role, against real ZooKeeper 3.8 ensembles,
+//! moto as S3/EC2, and an IMDSv2 emulator per node. Nothing of mesos-boot is mocked.
+
+mod common;
+
+use std::io::Read;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::{block_on, mesos, net, poll_until};
+
+/// One 3-node ensemble booted by mesos-boot, shared by the tests that need a running one.
+fn ensemble() -> &'static Ensemble {
+    static E: OnceLock<Ensemble> = OnceLock::new();
+    E.get_or_init(|| Ensemble::boot(3))
+}
+
+fn assert_one_leader(e: &Ensemble) {
+    let modes = e.modes();
+    assert_eq!(modes.iter().filter(|m| *m == "leader").count(), 1, "modes: {modes:?}");
+    assert_eq!(modes.iter().filter(|m| *m == "follower").count(), e.nodes.len() - 1, "modes: {modes:?}");
+}
+
+#[test]
+fn zookeeper_nodes_listed_in_s3_boot_concurrently_into_one_ensemble() {
+    let e = ensemble();
+    for (node, out) in e.nodes.iter().zip(&e.outputs) {
+        assert!(out.status.success(), "{}: {}", node.ip, show(out));
+        let rec = node.boot_record();
+        assert_eq!(rec["result"], "ready");
+        assert_eq!(rec["identity"]["tags_source"], "imds");
+        assert_eq!(rec["settings"]["role"]["source"], "tag:mesos:role");
+        let zoo = node.file("/etc/zookeeper/conf/zoo.cfg");
+        assert!(zoo.contains("standaloneEnabled=false\n"), "{zoo}");
+        assert!(zoo.contains(&format!("dataDir={}/var/lib/zookeeper\n", node.root.display())), "{zoo}");
+        let dynamic = node.file("/etc/zookeeper/conf/zoo.cfg.dynamic");
+        assert!(dynamic.contains(&format!(":participant;{}:2181", node.ip)), "{dynamic}");
+        let myid: u32 = node.file("/var/lib/zookeeper/myid").trim().parse().unwrap();
+        assert_eq!(rec["myid"], myid);
+    }
+    assert_one_leader(e);
+}
+
+#[test]
+fn five_node_ensemble_forms_with_one_leader() {
+    let e = Ensemble::boot(5);
+    for out in &e.outputs {
+        assert!(out.status.success(), "{}", show(out));
+    }
+    assert_one_leader(&e);
+    // `status` sees the same.
+    let out = e.nodes[4].run(&["status", "--json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["live"]["ensemble"]["has_quorum"], true);
+    assert_eq!(status["live"]["ensemble"]["servers"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn rerun_on_a_running_zookeeper_node_changes_nothing() {
+    let e = ensemble();
+    let node = &e.nodes[0];
+    let before: Vec<(String, String)> = node
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with("etc/") || f.ends_with("myid"))
+        .map(|f| (f.clone(), node.file(&f)))
+        .collect();
+    let out = node.run(&["--timeout", "60s"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let after: Vec<(String, String)> = before.iter().map(|(f, _)| (f.clone(), node.file(f))).collect();
+    assert_eq!(before, after);
+    let rec = node.boot_record();
+    assert!(rec["files"].as_array().unwrap().iter().all(|f| f["changed"] == false), "{rec}");
+    assert_one_leader(e);
+}
+
+#[test]
+fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
+    let e = ensemble();
+    let ip = net::alloc_ip();
+    let mut t = tags("master", &e.url);
+    t.push(("mesos:masters", "3"));
+    t.push(("mesos:zk-path", "/mesos-master-test"));
+    let node = Node::new(ip, &t);
+    let mut child = node.command(&["--timeout", "60s", "--start-command", "true"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // It starts the service, then waits for a master to lead: poll its boot record's absence
+    // and its log, never sleep.
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    poll_until(Duration::from_secs(30), "master env rendered", || {
+        node.root.join("etc/mesos-boot/mesos-master.env").exists().then_some(())
+    })
+    .unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "must wait for a leading master");
+    let _master = block_on(mesos::register_master(&e.connect_string(), "/mesos-master-test", ip, "m1.test", 5050)).unwrap();
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "exit {status}: {log}");
+    let env = node.file("/etc/mesos-boot/mesos-master.env");
+    assert!(env.contains("MESOS_QUORUM=\"2\"\n"), "{env}");
+    assert!(env.contains(&format!("MESOS_IP=\"{ip}\"\n")), "{env}");
+    let zk = format!("zk://{}/mesos-master-test", e.connect_string());
+    assert!(env.contains(&format!("MESOS_ZK=\"{zk}\"\n")), "{env}");
+    assert_eq!(node.file("/etc/mesos/zk"), format!("{zk}\n"));
+    assert_eq!(node.file("/etc/mesos-master/quorum"), "2\n");
+    let rec = node.boot_record();
+    assert_eq!(rec["leader"]["ip"], ip.to_string());
+    assert_eq!(rec["result"], "ready");
+}
+
+#[test]
+fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
+    let e = ensemble();
+    let ip = net::alloc_ip();
+    let mut t = tags("agent", &e.url);
+    t.push(("mesos:zk-path", "/mesos-agent-test"));
+    t.push(("mesos:attributes", "rack:r7"));
+    let node = Node::new(ip, &t);
+    // A replica and no master: the agent must keep waiting.
+    let _replica = block_on(mesos::register_log_replica(&e.connect_string(), "/mesos-agent-test", ip, 5050)).unwrap();
+    let mut child = node.spawn(&["--timeout", "60s", "--start-command", "true"]);
+    poll_until(Duration::from_secs(30), "agent env rendered", || {
+        node.root.join("etc/mesos-boot/mesos-agent.env").exists().then_some(())
+    })
+    .unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "agent must wait for a leading master");
+    let m1 = net::alloc_ip();
+    let m2 = net::alloc_ip();
+    let _first = block_on(mesos::register_master(&e.connect_string(), "/mesos-agent-test", m1, "m1", 5050)).unwrap();
+    let _second = block_on(mesos::register_master(&e.connect_string(), "/mesos-agent-test", m2, "m2", 5050)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let rec = node.boot_record();
+    assert_eq!(rec["leader"]["ip"], m1.to_string(), "lowest sequence leads");
+    let env = node.file("/etc/mesos-boot/mesos-agent.env");
+    assert!(env.contains("MESOS_ATTRIBUTES=\"az:us-east-1a;instance_type:t3.medium;cluster:test;rack:r7\"\n"), "{env}");
+    assert!(env.contains(&format!("MESOS_MASTER=\"zk://{}/mesos-agent-test\"\n", e.connect_string())), "{env}");
+}
+
+#[test]
+fn agent_with_no_master_exits_4_and_with_no_zookeeper_exits_3() {
+    let e = ensemble();
+    let mut t = tags("agent", &e.url);
+    t.push(("mesos:zk-path", "/mesos-nobody"));
+    let node = Node::new(net::alloc_ip(), &t);
+    let out = node.run(&["--timeout", "3s", "--no-start"]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no leading Mesos master under /mesos-nobody"), "{}", show(&out));
+
+    // A shared config naming servers where nothing listens.
+    let dead = net::alloc_ips(3);
+    let url = s3_config(&shared_config(&dead));
+    let node = Node::new(net::alloc_ip(), &tags("agent", &url));
+    let out = node.run(&["--timeout", "3s", "--no-start"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(node.boot_record()["exit_code"], 3);
+}
+
+#[test]
+fn tags_off_in_metadata_fall_back_to_one_describe_tags_call() {
+    let e = ensemble();
+    let ip = net::alloc_ip();
+    let (id, _) = block_on(Moto::shared().run_instance(&[("mesos:role", "agent"), ("mesos:cluster", "fromec2"), ("mesos:shared-config", &e.url)]));
+    let node = Node::new(ip, &[]);
+    let mut inst = node.imds.instance();
+    inst.instance_id = id;
+    node.imds.set_instance(inst);
+    node.imds.set_tags_enabled(false);
+    let out = node.run(&["--no-start", "--no-wait"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let rec = node.boot_record();
+    assert_eq!(rec["identity"]["tags_source"], "ec2:DescribeTags");
+    assert_eq!(rec["cluster"], "fromec2");
+    assert_eq!(rec["settings"]["cluster"]["source"], "tag:mesos:cluster");
+}
+
+#[test]
+fn flag_beats_env_beats_tag() {
+    let e = ensemble();
+    let node = Node::new(net::alloc_ip(), &tags("agent", &e.url));
+    let out = node
+        .command(&["--no-start", "--no-wait", "--containerizers", "mesos,docker"])
+        .env("MESOS_BOOT_CLUSTER", "fromenv")
+        .env("MESOS_BOOT_CONTAINERIZERS", "docker")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let rec = node.boot_record();
+    assert_eq!(rec["settings"]["cluster"]["source"], "env");
+    assert_eq!(rec["settings"]["containerizers"]["source"], "flag");
+    assert_eq!(rec["settings"]["role"]["source"], "tag:mesos:role");
+    let env = node.file("/etc/mesos-boot/mesos-agent.env");
+    assert!(env.contains("MESOS_CONTAINERIZERS=\"mesos,docker\""), "{env}");
+    assert!(env.contains("cluster:fromenv"), "{env}");
+}
