@@ -98,7 +98,11 @@ impl Boot {
         }
         if self.args.dry_run {
             for o in &outputs {
-                println!("--- {} (mode {:o})", render::under(&self.root, &o.path).display(), o.mode);
+                println!(
+                    "--- {} (mode {:o})",
+                    render::under(&self.root, &o.path).display(),
+                    o.mode
+                );
                 print!("{}", o.content);
             }
             return Ok(Outcome::DryRun);
@@ -131,11 +135,17 @@ impl Boot {
             tracing::info!("--no-start: configuration rendered, service not started");
             return Ok(Outcome::Rendered);
         }
-        let cmd = service::start(settings.role, self.args.start_command.as_deref(), &self.root).await?;
+        let cmd = service::start(
+            settings.role,
+            self.args.start_command.as_deref(),
+            &self.root,
+        )
+        .await?;
         self.rec.record.start_command = Some(cmd);
         self.rec.step("start");
         if !self.args.no_wait {
-            self.wait_after_start(&settings, &identity, &config, myid, &ensemble).await?;
+            self.wait_after_start(&settings, &identity, &config, myid, &ensemble)
+                .await?;
             self.rec.step("wait-after-start");
         }
         tracing::info!(role = %settings.role, "ready");
@@ -219,37 +229,57 @@ impl Boot {
         settings: &Settings,
     ) -> Result<(SharedConfig, Snapshot)> {
         let url = store.location().to_string();
-        let got = retry::until("shared config", self.deadline, Duration::from_secs(5), || async {
-            match store.read().await {
-                Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
-                    Ok(cfg) => {
-                        let empty = cfg.servers().map(|s| s.is_empty()).unwrap_or(false);
-                        if empty && settings.role != Role::Zookeeper {
-                            Attempt::Again(Failure::unreachable(format!("{url}: servers-spec lists no ZooKeeper server yet")))
-                        } else {
-                            Attempt::Done((cfg, snap))
+        let got = retry::until(
+            "shared config",
+            self.deadline,
+            Duration::from_secs(5),
+            || async {
+                match store.read().await {
+                    Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
+                        Ok(cfg) => {
+                            let empty = cfg.servers().map(|s| s.is_empty()).unwrap_or(false);
+                            if empty && settings.role != Role::Zookeeper {
+                                Attempt::Again(Failure::unreachable(format!(
+                                    "{url}: servers-spec lists no ZooKeeper server yet"
+                                )))
+                            } else {
+                                Attempt::Done((cfg, snap))
+                            }
                         }
+                        Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
+                    },
+                    Ok(None) => {
+                        Attempt::Again(Failure::unreachable(format!("{url} does not exist")))
                     }
-                    Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
-                },
-                Ok(None) => Attempt::Again(Failure::unreachable(format!("{url} does not exist"))),
-                Err(e @ StoreError::Unreachable(..)) => Attempt::Again(Failure::unreachable(e.to_string())),
-                Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
-            }
-        })
+                    Err(e @ StoreError::Unreachable(..)) => {
+                        Attempt::Again(Failure::unreachable(e.to_string()))
+                    }
+                    Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
+                }
+            },
+        )
         .await;
         got.map_err(|last| {
             last.map(|f| Failure::new(f.kind, format!("{} (gave up at the deadline)", f.message)))
-                .unwrap_or_else(|| Failure::unreachable(format!("{url}: no answer before the deadline")))
+                .unwrap_or_else(|| {
+                    Failure::unreachable(format!("{url}: no answer before the deadline"))
+                })
         })
     }
 
     /// The ZooKeeper id of this node: the servers-spec item naming its address or hostname.
-    fn membership(&mut self, settings: &Settings, identity: &Identity, config: &SharedConfig) -> Result<Option<u32>> {
+    fn membership(
+        &mut self,
+        settings: &Settings,
+        identity: &Identity,
+        config: &SharedConfig,
+    ) -> Result<Option<u32>> {
         if settings.role != Role::Zookeeper {
             return Ok(None);
         }
-        let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
+        let servers = config
+            .servers()
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
         let me = servers.iter().find(|s| {
             s.host == identity.ip.value || s.host.eq_ignore_ascii_case(&identity.hostname.value)
         });
@@ -272,16 +302,24 @@ impl Boot {
         }
     }
 
-    async fn wait_before_start(&mut self, settings: &Settings, ensemble: &[(u32, String, bool)]) -> Result<()> {
+    async fn wait_before_start(
+        &mut self,
+        settings: &Settings,
+        ensemble: &[(u32, String, bool)],
+    ) -> Result<()> {
         match settings.role {
             Role::Zookeeper => Ok(()),
             Role::Master => {
                 let state = quorum::wait_ensemble(ensemble, self.deadline).await?;
-                tracing::info!(servers = state.servers.len(), "ZooKeeper ensemble has quorum");
+                tracing::info!(
+                    servers = state.servers.len(),
+                    "ZooKeeper ensemble has quorum"
+                );
                 Ok(())
             }
             Role::Agent => {
-                let leader = quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                let leader =
+                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
                 tracing::info!(leader = %leader.znode, ip = %leader.ip, port = leader.port, "leading master found");
                 self.rec.record.leader = serde_json::to_value(&leader).ok();
                 Ok(())
@@ -299,7 +337,9 @@ impl Boot {
     ) -> Result<()> {
         match settings.role {
             Role::Zookeeper => {
-                let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
+                let port = config
+                    .client_port()
+                    .map_err(|e| Failure::bad_input(e.to_string()))?;
                 let addr = format!("{}:{port}", identity.ip.value);
                 let id = myid.unwrap_or_default();
                 let mode = quorum::wait_local_member(&addr, id, self.deadline).await?;
@@ -307,7 +347,8 @@ impl Boot {
                 Ok(())
             }
             Role::Master => {
-                let leader = quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                let leader =
+                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
                 tracing::info!(leader = %leader.znode, ip = %leader.ip, "a leading master is registered");
                 self.rec.record.leader = serde_json::to_value(&leader).ok();
                 Ok(())
@@ -319,15 +360,29 @@ impl Boot {
 
 /// `(id, host:client-port, voter)` for every server in the shared config.
 pub fn ensemble_of(config: &SharedConfig) -> Result<Vec<(u32, String, bool)>> {
-    let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
-    let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
+    let port = config
+        .client_port()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let servers = config
+        .servers()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     Ok(servers
         .into_iter()
-        .map(|s| (s.id, format!("{}:{port}", s.host), s.kind == ServerKind::Standard))
+        .map(|s| {
+            (
+                s.id,
+                format!("{}:{port}", s.host),
+                s.kind == ServerKind::Standard,
+            )
+        })
         .collect())
 }
 
 /// `h1:2181,h2:2181` for a ZooKeeper client.
 pub fn hosts(ensemble: &[(u32, String, bool)]) -> String {
-    ensemble.iter().map(|(_, a, _)| a.as_str()).collect::<Vec<_>>().join(",")
+    ensemble
+        .iter()
+        .map(|(_, a, _)| a.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -38,7 +38,13 @@ pub struct Cli {
     pub root: PathBuf,
 
     /// Log line format on stderr.
-    #[arg(long, env = "MESOS_BOOT_LOG_FORMAT", value_enum, default_value = "plain", global = true)]
+    #[arg(
+        long,
+        env = "MESOS_BOOT_LOG_FORMAT",
+        value_enum,
+        default_value = "plain",
+        global = true
+    )]
     pub log_format: LogFormat,
 }
 
@@ -142,6 +148,10 @@ pub fn source_of(matches: &ArgMatches, id: &str) -> &'static str {
 }
 
 /// A flag's value with its source, `None` when neither flag nor environment gave it.
-pub fn layered(matches: &ArgMatches, id: &str, value: &Option<String>) -> Option<(String, &'static str)> {
+pub fn layered(
+    matches: &ArgMatches,
+    id: &str,
+    value: &Option<String>,
+) -> Option<(String, &'static str)> {
     value.clone().map(|v| (v, source_of(matches, id)))
 }

@@ -17,15 +17,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<boo
             return Ok(false);
         }
     }
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other(format!("{} has no parent directory", path.display())))?;
+    let dir = path.parent().ok_or_else(|| {
+        std::io::Error::other(format!("{} has no parent directory", path.display()))
+    })?;
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".mesos-boot.")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()?;
@@ -44,7 +45,10 @@ mod tests {
         assert!(!write_atomic(&p, b"one", 0o600).unwrap());
         assert!(write_atomic(&p, b"two", 0o644).unwrap());
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }

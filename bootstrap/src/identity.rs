@@ -52,7 +52,8 @@ pub struct Overrides {
 }
 
 fn endpoint_name() -> String {
-    std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|_| "http://169.254.169.254".into())
+    std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .unwrap_or_else(|_| "http://169.254.169.254".into())
 }
 
 struct Imds {
@@ -66,12 +67,16 @@ impl Imds {
         let got = retry::until(path, self.deadline, retry::MAX_DELAY, || async {
             match self.client.get(path).await {
                 Ok(v) => Attempt::Done(Some(String::from(v))),
-                Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => Attempt::Done(None),
-                Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() < 500 => Attempt::Fail(format!(
-                    "IMDS at {} answered {} for {path}",
-                    endpoint_name(),
-                    r.response().status().as_u16()
-                )),
+                Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
+                    Attempt::Done(None)
+                }
+                Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() < 500 => {
+                    Attempt::Fail(format!(
+                        "IMDS at {} answered {} for {path}",
+                        endpoint_name(),
+                        r.response().status().as_u16()
+                    ))
+                }
                 Err(e) => Attempt::Again(format!(
                     "IMDS at {} unreachable for {path}: {}",
                     endpoint_name(),
@@ -152,15 +157,27 @@ pub async fn discover(ov: Overrides, use_imds: bool, deadline: Instant) -> Resul
     let instance_id = pick(&imds, ov.instance_id, "/latest/meta-data/instance-id").await?;
     let ip = pick(&imds, ov.ip, "/latest/meta-data/local-ipv4").await?;
     let hostname = pick(&imds, ov.hostname, "/latest/meta-data/local-hostname").await?;
-    let zone = pick(&imds, ov.zone, "/latest/meta-data/placement/availability-zone").await?;
+    let zone = pick(
+        &imds,
+        ov.zone,
+        "/latest/meta-data/placement/availability-zone",
+    )
+    .await?;
     let region = pick(&imds, ov.region, "/latest/meta-data/placement/region").await?;
     let instance_type = pick(&imds, ov.instance_type, "/latest/meta-data/instance-type").await?;
 
     let (tags, tags_source) = match imds.get("/latest/meta-data/tags/instance").await? {
         Some(keys) => {
             let mut tags = BTreeMap::new();
-            for key in keys.lines().map(str::trim).filter(|k| k.starts_with(TAG_PREFIX) || *k == ASG_TAG) {
-                if let Some(v) = imds.get(&format!("/latest/meta-data/tags/instance/{key}")).await? {
+            for key in keys
+                .lines()
+                .map(str::trim)
+                .filter(|k| k.starts_with(TAG_PREFIX) || *k == ASG_TAG)
+            {
+                if let Some(v) = imds
+                    .get(&format!("/latest/meta-data/tags/instance/{key}"))
+                    .await?
+                {
                     tags.insert(key.to_string(), v);
                 }
             }
@@ -181,7 +198,10 @@ pub async fn discover(ov: Overrides, use_imds: bool, deadline: Instant) -> Resul
 }
 
 /// The fallback when instance metadata tags are off: one `DescribeTags` for this instance.
-pub async fn describe_tags(sdk: &aws_config::SdkConfig, instance_id: &str) -> Result<BTreeMap<String, String>> {
+pub async fn describe_tags(
+    sdk: &aws_config::SdkConfig,
+    instance_id: &str,
+) -> Result<BTreeMap<String, String>> {
     use aws_sdk_ec2::error::ProvideErrorMetadata;
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let filter = aws_sdk_ec2::types::Filter::builder()
@@ -196,7 +216,9 @@ pub async fn describe_tags(sdk: &aws_config::SdkConfig, instance_id: &str) -> Re
                 "instance metadata tags are off and EC2 DescribeTags for {instance_id} failed"
             );
             match e.code() {
-                Some(code) => Failure::bad_input(format!("{what}: {code}: {}", e.message().unwrap_or(""))),
+                Some(code) => {
+                    Failure::bad_input(format!("{what}: {code}: {}", e.message().unwrap_or("")))
+                }
                 None => Failure::unreachable(format!("{what}: {}", crate::failure::chain(&e))),
             }
         })?;

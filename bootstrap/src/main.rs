@@ -1,23 +1,10 @@
 //! `mesos-boot`: parse the command line, set up logging, run, map the outcome to an exit code.
 
-mod boot;
-mod cli;
-mod failure;
-mod fsutil;
-mod identity;
-mod quorum;
-mod record;
-mod render;
-mod retry;
-mod service;
-mod settings;
-mod shared_config;
-mod status;
-
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command, LogFormat};
-use crate::failure::Failure;
+use mesos_boot::cli::{Cli, Command, LogFormat};
+use mesos_boot::failure::{self, Failure};
+use mesos_boot::{boot, status};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESOS_BOOT_LOG")
@@ -47,11 +34,13 @@ fn main() {
         .expect("tokio runtime");
     let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Status { json, timeout }) => match status::run(&cli.root, json, timeout).await {
-                Ok(true) => 0,
-                Ok(false) => failure::Kind::NoQuorum.exit_code(),
-                Err(f) => report(&f),
-            },
+            Some(Command::Status { json, timeout }) => {
+                match status::run(&cli.root, json, timeout).await {
+                    Ok(true) => 0,
+                    Ok(false) => failure::Kind::NoQuorum.exit_code(),
+                    Err(f) => report(&f),
+                }
+            }
             None => match boot::Boot::new(cli.boot, matches, cli.root).run().await {
                 Ok(_) => 0,
                 Err(f) => report(&f),

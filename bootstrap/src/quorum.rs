@@ -25,7 +25,12 @@ pub async fn four_letter(addr: &str, cmd: &str) -> std::io::Result<String> {
     };
     tokio::time::timeout(FOUR_LETTER_TIMEOUT, io)
         .await
-        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer")))
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer",
+            ))
+        })
 }
 
 /// A server's state as `srvr` reports it.
@@ -74,7 +79,11 @@ pub fn conf_lists_participant(conf: &str, id: u32) -> bool {
     let prefix = format!("server.{id}=");
     conf.lines()
         .filter_map(|l| l.trim().strip_prefix(&prefix))
-        .any(|rest| rest.split(';').next().is_some_and(|addr| addr.ends_with(":participant")))
+        .any(|rest| {
+            rest.split(';')
+                .next()
+                .is_some_and(|addr| addr.ends_with(":participant"))
+        })
 }
 
 /// One server's live state.
@@ -105,7 +114,10 @@ pub async fn ensemble_state(servers: &[(u32, String, bool)]) -> EnsembleState {
     });
     let states: Vec<ServerState> = futures::future::join_all(checks).await;
     let voters = states.iter().filter(|s| s.voter).count();
-    let serving = states.iter().filter(|s| s.voter && s.mode.serving()).count();
+    let serving = states
+        .iter()
+        .filter(|s| s.voter && s.mode.serving())
+        .count();
     let leaders = states.iter().filter(|s| s.mode == Mode::Leader).count();
     EnsembleState {
         has_quorum: voters > 0 && serving * 2 > voters && leaders == 1,
@@ -115,27 +127,39 @@ pub async fn ensemble_state(servers: &[(u32, String, bool)]) -> EnsembleState {
 
 /// Waits until the ensemble has quorum. Exit class: 3 when no server ever answered, 4 when
 /// servers answered but never formed a quorum.
-pub async fn wait_ensemble(servers: &[(u32, String, bool)], deadline: Instant) -> Result<EnsembleState> {
+pub async fn wait_ensemble(
+    servers: &[(u32, String, bool)],
+    deadline: Instant,
+) -> Result<EnsembleState> {
     let answered = Cell::new(false);
     let answered = &answered;
-    let got = retry::until("zookeeper quorum", deadline, Duration::from_secs(2), move || async move {
-        let state = ensemble_state(servers).await;
-        if state.servers.iter().any(|s| s.mode != Mode::Down) {
-            answered.set(true);
-        }
-        if state.has_quorum {
-            Attempt::Done(state)
-        } else {
-            Attempt::Again(describe(&state))
-        }
-    })
+    let got = retry::until(
+        "zookeeper quorum",
+        deadline,
+        Duration::from_secs(2),
+        move || async move {
+            let state = ensemble_state(servers).await;
+            if state.servers.iter().any(|s| s.mode != Mode::Down) {
+                answered.set(true);
+            }
+            if state.has_quorum {
+                Attempt::Done(state)
+            } else {
+                Attempt::Again(describe(&state))
+            }
+        },
+    )
     .await;
     got.map_err(|last| {
         let detail = last.unwrap_or_else(|| "no answer".into());
         if answered.get() {
-            Failure::no_quorum(format!("ZooKeeper ensemble has no quorum before the deadline: {detail}"))
+            Failure::no_quorum(format!(
+                "ZooKeeper ensemble has no quorum before the deadline: {detail}"
+            ))
         } else {
-            Failure::unreachable(format!("no ZooKeeper server answered before the deadline: {detail}"))
+            Failure::unreachable(format!(
+                "no ZooKeeper server answered before the deadline: {detail}"
+            ))
         }
     })
 }
@@ -144,27 +168,38 @@ pub async fn wait_ensemble(servers: &[(u32, String, bool)], deadline: Instant) -
 pub async fn wait_local_member(addr: &str, myid: u32, deadline: Instant) -> Result<Mode> {
     let answered = Cell::new(false);
     let answered = &answered;
-    let got = retry::until("local zookeeper membership", deadline, Duration::from_secs(1), move || async move {
-        let mode = mode(addr).await;
-        if mode != Mode::Down {
-            answered.set(true);
-        }
-        if !matches!(mode, Mode::Leader | Mode::Follower) {
-            return Attempt::Again(format!("{addr} is {mode:?}"));
-        }
-        match four_letter(addr, "conf").await {
-            Ok(conf) if conf_lists_participant(&conf, myid) => Attempt::Done(mode),
-            Ok(_) => Attempt::Again(format!("{addr} serves but server.{myid} is not a voting member yet")),
-            Err(e) => Attempt::Again(format!("{addr}: conf: {e}")),
-        }
-    })
+    let got = retry::until(
+        "local zookeeper membership",
+        deadline,
+        Duration::from_secs(1),
+        move || async move {
+            let mode = mode(addr).await;
+            if mode != Mode::Down {
+                answered.set(true);
+            }
+            if !matches!(mode, Mode::Leader | Mode::Follower) {
+                return Attempt::Again(format!("{addr} is {mode:?}"));
+            }
+            match four_letter(addr, "conf").await {
+                Ok(conf) if conf_lists_participant(&conf, myid) => Attempt::Done(mode),
+                Ok(_) => Attempt::Again(format!(
+                    "{addr} serves but server.{myid} is not a voting member yet"
+                )),
+                Err(e) => Attempt::Again(format!("{addr}: conf: {e}")),
+            }
+        },
+    )
     .await;
     got.map_err(|last| {
         let detail = last.unwrap_or_else(|| "no answer".into());
         if answered.get() {
-            Failure::no_quorum(format!("local ZooKeeper did not join a quorum before the deadline: {detail}"))
+            Failure::no_quorum(format!(
+                "local ZooKeeper did not join a quorum before the deadline: {detail}"
+            ))
         } else {
-            Failure::unreachable(format!("local ZooKeeper at {addr} never answered: {detail}"))
+            Failure::unreachable(format!(
+                "local ZooKeeper at {addr} never answered: {detail}"
+            ))
         }
     })
 }
@@ -189,9 +224,12 @@ pub struct MasterInfo {
 
 /// Parses Mesos' MasterInfo JSON (reads `address`; the packed `ip` is deprecated).
 pub fn parse_master_info(znode: &str, data: &[u8]) -> std::result::Result<MasterInfo, String> {
-    let v: serde_json::Value = serde_json::from_slice(data).map_err(|e| format!("{znode}: not JSON: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| format!("{znode}: not JSON: {e}"))?;
     let addr = &v["address"];
-    let ip = addr["ip"].as_str().ok_or_else(|| format!("{znode}: no address.ip"))?;
+    let ip = addr["ip"]
+        .as_str()
+        .ok_or_else(|| format!("{znode}: no address.ip"))?;
     let port = addr["port"]
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())
@@ -213,13 +251,19 @@ pub fn parse_master_info(znode: &str, data: &[u8]) -> std::result::Result<Master
 pub fn leader_child(children: &[String]) -> Option<&String> {
     children
         .iter()
-        .filter_map(|c| c.strip_prefix("json.info_").and_then(|s| s.parse::<u64>().ok()).map(|n| (n, c)))
+        .filter_map(|c| {
+            c.strip_prefix("json.info_")
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(|n| (n, c))
+        })
         .min_by_key(|(n, _)| *n)
         .map(|(_, c)| c)
 }
 
 /// Connects to ZooKeeper (`h1:2181,h2:2181`).
-pub async fn connect(hosts: &str) -> std::result::Result<zookeeper_client::Client, zookeeper_client::Error> {
+pub async fn connect(
+    hosts: &str,
+) -> std::result::Result<zookeeper_client::Client, zookeeper_client::Error> {
     zookeeper_client::Client::connector()
         .with_session_timeout(Duration::from_secs(10))
         .with_connection_timeout(Duration::from_secs(3))
@@ -256,35 +300,44 @@ pub async fn wait_leader(hosts: &str, zk_path: &str, deadline: Instant) -> Resul
     let client: RefCell<Option<zookeeper_client::Client>> = RefCell::new(None);
     let connected = Cell::new(false);
     let (client, connected) = (&client, &connected);
-    let got = retry::until("leading mesos master", deadline, Duration::from_secs(2), move || async move {
-        let existing = client.borrow().clone();
-        let c = match existing {
-            Some(c) => c,
-            None => match connect(hosts).await {
-                Ok(c) => c,
-                Err(e) => return Attempt::Again(format!("ZooKeeper {hosts}: {e}")),
-            },
-        };
-        connected.set(true);
-        let result = find_leader(&c, zk_path).await;
-        *client.borrow_mut() = Some(c);
-        match result {
-            Ok(Some(m)) => Attempt::Done(m),
-            Ok(None) => Attempt::Again(format!("no json.info_* under {zk_path} yet")),
-            Err(e) => {
-                // Reconnect on the next attempt.
-                *client.borrow_mut() = None;
-                Attempt::Again(e)
+    let got = retry::until(
+        "leading mesos master",
+        deadline,
+        Duration::from_secs(2),
+        move || async move {
+            let existing = client.borrow().clone();
+            let c = match existing {
+                Some(c) => c,
+                None => match connect(hosts).await {
+                    Ok(c) => c,
+                    Err(e) => return Attempt::Again(format!("ZooKeeper {hosts}: {e}")),
+                },
+            };
+            connected.set(true);
+            let result = find_leader(&c, zk_path).await;
+            *client.borrow_mut() = Some(c);
+            match result {
+                Ok(Some(m)) => Attempt::Done(m),
+                Ok(None) => Attempt::Again(format!("no json.info_* under {zk_path} yet")),
+                Err(e) => {
+                    // Reconnect on the next attempt.
+                    *client.borrow_mut() = None;
+                    Attempt::Again(e)
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     got.map_err(|last| {
         let detail = last.unwrap_or_else(|| "no answer".into());
         if connected.get() {
-            Failure::no_quorum(format!("no leading Mesos master under {zk_path} before the deadline: {detail}"))
+            Failure::no_quorum(format!(
+                "no leading Mesos master under {zk_path} before the deadline: {detail}"
+            ))
         } else {
-            Failure::unreachable(format!("ZooKeeper {hosts} unreachable before the deadline: {detail}"))
+            Failure::unreachable(format!(
+                "ZooKeeper {hosts} unreachable before the deadline: {detail}"
+            ))
         }
     })
 }
@@ -295,9 +348,15 @@ mod tests {
 
     #[test]
     fn srvr_modes() {
-        assert_eq!(parse_srvr("Zookeeper version: 3.8.0\nMode: leader\nNode count: 5\n"), Mode::Leader);
+        assert_eq!(
+            parse_srvr("Zookeeper version: 3.8.0\nMode: leader\nNode count: 5\n"),
+            Mode::Leader
+        );
         assert_eq!(parse_srvr("Mode: follower\n"), Mode::Follower);
-        assert_eq!(parse_srvr("This ZooKeeper instance is not currently serving requests\n"), Mode::NotServing);
+        assert_eq!(
+            parse_srvr("This ZooKeeper instance is not currently serving requests\n"),
+            Mode::NotServing
+        );
     }
 
     #[test]
@@ -311,17 +370,27 @@ mod tests {
 
     #[test]
     fn leader_is_lowest_sequence_and_replicas_are_skipped() {
-        let children: Vec<String> = ["json.info_0000000012", "log_replicas", "json.info_0000000003", "info_0000000001"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let children: Vec<String> = [
+            "json.info_0000000012",
+            "log_replicas",
+            "json.info_0000000003",
+            "info_0000000001",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(leader_child(&children).unwrap(), "json.info_0000000003");
         let m = parse_master_info(
             "/mesos/json.info_0000000003",
             br#"{"address":{"hostname":"m1","ip":"10.0.0.5","port":5050},"hostname":"m1","id":"x","ip":84017162,"pid":"master@10.0.0.5:5050","port":5050,"version":"1.11.0"}"#,
         )
         .unwrap();
-        assert_eq!((m.ip.as_str(), m.port, m.hostname.as_str()), ("10.0.0.5", 5050, "m1"));
-        assert!(parse_master_info("/mesos/x", b"{}").unwrap_err().contains("address.ip"));
+        assert_eq!(
+            (m.ip.as_str(), m.port, m.hostname.as_str()),
+            ("10.0.0.5", 5050, "m1")
+        );
+        assert!(parse_master_info("/mesos/x", b"{}")
+            .unwrap_err()
+            .contains("address.ip"));
     }
 }

@@ -67,14 +67,18 @@ impl Recorder {
     pub fn step(&mut self, name: &str) {
         let ms = self.step_started.elapsed().as_millis() as u64;
         tracing::info!(step = name, ms, "step done");
-        self.record.steps.push(Step { name: name.into(), ms });
+        self.record.steps.push(Step {
+            name: name.into(),
+            ms,
+        });
         self.step_started = Instant::now();
     }
 
     /// Writes the record atomically under `root`.
     pub fn save(&mut self, root: &Path) -> std::io::Result<()> {
         self.record.finished_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let text = serde_json::to_string_pretty(&self.record).map_err(std::io::Error::other)? + "\n";
+        let text =
+            serde_json::to_string_pretty(&self.record).map_err(std::io::Error::other)? + "\n";
         crate::fsutil::write_atomic(&under(root, paths::BOOT_RECORD), text.as_bytes(), 0o644)?;
         Ok(())
     }

@@ -14,10 +14,19 @@ use crate::shared_config::{ServerKind, SharedConfig};
 /// Embedded templates: (name, text).
 pub const EMBEDDED: [(&str, &str); 5] = [
     ("zoo.cfg.tera", include_str!("../templates/zoo.cfg.tera")),
-    ("zoo.cfg.dynamic.tera", include_str!("../templates/zoo.cfg.dynamic.tera")),
+    (
+        "zoo.cfg.dynamic.tera",
+        include_str!("../templates/zoo.cfg.dynamic.tera"),
+    ),
     ("mesos-zk.tera", include_str!("../templates/mesos-zk.tera")),
-    ("mesos-master.env.tera", include_str!("../templates/mesos-master.env.tera")),
-    ("mesos-agent.env.tera", include_str!("../templates/mesos-agent.env.tera")),
+    (
+        "mesos-master.env.tera",
+        include_str!("../templates/mesos-master.env.tera"),
+    ),
+    (
+        "mesos-agent.env.tera",
+        include_str!("../templates/mesos-agent.env.tera"),
+    ),
 ];
 
 /// Paths on the node (before `--root`).
@@ -88,7 +97,9 @@ impl Templates {
                 None => tera.add_raw_template(name, text),
             };
             result.map_err(|e| {
-                let origin = custom.map_or(format!("embedded template {name}"), |p| p.display().to_string());
+                let origin = custom.map_or(format!("embedded template {name}"), |p| {
+                    p.display().to_string()
+                });
                 Failure::bad_input(format!("{origin}: {}", crate::failure::chain(&e)))
             })?;
         }
@@ -99,7 +110,11 @@ impl Templates {
         let ctx = tera::Context::from_serialize(ctx)
             .map_err(|e| Failure::internal(format!("template context for {name}: {e}")))?;
         self.tera.render(name, &ctx).map_err(|e| {
-            let origin = if self.overridden.iter().any(|n| n == name) { "template override" } else { "embedded template" };
+            let origin = if self.overridden.iter().any(|n| n == name) {
+                "template override"
+            } else {
+                "embedded template"
+            };
             Failure::bad_input(format!("{origin} {name}: {}", crate::failure::chain(&e)))
         })
     }
@@ -153,9 +168,16 @@ const OWNED_ZOO_KEYS: [&str; 9] = [
 
 /// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
 pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
-    let port = config.client_port().map_err(|e| Failure::bad_input(e.to_string()))?;
-    let servers = config.servers().map_err(|e| Failure::bad_input(e.to_string()))?;
-    let hosts: Vec<String> = servers.iter().map(|s| format!("{}:{port}", s.host)).collect();
+    let port = config
+        .client_port()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let servers = config
+        .servers()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let hosts: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{}:{port}", s.host))
+        .collect();
     Ok(format!("zk://{}{path}", hosts.join(",")))
 }
 
@@ -222,16 +244,26 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "connect_port": node.config.connect_port().map_err(bad)?,
                 "election_port": node.config.election_port().map_err(bad)?,
             });
-            out.push(file(paths::ZOO_CFG, templates.render("zoo.cfg.tera", &ctx)?, 0o644));
+            out.push(file(
+                paths::ZOO_CFG,
+                templates.render("zoo.cfg.tera", &ctx)?,
+                0o644,
+            ));
             out.push(file(
                 paths::ZOO_CFG_DYNAMIC,
                 templates.render("zoo.cfg.dynamic.tera", &ctx)?,
                 0o644,
             ));
-            out.push(file(&format!("{}/myid", data_dir.trim_end_matches('/')), format!("{myid}\n"), 0o644));
+            out.push(file(
+                &format!("{}/myid", data_dir.trim_end_matches('/')),
+                format!("{myid}\n"),
+                0o644,
+            ));
         }
         Role::Master => {
-            let masters = s.masters.ok_or_else(|| Failure::internal("master render without a master count"))?;
+            let masters = s
+                .masters
+                .ok_or_else(|| Failure::internal("master render without a master count"))?;
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
                 "zk_url": zk_url(node.config, &s.zk_path)?,
@@ -242,11 +274,23 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "work_dir": at(node.root, paths::MASTER_WORK_DIR),
                 "log_dir": at(node.root, paths::MESOS_LOG_DIR),
             });
-            out.push(file(paths::MESOS_ZK, templates.render("mesos-zk.tera", &ctx)?, 0o644));
-            out.push(file(paths::MASTER_ENV, templates.render("mesos-master.env.tera", &ctx)?, 0o644));
+            out.push(file(
+                paths::MESOS_ZK,
+                templates.render("mesos-zk.tera", &ctx)?,
+                0o644,
+            ));
+            out.push(file(
+                paths::MASTER_ENV,
+                templates.render("mesos-master.env.tera", &ctx)?,
+                0o644,
+            ));
             // The Mesosphere package ships /etc/mesos-master/quorum = 1, and its init wrapper
             // turns that file into a flag that beats the environment: keep it right too.
-            out.push(file(paths::MASTER_QUORUM, format!("{}\n", master_quorum(masters)), 0o644));
+            out.push(file(
+                paths::MASTER_QUORUM,
+                format!("{}\n", master_quorum(masters)),
+                0o644,
+            ));
         }
         Role::Agent => {
             let mut attributes = vec![
@@ -263,7 +307,8 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 }
                 attributes.push((k.clone(), v.clone()));
             }
-            let attributes: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let attributes: Vec<String> =
+                attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
                 "zk_url": zk_url(node.config, &s.zk_path)?,
@@ -275,8 +320,16 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "containerizers": s.containerizers,
                 "attributes": attributes.join(";"),
             });
-            out.push(file(paths::MESOS_ZK, templates.render("mesos-zk.tera", &ctx)?, 0o644));
-            out.push(file(paths::AGENT_ENV, templates.render("mesos-agent.env.tera", &ctx)?, 0o644));
+            out.push(file(
+                paths::MESOS_ZK,
+                templates.render("mesos-zk.tera", &ctx)?,
+                0o644,
+            ));
+            out.push(file(
+                paths::AGENT_ENV,
+                templates.render("mesos-agent.env.tera", &ctx)?,
+                0o644,
+            ));
         }
     }
     Ok(out)
@@ -302,9 +355,10 @@ pub fn adopt_zookeeper_rewrites(root: &Path, outputs: &mut [Output]) {
         return;
     };
     let current = zoo_settings(&existing);
-    let Some(dynamic) = current.get("dynamicConfigFile").filter(|d| {
-        *d != &at(root, paths::ZOO_CFG_DYNAMIC) && Path::new(d).is_file()
-    }) else {
+    let Some(dynamic) = current
+        .get("dynamicConfigFile")
+        .filter(|d| *d != &at(root, paths::ZOO_CFG_DYNAMIC) && Path::new(d).is_file())
+    else {
         return;
     };
     tracing::info!(dynamic = %dynamic, "ZooKeeper owns its membership since its first start; leaving it to reconfig");
@@ -386,7 +440,10 @@ mod tests {
         let mut cli: std::collections::BTreeMap<&'static str, (String, &'static str)> = [
             ("role", role),
             ("cluster", "prod"),
-            ("shared-config", "s3://prod.example.com/exhibitor.properties"),
+            (
+                "shared-config",
+                "s3://prod.example.com/exhibitor.properties",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k, (v.to_string(), "flag")))
@@ -413,18 +470,27 @@ mod tests {
     fn golden(name: &str, outputs: &[Output]) {
         let mut text = String::new();
         for o in outputs {
-            text.push_str(&format!("--- {} (mode {:o})\n{}", o.path, o.mode, o.content));
+            text.push_str(&format!(
+                "--- {} (mode {:o})\n{}",
+                o.path, o.mode, o.content
+            ));
         }
         let path = format!("{}/../tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
             std::fs::write(&path, &text).unwrap();
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run with UPDATE_GOLDEN=1)"));
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (run with UPDATE_GOLDEN=1)"));
         assert_eq!(text, want, "rendered output differs from {path}");
     }
 
-    fn render(role: &str, extra: &[(&'static str, &str)], root: &str, myid: Option<u32>) -> Result<Vec<Output>> {
+    fn render(
+        role: &str,
+        extra: &[(&'static str, &str)],
+        root: &str,
+        myid: Option<u32>,
+    ) -> Result<Vec<Output>> {
         let s = settings(role, extra);
         let id = identity();
         let cfg = config();
@@ -440,19 +506,27 @@ mod tests {
 
     #[test]
     fn golden_zookeeper() {
-        golden("zookeeper.txt", &render("zookeeper", &[], "/", Some(2)).unwrap());
+        golden(
+            "zookeeper.txt",
+            &render("zookeeper", &[], "/", Some(2)).unwrap(),
+        );
     }
 
     #[test]
     fn golden_zookeeper_under_root() {
         let out = render("zookeeper", &[], "/tmp/node2", Some(2)).unwrap();
         golden("zookeeper-root.txt", &out);
-        assert!(out[0].content.contains("dataDir=/tmp/node2/var/lib/zookeeper\n"));
+        assert!(out[0]
+            .content
+            .contains("dataDir=/tmp/node2/var/lib/zookeeper\n"));
     }
 
     #[test]
     fn golden_master() {
-        golden("master.txt", &render("master", &[("masters", "3")], "/", None).unwrap());
+        golden(
+            "master.txt",
+            &render("master", &[("masters", "3")], "/", None).unwrap(),
+        );
     }
 
     #[test]
@@ -477,12 +551,23 @@ mod tests {
         let t = Templates::load(Some(dir.path())).unwrap();
         let s = settings("agent", &[]);
         let (id, cfg) = (identity(), config());
-        let node = Node { root: Path::new("/"), settings: &s, identity: &id, config: &cfg, myid: None };
+        let node = Node {
+            root: Path::new("/"),
+            settings: &s,
+            identity: &id,
+            config: &cfg,
+            myid: None,
+        };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);
         std::fs::write(dir.path().join("zoo.cfg.trea.tera"), "x").unwrap();
         let err = Templates::load(Some(dir.path())).err().unwrap();
-        assert!(err.message.contains("no template is named zoo.cfg.trea.tera"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("no template is named zoo.cfg.trea.tera"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -492,12 +577,22 @@ mod tests {
         write(root.path(), &outputs).unwrap();
         // What ZooKeeper does at first start: its own rewrite, a versioned dynamic file.
         let versioned = under(root.path(), "/etc/zookeeper/conf/zoo.cfg.dynamic.100000000");
-        std::fs::write(&versioned, "server.2=10.0.1.12:2888:3888:participant;10.0.1.12:2181").unwrap();
+        std::fs::write(
+            &versioned,
+            "server.2=10.0.1.12:2888:3888:participant;10.0.1.12:2181",
+        )
+        .unwrap();
         let mut rewritten: Vec<String> = outputs[0]
             .content
             .lines()
             .filter(|l| !l.starts_with('#'))
-            .map(|l| if l.starts_with("dynamicConfigFile=") { format!("dynamicConfigFile={}", versioned.display()) } else { l.to_string() })
+            .map(|l| {
+                if l.starts_with("dynamicConfigFile=") {
+                    format!("dynamicConfigFile={}", versioned.display())
+                } else {
+                    l.to_string()
+                }
+            })
             .collect();
         rewritten.reverse();
         let rewritten = rewritten.join("\n") + "\n";
@@ -512,6 +607,8 @@ mod tests {
         outputs[0].content = outputs[0].content.replace("syncLimit=5", "syncLimit=7");
         adopt_zookeeper_rewrites(root.path(), &mut outputs);
         assert!(outputs[0].content.contains("syncLimit=7\n"));
-        assert!(outputs[0].content.contains(&format!("dynamicConfigFile={}\n", versioned.display())));
+        assert!(outputs[0]
+            .content
+            .contains(&format!("dynamicConfigFile={}\n", versioned.display())));
     }
 }

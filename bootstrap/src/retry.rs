@@ -68,18 +68,19 @@ mod tests {
     async fn retries_until_done_and_stops_at_deadline() {
         let mut n = 0;
         let deadline = Instant::now() + Duration::from_secs(5);
-        let got: Result<u32, Option<String>> = until("count", deadline, Duration::from_millis(20), || {
-            n += 1;
-            let n = n;
-            async move {
-                if n < 3 {
-                    Attempt::Again(format!("n={n}"))
-                } else {
-                    Attempt::Done(n)
+        let got: Result<u32, Option<String>> =
+            until("count", deadline, Duration::from_millis(20), || {
+                n += 1;
+                let n = n;
+                async move {
+                    if n < 3 {
+                        Attempt::Again(format!("n={n}"))
+                    } else {
+                        Attempt::Done(n)
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         assert_eq!(got.unwrap(), 3);
 
         let deadline = Instant::now() + Duration::from_millis(100);
@@ -91,9 +92,12 @@ mod tests {
         assert_eq!(err.as_deref(), Some("still not"));
         assert!(Instant::now() >= deadline);
 
-        let err = until::<(), _, _, _>("fatal", Instant::now() + Duration::from_secs(5), MAX_DELAY, || async {
-            Attempt::Fail("bad".to_string())
-        })
+        let err = until::<(), _, _, _>(
+            "fatal",
+            Instant::now() + Duration::from_secs(5),
+            MAX_DELAY,
+            || async { Attempt::Fail("bad".to_string()) },
+        )
         .await
         .unwrap_err();
         assert_eq!(err.as_deref(), Some("bad"));

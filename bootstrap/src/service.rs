@@ -29,7 +29,9 @@ pub async fn start(role: Role, command: Option<&str>, root: &Path) -> Result<Str
         .await
         .map_err(|e| Failure::internal(format!("start command `{command}`: {e}")))?;
     if !status.success() {
-        return Err(Failure::internal(format!("start command `{command}` failed: {status}")));
+        return Err(Failure::internal(format!(
+            "start command `{command}` failed: {status}"
+        )));
     }
     Ok(command)
 }

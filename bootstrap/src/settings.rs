@@ -87,15 +87,27 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// The value of `name` and a description of its origin for error messages.
     fn get(&mut self, name: &'static str, default: Option<&str>) -> Option<(String, String)> {
-        let tag = SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or("");
+        let tag = SETTINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .unwrap_or("");
         let env = format!("MESOS_BOOT_{}", name.to_uppercase().replace('-', "_"));
         let (value, source, origin) = if let Some((v, src)) = self.raw.cli.get(name) {
-            let origin = if *src == "flag" { format!("--{name}") } else { env };
+            let origin = if *src == "flag" {
+                format!("--{name}")
+            } else {
+                env
+            };
             (v.clone(), src.to_string(), origin)
         } else if let Some(v) = self.raw.tags.get(tag) {
             (v.clone(), format!("tag:{tag}"), format!("tag {tag}"))
         } else if let Some(d) = default {
-            (d.to_string(), "default".into(), format!("default of {name}"))
+            (
+                d.to_string(),
+                "default".into(),
+                format!("default of {name}"),
+            )
         } else {
             return None;
         };
@@ -110,7 +122,11 @@ impl Resolver<'_> {
     }
 
     fn required(&mut self, name: &'static str) -> Result<(String, String)> {
-        let tag = SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or("");
+        let tag = SETTINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .unwrap_or("");
         match self.get(name, None) {
             Some((v, origin)) if !v.trim().is_empty() => Ok((v.trim().to_string(), origin)),
             Some((_, origin)) => Err(Failure::bad_input(format!("{origin} is empty"))),
@@ -136,8 +152,13 @@ impl Resolver<'_> {
 
 /// Characters a value may not hold, because env files are read by systemd and by shells.
 fn check_env_safe(origin: &str, v: &str) -> Result<()> {
-    if let Some(c) = v.chars().find(|c| matches!(c, '"' | '\\' | '$' | '`' | '\n' | '\r' | '\'')) {
-        return Err(Failure::bad_input(format!("{origin}: `{v}` contains {c:?}, which is not allowed")));
+    if let Some(c) = v
+        .chars()
+        .find(|c| matches!(c, '"' | '\\' | '$' | '`' | '\n' | '\r' | '\''))
+    {
+        return Err(Failure::bad_input(format!(
+            "{origin}: `{v}` contains {c:?}, which is not allowed"
+        )));
     }
     Ok(())
 }
@@ -147,15 +168,23 @@ pub fn parse_attributes(origin: &str, v: &str) -> Result<Vec<(String, String)>> 
     let mut out: Vec<(String, String)> = Vec::new();
     for item in v.split(';').map(str::trim).filter(|i| !i.is_empty()) {
         let Some((k, val)) = item.split_once(':') else {
-            return Err(Failure::bad_input(format!("{origin}: attribute `{item}` is not `key:value`")));
+            return Err(Failure::bad_input(format!(
+                "{origin}: attribute `{item}` is not `key:value`"
+            )));
         };
         let (k, val) = (k.trim(), val.trim());
-        let key_ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        let key_ok = !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !key_ok || val.is_empty() || val.contains([':', ';', ' ', ',']) {
-            return Err(Failure::bad_input(format!("{origin}: attribute `{item}` is not `key:value`")));
+            return Err(Failure::bad_input(format!(
+                "{origin}: attribute `{item}` is not `key:value`"
+            )));
         }
         if out.iter().any(|(o, _)| o == k) {
-            return Err(Failure::bad_input(format!("{origin}: attribute `{k}` is given twice")));
+            return Err(Failure::bad_input(format!(
+                "{origin}: attribute `{k}` is given twice"
+            )));
         }
         out.push((k.to_string(), val.to_string()));
     }
@@ -180,13 +209,17 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         }
     };
     let (cluster, origin) = r.required("cluster")?;
-    if !cluster.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !cluster
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(Failure::bad_input(format!(
             "{origin}: cluster name `{cluster}` may use only letters, digits, `-` and `_`"
         )));
     }
     let (url, origin) = r.required("shared-config")?;
-    let shared_config = Location::parse(&url).map_err(|e| Failure::bad_input(format!("{origin}: {e}")))?;
+    let shared_config =
+        Location::parse(&url).map_err(|e| Failure::bad_input(format!("{origin}: {e}")))?;
     let masters = r.count("masters")?;
     if role == Role::Master && masters.is_none() {
         return Err(Failure::bad_input(
@@ -204,7 +237,10 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
     };
     let (containerizers, origin) = r.get("containerizers", Some("mesos")).unwrap_or_default();
     let known = ["mesos", "docker"];
-    if containerizers.split(',').any(|c| !known.contains(&c.trim())) {
+    if containerizers
+        .split(',')
+        .any(|c| !known.contains(&c.trim()))
+    {
         return Err(Failure::bad_input(format!(
             "{origin}: `{containerizers}` is not a comma list of mesos, docker"
         )));
@@ -213,9 +249,13 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
     let path_ok = zk_path.starts_with('/')
         && zk_path.len() > 1
         && !zk_path.ends_with('/')
-        && zk_path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+        && zk_path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
     if !path_ok {
-        return Err(Failure::bad_input(format!("{origin}: `{zk_path}` is not a ZooKeeper path like /mesos")));
+        return Err(Failure::bad_input(format!(
+            "{origin}: `{zk_path}` is not a ZooKeeper path like /mesos"
+        )));
     }
     Ok(Settings {
         role,
@@ -241,8 +281,14 @@ mod tests {
 
     fn raw(cli: &[(&'static str, &str, &'static str)], tags: &[(&str, &str)]) -> Raw {
         Raw {
-            cli: cli.iter().map(|(k, v, s)| (*k, (v.to_string(), *s))).collect(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            cli: cli
+                .iter()
+                .map(|(k, v, s)| (*k, (v.to_string(), *s)))
+                .collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -257,7 +303,11 @@ mod tests {
         let mut tags = BASE.to_vec();
         tags.push(("mesos:masters", "3"));
         tags.push(("mesos:cluster", "from-tag"));
-        let s = resolve(&raw(&[("cluster", "from-flag", "flag"), ("masters", "5", "env")], &tags)).unwrap();
+        let s = resolve(&raw(
+            &[("cluster", "from-flag", "flag"), ("masters", "5", "env")],
+            &tags,
+        ))
+        .unwrap();
         assert_eq!(s.cluster, "from-flag");
         assert_eq!(s.provenance["cluster"].source, "flag");
         assert_eq!(s.masters, Some(5));
@@ -279,8 +329,13 @@ mod tests {
         assert!(err(&[], &BASE).contains("missing masters"));
         let mut tags = BASE.to_vec();
         tags.push(("mesos:masters", "three"));
-        assert_eq!(err(&[], &tags), "tag mesos:masters: `three` is not a count from 1 to 255");
-        assert!(err(&[("role", "bogus", "flag")], &tags).starts_with("--role: unknown role `bogus`"));
+        assert_eq!(
+            err(&[], &tags),
+            "tag mesos:masters: `three` is not a count from 1 to 255"
+        );
+        assert!(
+            err(&[("role", "bogus", "flag")], &tags).starts_with("--role: unknown role `bogus`")
+        );
         assert!(err(&[], &[]).contains("mesos:role"));
         let mut tags = BASE.to_vec();
         tags[2] = ("mesos:shared-config", "s3:/bucket");
@@ -288,13 +343,19 @@ mod tests {
         let mut tags = BASE.to_vec();
         tags[0] = ("mesos:role", "agent");
         tags.push(("mesos:attributes", "rack:r1;bad"));
-        assert_eq!(err(&[], &tags), "tag mesos:attributes: attribute `bad` is not `key:value`");
+        assert_eq!(
+            err(&[], &tags),
+            "tag mesos:attributes: attribute `bad` is not `key:value`"
+        );
     }
 
     #[test]
     fn attributes_parse() {
         let a = parse_attributes("x", " rack:r1 ; gpu:true;").unwrap();
-        assert_eq!(a, vec![("rack".into(), "r1".into()), ("gpu".into(), "true".into())]);
+        assert_eq!(
+            a,
+            vec![("rack".into(), "r1".into()), ("gpu".into(), "true".into())]
+        );
         assert!(parse_attributes("x", "a:1;a:2").is_err());
     }
 }

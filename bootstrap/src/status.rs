@@ -13,13 +13,19 @@ use crate::record;
 /// Prints the status; `Ok(true)` when the live check is healthy.
 pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
     let rec = record::load(root).map_err(|e| Failure::bad_input(format!("no boot record: {e}")))?;
-    let ensemble: Vec<(u32, String, bool)> = rec.ensemble.iter().map(|m| (m.id, m.addr.clone(), m.voter)).collect();
+    let ensemble: Vec<(u32, String, bool)> = rec
+        .ensemble
+        .iter()
+        .map(|m| (m.id, m.addr.clone(), m.voter))
+        .collect();
     let state = quorum::ensemble_state(&ensemble).await;
     let wants_leader = matches!(rec.role.as_deref(), Some("master" | "agent"));
     let leader = if wants_leader && state.has_quorum {
         let zk_path = rec.zk_path.clone().unwrap_or_else(|| "/mesos".into());
         let hosts = crate::boot::hosts(&ensemble);
-        quorum::wait_leader(&hosts, &zk_path, Instant::now() + timeout).await.ok()
+        quorum::wait_leader(&hosts, &zk_path, Instant::now() + timeout)
+            .await
+            .ok()
     } else {
         None
     };
@@ -46,19 +52,42 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
         println!("  last error: {err}");
     }
     if let Some(sc) = &rec.shared_config {
-        println!("  shared config: {} (version {})", sc["location"].as_str().unwrap_or("?"), sc["version"].as_str().unwrap_or("?"));
+        println!(
+            "  shared config: {} (version {})",
+            sc["location"].as_str().unwrap_or("?"),
+            sc["version"].as_str().unwrap_or("?")
+        );
     }
     for step in &rec.steps {
         println!("  step {:<18} {:>7} ms", step.name, step.ms);
     }
-    println!("ZooKeeper ensemble: {}", if state.has_quorum { "has quorum" } else { "NO QUORUM" });
+    println!(
+        "ZooKeeper ensemble: {}",
+        if state.has_quorum {
+            "has quorum"
+        } else {
+            "NO QUORUM"
+        }
+    );
     for s in &state.servers {
-        let mode = serde_json::to_value(s.mode).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        println!("  server.{:<3} {:<22} {:<9} {}", s.id, s.addr, if s.voter { "voter" } else { "observer" }, mode);
+        let mode = serde_json::to_value(s.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        println!(
+            "  server.{:<3} {:<22} {:<9} {}",
+            s.id,
+            s.addr,
+            if s.voter { "voter" } else { "observer" },
+            mode
+        );
     }
     if wants_leader {
         match &leader {
-            Some(m) => println!("Leading master: {} {}:{} ({})", m.hostname, m.ip, m.port, m.znode),
+            Some(m) => println!(
+                "Leading master: {} {}:{} ({})",
+                m.hostname, m.ip, m.port, m.znode
+            ),
             None => println!("Leading master: none registered"),
         }
     }

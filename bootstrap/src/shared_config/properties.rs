@@ -55,14 +55,20 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, SyntaxError> {
                 truncate(&logical, 60)
             ),
         })?;
-        let key = unescape(raw_key).map_err(|message| SyntaxError { line: start, message })?;
+        let key = unescape(raw_key).map_err(|message| SyntaxError {
+            line: start,
+            message,
+        })?;
         if key.is_empty() {
             return Err(SyntaxError {
                 line: start,
                 message: "empty key".into(),
             });
         }
-        let value = unescape(raw_value).map_err(|message| SyntaxError { line: start, message })?;
+        let value = unescape(raw_value).map_err(|message| SyntaxError {
+            line: start,
+            message,
+        })?;
         entries.push(Entry {
             key,
             value,
@@ -159,7 +165,10 @@ pub fn escape(s: &str, is_key: bool) -> String {
 }
 
 /// Writes `key=value` lines after the given comment lines.
-pub fn store<'a>(comments: &[String], pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub fn store<'a>(
+    comments: &[String],
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
     let mut out = String::new();
     for c in comments {
         let _ = writeln!(out, "#{c}");
@@ -176,9 +185,13 @@ mod tests {
 
     #[test]
     fn parses_escapes_comments_and_continuations() {
-        let text = "# comment\n! other\n\na=b\\=c\n  key\\:x : v \nlong=one,\\\n    two\nu=\\u00e9\\t\n";
+        let text =
+            "# comment\n! other\n\na=b\\=c\n  key\\:x : v \nlong=one,\\\n    two\nu=\\u00e9\\t\n";
         let e = parse(text).unwrap();
-        let pairs: Vec<_> = e.iter().map(|e| (e.key.as_str(), e.value.as_str(), e.line)).collect();
+        let pairs: Vec<_> = e
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str(), e.line))
+            .collect();
         assert_eq!(
             pairs,
             vec![
@@ -201,7 +214,14 @@ mod tests {
 
     #[test]
     fn store_round_trips() {
-        let tricky = ["plain", "a=b&c=d", " leading", "colon:hash#bang!", "back\\slash", "é\n"];
+        let tricky = [
+            "plain",
+            "a=b&c=d",
+            " leading",
+            "colon:hash#bang!",
+            "back\\slash",
+            "é\n",
+        ];
         let pairs: Vec<(String, String)> = tricky
             .iter()
             .enumerate()

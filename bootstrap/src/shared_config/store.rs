@@ -36,7 +36,9 @@ impl Location {
                 return Err(format!("`{url}`: `{bucket}` is not a valid S3 bucket name"));
             }
             if key.is_empty() || key.ends_with('/') {
-                return Err(format!("`{url}` has no object key (expected s3://bucket/key)"));
+                return Err(format!(
+                    "`{url}` has no object key (expected s3://bucket/key)"
+                ));
             }
             Ok(Location::S3 {
                 bucket: bucket.to_string(),
@@ -48,7 +50,9 @@ impl Location {
             }
             Ok(Location::File { path: path.into() })
         } else {
-            Err(format!("`{url}` is neither s3://bucket/key nor file:///path"))
+            Err(format!(
+                "`{url}` is neither s3://bucket/key nor file:///path"
+            ))
         }
     }
 }
@@ -135,7 +139,14 @@ impl Store {
     }
 
     async fn read_s3(&self, bucket: &str, key: &str) -> Result<Option<Snapshot>, StoreError> {
-        let out = match self.client().get_object().bucket(bucket).key(key).send().await {
+        let out = match self
+            .client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) => {
                 if let SdkError::ServiceError(se) = &e {
@@ -153,8 +164,9 @@ impl Store {
             .await
             .map_err(|e| StoreError::Unreachable(self.location.to_string(), e.to_string()))?
             .into_bytes();
-        let text = String::from_utf8(bytes.to_vec())
-            .map_err(|_| StoreError::Other(self.location.to_string(), "object is not UTF-8 text".into()))?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+            StoreError::Other(self.location.to_string(), "object is not UTF-8 text".into())
+        })?;
         Ok(Some(Snapshot { text, version }))
     }
 
@@ -236,10 +248,17 @@ fn read_file(path: &Path, loc: &Location) -> Result<Option<Snapshot>, StoreError
     }
 }
 
-fn write_file(path: &Path, text: &str, expected: Option<&str>, loc: &Location) -> Result<String, StoreError> {
+fn write_file(
+    path: &Path,
+    text: &str,
+    expected: Option<&str>,
+    loc: &Location,
+) -> Result<String, StoreError> {
     use nix::fcntl::{Flock, FlockArg};
     let other = |e: &dyn fmt::Display| StoreError::Other(loc.to_string(), e.to_string());
-    let dir = path.parent().ok_or_else(|| other(&"has no parent directory"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| other(&"has no parent directory"))?;
     std::fs::create_dir_all(dir).map_err(|e| other(&e))?;
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
@@ -272,7 +291,14 @@ mod tests {
             }
         );
         assert!(Location::parse("file:///etc/x.properties").is_ok());
-        for bad in ["s3://bucket", "s3://Bad_Bucket/k", "s3://bucket/", "http://x/y", "file://rel/x", ""] {
+        for bad in [
+            "s3://bucket",
+            "s3://Bad_Bucket/k",
+            "s3://bucket/",
+            "http://x/y",
+            "file://rel/x",
+            "",
+        ] {
             let err = Location::parse(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}")), "{err}");
         }
@@ -285,11 +311,23 @@ mod tests {
         let store = Store::new(Location::File { path: path.clone() }, None);
         assert!(store.read().await.unwrap().is_none());
         let v1 = store.write("a=1\n", None).await.unwrap();
-        assert!(matches!(store.write("a=2\n", None).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.write("a=2\n", None).await,
+            Err(StoreError::Conflict(_))
+        ));
         let snap = store.read().await.unwrap().unwrap();
         assert_eq!(snap.version, v1);
         let v2 = store.write("a=2\n", Some(&v1)).await.unwrap();
-        assert!(matches!(store.write("a=3\n", Some(&v1)).await, Err(StoreError::Conflict(_))));
-        assert_eq!(store.read().await.unwrap().unwrap(), Snapshot { text: "a=2\n".into(), version: v2 });
+        assert!(matches!(
+            store.write("a=3\n", Some(&v1)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.read().await.unwrap().unwrap(),
+            Snapshot {
+                text: "a=2\n".into(),
+                version: v2
+            }
+        );
     }
 }
