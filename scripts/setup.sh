@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `setup.sh demo` installs only what the demo needs.
+mode=${1:-all}
+pkgs=(zookeeper)
+[ "$mode" = demo ] || pkgs+=(musl-tools packer systemd iproute2)
 need_apt=()
-for pkg in zookeeper musl-tools packer systemd iproute2; do
+for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -14,6 +18,8 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+if [ "$mode" = demo ]; then echo "setup: ready (demo)"; exit 0; fi
 
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   echo "setup: adding the x86_64-unknown-linux-musl target"

@@ -17,7 +17,7 @@ use crate::render::{self, Node, Templates};
 use crate::retry::{self, Attempt};
 use crate::service;
 use crate::settings::{self, Raw, Role, Settings};
-use crate::shared_config::{ServerKind, SharedConfig, Snapshot, Store, StoreError};
+use crate::shared_config::{Location, ServerKind, SharedConfig, Snapshot, Store, StoreError};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -70,14 +70,24 @@ impl Boot {
 
     async fn pipeline(&mut self) -> Result<Outcome> {
         let mut identity = self.identity().await?;
-        let sdk = self.sdk_config(&identity).await;
-        self.tags(&mut identity, &sdk).await?;
+        // Loaded only when an AWS API is used (DescribeTags fallback, S3 shared config).
+        let sdk = tokio::sync::OnceCell::new();
+        let sdk = || sdk.get_or_init(|| sdk_config(&identity.region.value));
+        if identity.tags.is_none() && !self.args.no_imds {
+            tracing::info!("instance metadata tags are off; reading tags with ec2:DescribeTags");
+            let tags = identity::describe_tags(sdk().await, &identity.instance_id.value).await?;
+            identity.tags = Some(tags);
+        }
+        self.rec.record.identity = serde_json::to_value(&identity).unwrap_or_default();
         self.rec.step("identity");
 
         let settings = self.settings(&identity)?;
         self.rec.step("settings");
 
-        let store = Store::new(settings.shared_config.clone(), Some(&sdk));
+        let store = match settings.shared_config {
+            Location::S3 { .. } => Store::new(settings.shared_config.clone(), Some(sdk().await)),
+            Location::File { .. } => Store::new(settings.shared_config.clone(), None),
+        };
         let (config, snapshot) = self.shared_config(&store, &settings).await?;
         self.rec.step("shared-config");
 
@@ -169,23 +179,6 @@ impl Boot {
             "identity"
         );
         Ok(id)
-    }
-
-    /// The AWS SDK configuration for this instance's region. Loading it makes no request.
-    async fn sdk_config(&self, identity: &Identity) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(identity.region.value.clone()))
-            .load()
-            .await
-    }
-
-    async fn tags(&mut self, identity: &mut Identity, sdk: &aws_config::SdkConfig) -> Result<()> {
-        if identity.tags.is_none() && !self.args.no_imds {
-            tracing::info!("instance metadata tags are off; reading tags with ec2:DescribeTags");
-            identity.tags = Some(identity::describe_tags(sdk, &identity.instance_id.value).await?);
-        }
-        self.rec.record.identity = serde_json::to_value(&*identity).unwrap_or_default();
-        Ok(())
     }
 
     fn settings(&mut self, identity: &Identity) -> Result<Settings> {
@@ -356,6 +349,14 @@ impl Boot {
             Role::Agent => Ok(()),
         }
     }
+}
+
+/// The AWS SDK configuration for `region`. Loading it makes no request.
+async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await
 }
 
 /// `(id, host:client-port, voter)` for every server in the shared config.

@@ -1,0 +1,100 @@
+# One AMI for every role (zookeeper, master, agent): the role is chosen at boot by the
+# instance's user-data and `mesos:role` tag, so one image is built, tested by
+# `mesos-boot check-image` and rolled out, instead of three that can drift apart.
+
+locals {
+  timestamp = regex_replace(timestamp(), "[- TZ:]", "")
+}
+
+source "amazon-ebs" "mesos" {
+  region        = var.region
+  ami_regions   = var.ami_regions
+  ami_name      = "${var.ami_name_prefix}-${local.timestamp}"
+  instance_type = var.instance_type
+  subnet_id     = var.subnet_id
+  ssh_username  = var.ssh_username
+
+  source_ami_filter {
+    filters = {
+      name                = var.source_ami_name
+      architecture        = "x86_64"
+      virtualization-type = "hvm"
+      root-device-type    = "ebs"
+    }
+    owners      = [var.source_ami_owner]
+    most_recent = true
+  }
+
+  # (metadata_options, to require IMDSv2 on the build instance too, needs packer >= 1.7:
+  # Debian's packer 1.6.6 does not know the block.)
+
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = 16
+    volume_type           = "gp3"
+    throughput            = 125
+    iops                  = 3000
+    encrypted             = true
+    delete_on_termination = true
+  }
+
+  tags = {
+    Name          = "${var.ami_name_prefix}-${local.timestamp}"
+    "mesos:image" = "mesos-boot"
+    MesosVersion  = var.mesos_version
+  }
+}
+
+build {
+  sources = ["source.amazon-ebs.mesos"]
+
+  provisioner "file" {
+    source      = var.mesos_boot_binary
+    destination = "/tmp/mesos-boot"
+  }
+
+  provisioner "file" {
+    source      = "../systemd/"
+    destination = "/tmp/systemd"
+  }
+
+  provisioner "file" {
+    source      = "../bootstrap/templates/"
+    destination = "/tmp/templates"
+  }
+
+  provisioner "shell" {
+    execute_command = "sudo -E sh -eu '{{ .Path }}'"
+    environment_vars = [
+      "DEBIAN_FRONTEND=noninteractive",
+      "ZOOKEEPER_PACKAGE=${var.zookeeper_package}",
+      "MESOS_INSTALL=${var.mesos_install}",
+      "MESOS_VERSION=${var.mesos_version}",
+      "MESOS_PACKAGE_URL=${var.mesos_package_url}",
+      "MESOS_PACKAGE_SHA256=${var.mesos_package_sha256}",
+      "MESOS_SOURCE_URL=${var.mesos_source_url}",
+      "MESOS_SOURCE_SHA256=${var.mesos_source_sha256}",
+    ]
+    scripts = [
+      "scripts/base.sh",
+      "scripts/zookeeper.sh",
+      "scripts/mesos.sh",
+      "scripts/mesos-boot.sh",
+    ]
+  }
+
+  # The image is only kept if mesos-boot itself finds everything it needs in it.
+  provisioner "shell" {
+    execute_command = "sudo -E sh -eu '{{ .Path }}'"
+    inline = [
+      "/usr/local/bin/mesos-boot check-image",
+      "cloud-init clean --logs --seed",
+      "rm -f /etc/machine-id /var/lib/dbus/machine-id && touch /etc/machine-id",
+    ]
+  }
+
+  post-processor "manifest" {
+    output     = "manifest.json"
+    strip_path = true
+  }
+}

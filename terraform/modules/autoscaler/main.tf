@@ -1,0 +1,147 @@
+data "aws_partition" "current" {}
+
+locals {
+  name = "${var.cluster_name}-autoscaler"
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name_prefix        = "${local.name}-"
+  description        = "Autoscaler Lambda of Mesos cluster ${var.cluster_name}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+# ENI management for the VPC attachment and CloudWatch Logs.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "ReadGroups"
+    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities"] # no resource-level restriction
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ResizeAgents"
+    actions   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    resources = [var.agent_asg_arn]
+  }
+
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["cloudwatch:PutMetricData"] # no resource-level restriction; limited to one namespace
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Mesos/${var.cluster_name}"]
+    }
+  }
+
+  statement {
+    sid       = "DecryptEnvironment"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "autoscaler"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${local.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Runs on a schedule; a failed run is superseded by the next one a minute later, so a dead-letter queue would only collect stale events.
+  #checkov:skip=CKV_AWS_272:The zip is built by this repository's CI; code signing needs an AWS Signer profile, left to deployments that have one.
+  function_name                  = local.name
+  description                    = "Resizes the agents of Mesos cluster ${var.cluster_name}"
+  role                           = aws_iam_role.this.arn
+  filename                       = var.zip_path
+  source_code_hash               = filebase64sha256(var.zip_path)
+  runtime                        = "provided.al2023"
+  handler                        = "bootstrap"
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = 1 # one autoscaler at a time: two would fight over the desired capacity
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = merge(var.environment, {
+      MESOS_CLUSTER  = var.cluster_name
+      MESOS_MASTER   = var.master_url
+      AGENT_ASG_NAME = var.agent_asg_name
+      METRICS_NS     = "Mesos/${var.cluster_name}"
+    })
+  }
+
+  # Lambda leaves its hyperplane ENIs behind for a while after the function is deleted.
+  # They carry only this function's security group, which is destroyed after the function:
+  # the provider's security-group (and subnet) delete waits for those ENIs and deletes them.
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy_attachment.vpc, aws_iam_role_policy.this]
+}
+
+resource "aws_cloudwatch_event_rule" "this" {
+  name                = local.name
+  description         = "Runs the autoscaler of Mesos cluster ${var.cluster_name}"
+  schedule_expression = var.schedule_expression
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "this" {
+  rule = aws_cloudwatch_event_rule.this.name
+  arn  = aws_lambda_function.this.arn
+}
+
+resource "aws_lambda_permission" "events" {
+  statement_id  = "AllowEventBridgeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.this.arn
+}

@@ -1,0 +1,163 @@
+# Sample composition of the modules: a VPC (or an existing one), the cluster's zone and
+# bucket, security groups, internal NLBs, the three node groups and the autoscaler.
+
+module "network" {
+  source = "../modules/network"
+  count  = var.existing_vpc == null ? 1 : 0
+
+  name               = var.cluster_name
+  cidr_block         = var.vpc_cidr_block
+  availability_zones = var.availability_zones
+  log_kms_key_arn    = module.cluster.kms_key_arn
+  tags               = var.tags
+}
+
+locals {
+  vpc = var.existing_vpc != null ? var.existing_vpc : {
+    vpc_id             = module.network[0].vpc_id
+    cidr_block         = module.network[0].vpc_cidr_block
+    private_subnet_ids = module.network[0].private_subnet_ids
+    s3_endpoint_id     = module.network[0].s3_endpoint_id
+    s3_prefix_list_id  = module.network[0].s3_prefix_list_id
+  }
+  client_cidr_blocks = length(var.client_cidr_blocks) > 0 ? var.client_cidr_blocks : [local.vpc.cidr_block]
+}
+
+module "cluster" {
+  source = "../modules/cluster"
+
+  cluster_name               = var.cluster_name
+  top_fqdn                   = var.top_fqdn
+  vpc_id                     = local.vpc.vpc_id
+  s3_endpoint_id             = local.vpc.s3_endpoint_id
+  public_zone                = var.public_zone
+  parent_zone_id             = var.parent_zone_id
+  break_glass_principal_arns = var.break_glass_principal_arns
+  force_destroy              = var.force_destroy_bucket
+  tags                       = var.tags
+}
+
+module "security_groups" {
+  source = "../modules/security_groups"
+
+  name                     = var.cluster_name
+  vpc_id                   = local.vpc.vpc_id
+  vpc_cidr_block           = local.vpc.cidr_block
+  s3_prefix_list_id        = local.vpc.s3_prefix_list_id
+  client_cidr_blocks       = local.client_cidr_blocks
+  agent_egress_cidr_blocks = var.agent_egress_cidr_blocks
+  tags                     = var.tags
+}
+
+module "load_balancers" {
+  source = "../modules/load_balancers"
+
+  cluster_name                 = var.cluster_name
+  vpc_id                       = local.vpc.vpc_id
+  subnet_ids                   = local.vpc.private_subnet_ids
+  master_security_group_ids    = [module.security_groups.lb_master_security_group_id]
+  zookeeper_security_group_ids = [module.security_groups.lb_zookeeper_security_group_id]
+  zone_id                      = module.cluster.zone_id
+  domain                       = module.cluster.domain
+  deletion_protection          = var.lb_deletion_protection
+  tags                         = var.tags
+}
+
+locals {
+  node_common = {
+    cluster_name              = var.cluster_name
+    ami_id                    = var.ami_id
+    subnet_ids                = local.vpc.private_subnet_ids
+    shared_config_url         = module.cluster.shared_config_url
+    shared_config_key         = module.cluster.shared_config_key
+    bucket_arn                = module.cluster.bucket_arn
+    kms_key_arn               = module.cluster.kms_key_arn
+    ensemble_size             = var.zookeeper_count
+    masters                   = var.master_count
+    wait_for_capacity_timeout = var.wait_for_capacity_timeout
+  }
+}
+
+module "zookeeper" {
+  source = "../modules/node"
+
+  role               = "zookeeper"
+  size               = var.zookeeper_count
+  instance_type      = var.instance_types.zookeeper
+  security_group_ids = [module.security_groups.zookeeper_security_group_id]
+  target_group_arns  = module.load_balancers.zookeeper_target_group_arns
+
+  cluster_name              = local.node_common.cluster_name
+  ami_id                    = local.node_common.ami_id
+  subnet_ids                = local.node_common.subnet_ids
+  shared_config_url         = local.node_common.shared_config_url
+  shared_config_key         = local.node_common.shared_config_key
+  bucket_arn                = local.node_common.bucket_arn
+  kms_key_arn               = local.node_common.kms_key_arn
+  ensemble_size             = local.node_common.ensemble_size
+  masters                   = local.node_common.masters
+  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
+  tags                      = var.tags
+}
+
+module "master" {
+  source = "../modules/node"
+
+  role               = "master"
+  size               = var.master_count
+  instance_type      = var.instance_types.master
+  security_group_ids = [module.security_groups.master_security_group_id]
+  target_group_arns  = module.load_balancers.master_target_group_arns
+
+  cluster_name              = local.node_common.cluster_name
+  ami_id                    = local.node_common.ami_id
+  subnet_ids                = local.node_common.subnet_ids
+  shared_config_url         = local.node_common.shared_config_url
+  shared_config_key         = local.node_common.shared_config_key
+  bucket_arn                = local.node_common.bucket_arn
+  kms_key_arn               = local.node_common.kms_key_arn
+  ensemble_size             = local.node_common.ensemble_size
+  masters                   = local.node_common.masters
+  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
+  tags                      = var.tags
+}
+
+module "agent" {
+  source = "../modules/node"
+
+  role               = "agent"
+  size               = var.agent_count
+  min_size           = var.agent_min_size
+  max_size           = var.agent_max_size
+  instance_type      = var.instance_types.agent
+  security_group_ids = [module.security_groups.agent_security_group_id]
+  attributes         = var.agent_attributes
+  root_volume_size   = 100
+
+  cluster_name              = local.node_common.cluster_name
+  ami_id                    = local.node_common.ami_id
+  subnet_ids                = local.node_common.subnet_ids
+  shared_config_url         = local.node_common.shared_config_url
+  shared_config_key         = local.node_common.shared_config_key
+  bucket_arn                = local.node_common.bucket_arn
+  kms_key_arn               = local.node_common.kms_key_arn
+  ensemble_size             = local.node_common.ensemble_size
+  masters                   = local.node_common.masters
+  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
+  tags                      = var.tags
+}
+
+module "autoscaler" {
+  source = "../modules/autoscaler"
+
+  cluster_name       = var.cluster_name
+  zip_path           = var.autoscaler_zip_path
+  architecture       = var.autoscaler_architecture
+  subnet_ids         = local.vpc.private_subnet_ids
+  security_group_ids = [module.security_groups.autoscaler_security_group_id]
+  master_url         = module.load_balancers.master_url
+  agent_asg_name     = module.agent.asg_name
+  agent_asg_arn      = module.agent.asg_arn
+  kms_key_arn        = module.cluster.kms_key_arn
+  tags               = var.tags
+}

@@ -1,0 +1,755 @@
+"""Checks of the infrastructure code in terraform/, packer/ and systemd/.
+
+* `terraform fmt -check` and `terraform validate` of every module and of the sample;
+* the sample applied to a moto server started here on a free 127.0.0.1 port, what it
+  created read back with boto3, then destroyed and checked to leave nothing behind;
+* `packer fmt -check` / `packer validate` (when Debian's `packer` is installed);
+* `systemd-analyze verify` of the units in systemd/.
+
+Nothing is downloaded: providers come from the filesystem mirror named in terraform/ci.tfrc,
+and no request leaves 127.0.0.1. A missing `terraform` or `moto_server` fails the suite.
+
+Environment: TERRAFORM (path of terraform), MOTO_SERVER (path of moto_server, else
+<repo>/.venv/bin/moto_server, else moto_server on PATH).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TF_DIR = REPO / "terraform"
+MODULES = sorted(p.name for p in (TF_DIR / "modules").iterdir() if (p / "versions.tf").exists())
+CLUSTER = "moto1"
+TOP_FQDN = "mesos.example.test"
+DOMAIN = f"{CLUSTER}.{TOP_FQDN}"
+REGION = "us-east-1"
+ROLES = ("zookeeper", "master", "agent")
+
+
+################################################################################
+# Tools
+################################################################################
+
+
+def _terraform() -> str:
+    path = os.environ.get("TERRAFORM") or shutil.which("terraform")
+    if not path:
+        pytest.fail(
+            "\n\n*** terraform is NOT installed: the Terraform checks cannot run. ***\n"
+            "The machine image should carry /usr/local/bin/terraform (1.11.x) and the\n"
+            "hashicorp/aws provider mirror in /opt/tf-plugins; set TERRAFORM to use another.\n",
+            pytrace=False,
+        )
+    return path
+
+
+def _moto_server() -> str:
+    candidates = [os.environ.get("MOTO_SERVER"), str(REPO / ".venv/bin/moto_server"), shutil.which("moto_server")]
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            return c
+    pytest.fail(
+        "\n\n*** moto_server NOT found (MOTO_SERVER, <repo>/.venv/bin/moto_server, PATH): "
+        "the apply test cannot run. Install moto[server]. ***\n",
+        pytrace=False,
+    )
+
+
+def _tf_env(tmp: Path) -> dict[str, str]:
+    # No AWS_* of the machine (profiles, AWS_CA_BUNDLE, which breaks a reused provider) nor TF_*.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    env.update(
+        TF_CLI_CONFIG_FILE=str(TF_DIR / "ci.tfrc"),
+        TF_IN_AUTOMATION="1",
+        CHECKPOINT_DISABLE="1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(cmd)}` in {cwd} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n"
+            f"--- stderr\n{proc.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return proc
+
+
+class SharedProvider:
+    """One hashicorp/aws provider process for every terraform command of the session.
+
+    Each terraform command otherwise starts the 700 MB provider anew and loads its schema (5-10 s
+    of CPU each, ~1 minute over the suite). The provider's debug mode serves it on a socket that
+    terraform reattaches to (TF_REATTACH_PROVIDERS). The provider reads AWS credentials from its
+    own environment, so it gets the test's. TF_TEST_NO_SHARED_PROVIDER=1 turns this off.
+    """
+
+    def __init__(self, binary: Path, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [str(binary), "-debug"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        self.reattach = None
+        deadline = time.monotonic() + 60
+        for line in self.proc.stdout:
+            if "TF_REATTACH_PROVIDERS=" in line:
+                self.reattach = line.split("TF_REATTACH_PROVIDERS=", 1)[1].strip().strip("'")
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.reattach:
+            self.stop()
+            pytest.fail(f"{binary} -debug printed no TF_REATTACH_PROVIDERS", pytrace=False)
+        # keep draining its output so that it never blocks on a full pipe
+        import threading
+
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def tf_copy(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A copy of terraform/ (init writes .terraform and lock files; the repo stays clean),
+    and the environment of every terraform command."""
+    tf = _terraform()
+    tmp = tmp_path_factory.mktemp("tf")
+    dst = tmp / "terraform"
+    shutil.copytree(TF_DIR, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    env = _tf_env(tmp)
+    shared = None
+    if os.environ.get("TF_TEST_NO_SHARED_PROVIDER") != "1":
+        _run([tf, "init", "-backend=false", "-input=false", "-no-color"], dst / "sample", env)
+        (binary,) = (dst / "sample/.terraform/providers").glob("*/hashicorp/aws/*/*/terraform-provider-aws*")
+        shared = SharedProvider(binary.resolve(), env)
+        env = dict(env, TF_REATTACH_PROVIDERS=shared.reattach)
+    try:
+        yield dst, env
+    finally:
+        if shared:
+            shared.stop()
+
+
+################################################################################
+# fmt / validate
+################################################################################
+
+
+def test_terraform_installed():
+    tf = _terraform()
+    out = subprocess.run([tf, "version", "-json"], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["terraform_version"].startswith("1.")
+
+
+def test_terraform_fmt():
+    tf = _terraform()
+    proc = subprocess.run([tf, "fmt", "-check", "-recursive", "-diff", str(TF_DIR)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"terraform fmt -check found unformatted files:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("module", [f"modules/{m}" for m in MODULES] + ["sample"])
+def test_terraform_validate(tf_copy, module):
+    root, env = tf_copy
+    tf = _terraform()
+    _run([tf, "init", "-backend=false", "-input=false", "-no-color"], root / module, env)
+    out = _run([tf, "validate", "-json", "-no-color"], root / module, env).stdout
+    result = json.loads(out)
+    assert result["valid"], result
+    assert result["warning_count"] == 0, result["diagnostics"]
+
+
+def test_docs_up_to_date():
+    proc = subprocess.run([sys.executable, str(TF_DIR / "gen_docs.py"), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_module_documented():
+    """Each module has the conventional files and its README lists every input and output."""
+    import re
+
+    for m in MODULES:
+        d = TF_DIR / "modules" / m
+        for f in ("versions.tf", "variables.tf", "outputs.tf", "README.md"):
+            assert (d / f).exists(), f"{d / f} is missing"
+        readme = (d / "README.md").read_text()
+        variables = (d / "variables.tf").read_text()
+        for name in re.findall(r'^variable "([^"]+)"', variables, re.M):
+            assert f"`{name}`" in readme, f"{m}/README.md does not document input {name}"
+        for name in re.findall(r'^output "([^"]+)"', (d / "outputs.tf").read_text(), re.M):
+            assert f"`{name}`" in readme, f"{m}/README.md does not document output {name}"
+        # every variable has a description
+        blocks = re.split(r'^variable "', variables, flags=re.M)[1:]
+        for b in blocks:
+            assert "description" in b.split("\n}\n")[0], f"{m}: variable {b.split(chr(34))[0]} has no description"
+
+
+################################################################################
+# apply / check / destroy against moto
+################################################################################
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Moto:
+    def __init__(self, binary: str, log: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # AWSLambdaVPCAccessExecutionRole etc.
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(
+            [binary, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"moto_server did not start on {self.url}; see {log}", pytrace=False)
+                time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+class Deployment:
+    def __init__(self, tf_root: Path, env: dict[str, str], moto: Moto, tmp: Path):
+        self.tf = _terraform()
+        self.dir = tf_root / "sample"
+        self.env = env
+        self.moto = moto
+        # The real zip comes from the autoscaler crate later; the apply only needs a file
+        # with a `bootstrap` entry (moto stores the code, it never runs it).
+        self.zip = tmp / "autoscaler.zip"
+        with zipfile.ZipFile(self.zip, "w") as z:
+            z.writestr("bootstrap", "#!/bin/sh\necho placeholder autoscaler\n")
+        self.varfile = tmp / "moto.tfvars.json"
+        self.varfile.write_text(
+            json.dumps(
+                {
+                    "aws_endpoint_url": moto.url,
+                    "aws_region": REGION,
+                    "cluster_name": CLUSTER,
+                    "top_fqdn": TOP_FQDN,
+                    "ami_id": "ami-0123456789abcdef0",
+                    "autoscaler_zip_path": str(self.zip),
+                    "agent_attributes": {"rack": "r1", "tier": "batch"},
+                    "lb_deletion_protection": False,
+                    "force_destroy_bucket": True,
+                    # moto puts no instance in Pending:Wait, but do not wait on instances anyway
+                    "wait_for_capacity_timeout": "0",
+                }
+            )
+        )
+        self.applied = False
+        self.destroyed = False
+        self.outputs: dict = {}
+
+    def _tf(self, *args: str, timeout: int = 400):
+        return _run([self.tf, *args, "-no-color"], self.dir, self.env, timeout=timeout)
+
+    def apply(self):
+        self._tf("init", "-backend=false", "-input=false")
+        self.applied = True  # even a failed apply may have created something to destroy
+        self._tf("apply", "-auto-approve", "-input=false", "-parallelism=30", f"-var-file={self.varfile}")
+        out = self._tf("output", "-json").stdout
+        self.outputs = {k: v["value"] for k, v in json.loads(out).items()}
+
+    def resources(self) -> list[dict]:
+        """Every resource of the state (`terraform show -json`), modules included."""
+        state = json.loads(self._tf("show", "-json").stdout)
+        out, stack = [], [state["values"]["root_module"]]
+        while stack:
+            m = stack.pop()
+            out += m.get("resources", [])
+            stack += m.get("child_modules", [])
+        return out
+
+    def destroy(self):
+        if self.applied and not self.destroyed:
+            self.destroyed = True
+            self._tf(
+                "destroy", "-auto-approve", "-input=false", "-parallelism=30", "-refresh=false",
+                f"-var-file={self.varfile}",
+            )
+
+
+@pytest.fixture(scope="module")
+def deployed(tf_copy, tmp_path_factory):
+    root, env = tf_copy
+    tmp = tmp_path_factory.mktemp("moto")
+    moto = Moto(_moto_server(), tmp / "moto.log")
+    dep = Deployment(root, env, moto, tmp)
+    try:
+        dep.apply()
+        yield dep
+    finally:
+        try:
+            dep.destroy()
+        finally:
+            moto.stop()
+
+
+def _tags(tag_list) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tag_list}
+
+
+def test_asgs_tags_and_launch_templates(deployed):
+    asg = deployed.moto.client("autoscaling")
+    ec2 = deployed.moto.client("ec2")
+    groups = {g["AutoScalingGroupName"]: g for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]}
+    assert set(groups) == {f"{CLUSTER}-{r}" for r in ROLES}
+    subnets = set(
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [deployed.outputs["vpc_id"]]}])["Subnets"]
+    )
+    for role in ROLES:
+        g = groups[f"{CLUSTER}-{role}"]
+        tags = {t["Key"]: t for t in g["Tags"]}
+        expected = {
+            "mesos:cluster": CLUSTER,
+            "mesos:role": role,
+            "mesos:shared-config": f"s3://{DOMAIN}/exhibitor/exhibitor.properties",
+            "mesos:masters": "3",
+            "mesos:ensemble-size": "3",
+            "mesos:lifecycle-hook": "mesos-boot-joined",
+        }
+        if role == "agent":
+            expected["mesos:attributes"] = "rack:r1;tier:batch"
+        else:
+            assert "mesos:attributes" not in tags
+        for k, v in expected.items():
+            assert tags[k]["Value"] == v, (role, k)
+            assert tags[k]["PropagateAtLaunch"] is True, (role, k)
+        if role == "agent":
+            assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"]) == (1, 20, 3)
+            assert g["TargetGroupARNs"] == []
+        else:
+            assert g["MinSize"] == g["MaxSize"] == g["DesiredCapacity"] == 3
+            assert g["HealthCheckType"] == "ELB"
+            assert len(g["TargetGroupARNs"]) == (2 if role == "zookeeper" else 1)
+        assert set(g["VPCZoneIdentifier"].split(",")) == subnets and len(subnets) == 3
+
+        hooks = asg.describe_lifecycle_hooks(AutoScalingGroupName=g["AutoScalingGroupName"])["LifecycleHooks"]
+        assert [(h["LifecycleHookName"], h["LifecycleTransition"], h["DefaultResult"]) for h in hooks] == [
+            ("mesos-boot-joined", "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON")
+        ]
+
+        lt = g["LaunchTemplate"]
+        data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=[lt["Version"]])[
+            "LaunchTemplateVersions"
+        ][0]["LaunchTemplateData"]
+        md = data["MetadataOptions"]
+        assert md["HttpTokens"] == "required"
+        assert md["HttpPutResponseHopLimit"] == 1
+        assert md["InstanceMetadataTags"] == "enabled"
+        assert md["HttpEndpoint"] == "enabled"
+        assert data["IamInstanceProfile"]["Arn"].split("/")[-1].startswith(f"{CLUSTER}-{role}-")
+        assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+        user_data = base64.b64decode(data["UserData"]).decode()
+        assert user_data.startswith("#cloud-config\n")
+        assert f"[systemctl, start, mesos-boot@{role}.service" in user_data
+        assert ("mesos-boot-serve.service" in user_data) == (role == "zookeeper")
+
+
+def test_bucket_and_its_policy(deployed):
+    s3 = deployed.moto.client("s3")
+    ec2 = deployed.moto.client("ec2")
+    bucket = DOMAIN
+    assert deployed.outputs["bucket_name"] == bucket
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(pab[k] for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+
+    endpoints = ec2.describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-id", "Values": [deployed.outputs["vpc_id"]]}, {"Name": "vpc-endpoint-type", "Values": ["Gateway"]}]
+    )["VpcEndpoints"]
+    assert len(endpoints) == 1 and endpoints[0]["ServiceName"].endswith(".s3")
+    vpce = endpoints[0]["VpcEndpointId"]
+
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    stmts = {s["Sid"]: s for s in policy["Statement"]}
+    resources = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+
+    vpc_rule = stmts["DenyOutsideVpcEndpoint"]
+    assert vpc_rule["Effect"] == "Deny" and vpc_rule["Action"] == "s3:*" and vpc_rule["Principal"] == "*"
+    assert set(vpc_rule["Resource"]) == resources
+    assert vpc_rule["Condition"]["StringNotEquals"]["aws:SourceVpce"] == vpce
+    # the Terraform caller (moto's default identity, an IAM user: its ARN is its own issuer ARN)
+    # is the break-glass principal
+    caller = deployed.moto.client("sts").get_caller_identity()["Arn"]
+    assert vpc_rule["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == caller
+
+    tls_rule = stmts["DenyInsecureTransport"]
+    assert tls_rule["Effect"] == "Deny" and tls_rule["Action"] == "s3:*"
+    assert set(tls_rule["Resource"]) == resources
+    assert tls_rule["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_zone_and_alias_records(deployed):
+    r53 = deployed.moto.client("route53")
+    elb = deployed.moto.client("elbv2")
+    zones = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{DOMAIN}."]
+    assert len(zones) == 1
+    zone = zones[0]
+    # A zone created with a VPC is private. moto only records the VPC (and PrivateZone) when the
+    # request also carries HostedZoneConfig.PrivateZone=true, which AWS does not need and the
+    # provider does not send; so the association is read from moto if it has it, else from the state.
+    # (The state cannot tell either: the provider refreshes the zone's vpc list from moto.)
+    vpcs = r53.get_hosted_zone(Id=zone["Id"]).get("VPCs")
+    if vpcs:
+        assert [v["VPCId"] for v in vpcs] == [deployed.outputs["vpc_id"]]
+    else:
+        (state_zone,) = [r for r in deployed.resources() if r["address"] == "module.cluster.aws_route53_zone.private[0]"]
+        assert state_zone["values"]["zone_id"] == zone["Id"].split("/")[-1]
+        source = (TF_DIR / "modules/cluster/main.tf").read_text()
+        private_zone = source.split('resource "aws_route53_zone" "private"', 1)[1].split("\n}\n", 1)[0]
+        assert "vpc {\n    vpc_id = var.vpc_id\n  }" in private_zone
+
+    lbs = {lb["LoadBalancerName"]: lb for lb in elb.describe_load_balancers()["LoadBalancers"]}
+    records = {
+        r["Name"]: r
+        for r in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+        if r["Type"] == "A"
+    }
+    for record, lb_name in (("mesos-master", f"{CLUSTER}-mesos-master"), ("zookeeper", f"{CLUSTER}-zookeeper")):
+        r = records[f"{record}.{DOMAIN}."]
+        alias = r["AliasTarget"]
+        assert alias["DNSName"].rstrip(".").lower() == lbs[lb_name]["DNSName"].lower()
+        assert alias["EvaluateTargetHealth"] is True
+    assert deployed.outputs["master_fqdn"] == f"mesos-master.{DOMAIN}"
+    assert deployed.outputs["zookeeper_fqdn"] == f"zookeeper.{DOMAIN}"
+
+
+def test_nlb_listeners_and_health_checks(deployed):
+    elb = deployed.moto.client("elbv2")
+    lbs = {lb["LoadBalancerName"]: lb for lb in elb.describe_load_balancers()["LoadBalancers"]}
+    assert set(lbs) == {f"{CLUSTER}-mesos-master", f"{CLUSTER}-zookeeper"}
+    tgs = {tg["TargetGroupArn"]: tg for tg in elb.describe_target_groups()["TargetGroups"]}
+    expected = {
+        f"{CLUSTER}-mesos-master": {80: (5050, "/master/health", "traffic-port"), 5050: (5050, "/master/health", "traffic-port")},
+        f"{CLUSTER}-zookeeper": {
+            2181: (2181, "/health", "8080"),
+            8080: (8080, "/health", "traffic-port"),
+            80: (8080, "/health", "traffic-port"),
+        },
+    }
+    for name, lb in lbs.items():
+        assert lb["Type"] == "network"
+        assert lb["Scheme"] == "internal"
+        assert lb["VpcId"] == deployed.outputs["vpc_id"]
+        assert len(lb["SecurityGroups"]) == 1
+        listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        got = {}
+        for li in listeners:
+            assert li["Protocol"] == "TCP"
+            (action,) = li["DefaultActions"]
+            assert action["Type"] == "forward"
+            tg = tgs[action["TargetGroupArn"]]
+            assert tg["Protocol"] == "TCP" and tg["HealthCheckProtocol"] == "HTTP"
+            got[li["Port"]] = (tg["Port"], tg["HealthCheckPath"], tg["HealthCheckPort"])
+        assert got == expected[name], name
+
+
+def _role_policy_actions(iam, role_name: str) -> dict[str, dict]:
+    out = {}
+    for pname in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role_name, PolicyName=pname)["PolicyDocument"]
+        if isinstance(doc, str):
+            doc = json.loads(doc)
+        for s in doc["Statement"]:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            res = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            out[s["Sid"]] = {"actions": set(actions), "resources": set(res), "condition": s.get("Condition")}
+    return out
+
+
+def test_iam_least_privilege(deployed):
+    iam = deployed.moto.client("iam")
+    roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"]}
+    obj = f"arn:aws:s3:::{DOMAIN}/exhibitor/exhibitor.properties"
+    for role in ROLES:
+        (name,) = [n for n in roles if n.startswith(f"{CLUSTER}-{role}-")]
+        assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+        p = _role_policy_actions(iam, name)
+        all_actions = set().union(*(s["actions"] for s in p.values()))
+        assert not any(a == "*" or a.endswith(":*") for a in all_actions), all_actions
+        assert p["DescribeOwnTags"]["actions"] == {"ec2:DescribeTags"}
+        hook = p["CompleteOwnLaunchHook"]
+        assert hook["actions"] == {"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}
+        (asg_arn,) = hook["resources"]
+        assert asg_arn.endswith(f":autoScalingGroupName/{CLUSTER}-{role}")
+        assert p["ReadSharedConfig"]["resources"] == {obj}
+        assert p["ListSharedConfigKey"]["condition"] == {"StringEquals": {"s3:prefix": "exhibitor/exhibitor.properties"}}
+        if role == "zookeeper":
+            assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
+            assert p["DiscoverEnsemble"]["actions"] == {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"}
+            assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
+        else:
+            assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion"}
+            assert "DiscoverEnsemble" not in p
+            assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
+            assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in all_actions)
+
+    (auto,) = [n for n in roles if n.startswith(f"{CLUSTER}-autoscaler-")]
+    p = _role_policy_actions(iam, auto)
+    (agent_asg,) = p["ResizeAgents"]["resources"]
+    assert agent_asg.endswith(f":autoScalingGroupName/{CLUSTER}-agent")
+    attached = {a["PolicyName"] for a in iam.list_attached_role_policies(RoleName=auto)["AttachedPolicies"]}
+    assert attached == {"AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"}
+
+
+def test_security_groups_open_only_what_each_role_needs(deployed):
+    ec2 = deployed.moto.client("ec2")
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [deployed.outputs["vpc_id"]]}])["SecurityGroups"]
+    by_name = {g["GroupName"]: g for g in groups}
+    ids = {n.removeprefix(f"{CLUSTER}-"): g["GroupId"] for n, g in by_name.items()}
+
+    def ingress(name):
+        rules = set()
+        for p in by_name[f"{CLUSTER}-{name}"]["IpPermissions"]:
+            assert p["IpProtocol"] == "tcp" and p["FromPort"] == p["ToPort"], p
+            for pair in p.get("UserIdGroupPairs", []):
+                src = next(k for k, v in ids.items() if v == pair["GroupId"])
+                rules.add((p["FromPort"], src))
+            for r in p.get("IpRanges", []):
+                assert r["CidrIp"] != "0.0.0.0/0"
+                rules.add((p["FromPort"], r["CidrIp"]))
+        return rules
+
+    assert ingress("zookeeper") == {
+        (2181, "zookeeper"), (2888, "zookeeper"), (3888, "zookeeper"), (8080, "zookeeper"),
+        (2181, "master"), (2181, "agent"), (2181, "lb-zookeeper"), (8080, "lb-zookeeper"),
+    }
+    assert ingress("master") == {(5050, "master"), (5050, "agent"), (5050, "lb-master")}
+    assert ingress("agent") == {(5051, "master")}
+    vpc_cidr = "10.40.0.0/16"
+    assert ingress("lb-master") == {(80, vpc_cidr), (5050, vpc_cidr), (5050, "autoscaler")}
+    assert ingress("lb-zookeeper") == {(2181, vpc_cidr), (8080, vpc_cidr), (80, vpc_cidr)}
+    assert ingress("autoscaler") == set()
+
+
+def test_autoscaler_lambda_and_schedule(deployed):
+    lam = deployed.moto.client("lambda")
+    events = deployed.moto.client("events")
+    ec2 = deployed.moto.client("ec2")
+    fn = lam.get_function(FunctionName=f"{CLUSTER}-autoscaler")["Configuration"]
+    assert fn["Runtime"] == "provided.al2023" and fn["Handler"] == "bootstrap"
+    assert fn["TracingConfig"]["Mode"] == "Active"
+    subnets = {
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [deployed.outputs["vpc_id"]]}])["Subnets"]
+    }
+    assert set(fn["VpcConfig"]["SubnetIds"]) == subnets
+    (sg,) = fn["VpcConfig"]["SecurityGroupIds"]
+    assert ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["GroupName"] == f"{CLUSTER}-autoscaler"
+    assert fn["Environment"]["Variables"]["MESOS_MASTER"] == f"http://mesos-master.{DOMAIN}:5050"
+    assert fn["Environment"]["Variables"]["AGENT_ASG_NAME"] == f"{CLUSTER}-agent"
+    rule = events.describe_rule(Name=f"{CLUSTER}-autoscaler")
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    targets = events.list_targets_by_rule(Rule=f"{CLUSTER}-autoscaler")["Targets"]
+    assert [t["Arn"] for t in targets] == [fn["FunctionArn"]]
+
+
+def test_destroy_leaves_nothing(deployed):
+    """Runs last in this file: destroys the sample and checks that nothing of it is left."""
+    vpc_id = deployed.outputs["vpc_id"]
+    deployed.destroy()
+    m = deployed.moto
+    ec2 = m.client("ec2")
+    assert m.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert m.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert m.client("elbv2").describe_target_groups()["TargetGroups"] == []
+    assert m.client("s3").list_buckets()["Buckets"] == []
+    assert m.client("route53").list_hosted_zones()["HostedZones"] == []
+    assert m.client("lambda").list_functions()["Functions"] == []
+    assert m.client("events").list_rules()["Rules"] == []
+    iam = m.client("iam")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(CLUSTER)] == []
+    assert iam.list_instance_profiles()["InstanceProfiles"] == []
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"] == []
+    # moto keeps deleted endpoints, in state "deleted"
+    assert [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"] == []
+    assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith(CLUSTER)] == []
+    instances = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert [i for i, state in instances.items() if state not in ("terminated", "shutting-down")] == []
+    # No ENI survives: neither the endpoints' nor the Lambda's. moto keeps the primary ENI of a
+    # terminated instance (AWS deletes it with the instance), so those are not counted.
+    enis = ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkInterfaces"]
+    left = [
+        (e["NetworkInterfaceId"], e.get("Description"))
+        for e in enis
+        if instances.get(e.get("Attachment", {}).get("InstanceId")) != "terminated"
+    ]
+    assert left == []
+    assert m.client("logs").describe_log_groups()["logGroups"] == []
+    kms = m.client("kms")
+    metas = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    ours = [(k["KeyId"], k["KeyState"]) for k in metas if k.get("Description", "").startswith(f"Mesos cluster {CLUSTER}:")]
+    assert ours and all(state == "PendingDeletion" for _, state in ours), metas
+    assert [a["AliasName"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/mesos-{CLUSTER}"] == []
+
+
+################################################################################
+# checkov
+################################################################################
+
+
+def _checkov() -> str | None:
+    for c in (os.environ.get("CHECKOV"), str(REPO / ".venv-checkov/bin/checkov"), shutil.which("checkov")):
+        if c and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+@pytest.mark.skipif(_checkov() is None, reason="checkov is not installed (CHECKOV, <repo>/.venv-checkov/bin/checkov or PATH)")
+def test_checkov_zero_failed():
+    """checkov over terraform/: no failed check (suppressions are inline, each with its reason).
+
+    --skip-download: checkov otherwise fetches guideline mappings from its vendor's API.
+    """
+    proc = subprocess.run(
+        [_checkov(), "-d", str(TF_DIR), "--framework", "terraform", "--quiet", "--compact", "--skip-download"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, BC_SKIP_MAPPING="TRUE"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"checkov failed checks:\n{proc.stdout[-8000:]}{proc.stderr[-2000:]}"
+
+
+################################################################################
+# packer
+################################################################################
+
+PACKER = shutil.which("packer")
+needs_packer = pytest.mark.skipif(PACKER is None, reason="packer is not installed (apt-get install packer)")
+
+
+@needs_packer
+def test_packer_fmt():
+    proc = subprocess.run([PACKER, "fmt", "-check", "-diff", str(REPO / "packer")], capture_output=True, text=True)
+    assert proc.returncode == 0, f"packer fmt -check:\n{proc.stdout}{proc.stderr}"
+
+
+@needs_packer
+def test_packer_validate(tmp_path):
+    binary = tmp_path / "mesos-boot"
+    binary.write_text("#!/bin/sh\n")  # the file provisioner needs a source; the real one is built by cargo
+    env = dict(os.environ, CHECKPOINT_DISABLE="1", PACKER_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run(
+        [PACKER, "validate", "-var", f"mesos_boot_binary={binary}", "."],
+        cwd=REPO / "packer",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, f"packer validate:\n{proc.stdout}{proc.stderr}"
+
+
+################################################################################
+# systemd
+################################################################################
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+UNITS = sorted(p.name for p in (REPO / "systemd").glob("*.service"))
+
+
+def test_systemd_units_present():
+    assert set(UNITS) >= {
+        "mesos-boot@.service",
+        "mesos-boot-serve.service",
+        "zookeeper.service",
+        "mesos-master.service",
+        "mesos-agent.service",
+    }
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (apt-get install systemd)")
+def test_systemd_analyze_verify(tmp_path):
+    """`systemd-analyze verify` of every unit, with stub executables at the paths the units name.
+
+    verify checks that each Exec*= binary exists; the real ones (mesos-boot, java, mesos-*) live
+    only in the machine image, so --root points at a tree holding stubs and the units.
+    """
+    root = tmp_path / "root"
+    unit_dir = root / "etc/systemd/system"
+    unit_dir.mkdir(parents=True)
+    for u in UNITS:
+        shutil.copy(REPO / "systemd" / u, unit_dir / u)
+    for exe in ("usr/local/bin/mesos-boot", "usr/bin/java", "usr/sbin/mesos-master", "usr/sbin/mesos-agent"):
+        p = root / exe
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o755)
+    # A template is verified through instances of it.
+    targets = [u for u in UNITS if not u.endswith("@.service")] + [
+        f"mesos-boot@{r}.service" for r in ROLES
+    ]
+    for t in targets:
+        if "@" in t:
+            (unit_dir / t).symlink_to("mesos-boot@.service")
+    proc = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", f"--root={root}", "--man=no", "--recursive-errors=no", *[str(unit_dir / t) for t in targets]],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, SYSTEMD_LOG_LEVEL="notice"),
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and out.strip() == "", f"systemd-analyze verify:\n{out}"
