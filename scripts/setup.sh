@@ -32,4 +32,10 @@ if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r scripts/requirements.txt
 fi
+if [ ! -x .venv-checkov/bin/checkov ]; then
+  # checkov pins its own boto3: a venv of its own.
+  echo "setup: creating .venv-checkov with checkov"
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/pip install -q checkov
+fi
 echo "setup: ready"

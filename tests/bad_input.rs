@@ -14,11 +14,22 @@ fn fails(node: &Node, args: &[&str], code: i32, needle: &str) -> String {
     let out = node.run(args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(code), "{}", show(&out));
-    assert!(stderr.contains(needle), "stderr should name `{needle}`: {}", show(&out));
+    assert!(
+        stderr.contains(needle),
+        "stderr should name `{needle}`: {}",
+        show(&out)
+    );
     let error_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
     assert_eq!(error_lines.len(), 1, "one error line: {stderr}");
-    let rendered: Vec<String> = node.files().into_iter().filter(|f| f.starts_with("etc/") || f.contains("zookeeper/myid")).collect();
-    assert!(rendered.is_empty(), "nothing rendered on failure: {rendered:?}");
+    let rendered: Vec<String> = node
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with("etc/") || f.contains("zookeeper/myid"))
+        .collect();
+    assert!(
+        rendered.is_empty(),
+        "nothing rendered on failure: {rendered:?}"
+    );
     stderr
 }
 
@@ -31,17 +42,35 @@ fn agent_with(url: &str, extra: &[(&str, &str)]) -> Node {
 #[test]
 fn missing_and_malformed_tags_are_named() {
     let url = s3_config(&shared_config(&[net::alloc_ip()]));
-    let node = Node::new(net::alloc_ip(), &[("mesos:role", "agent"), ("mesos:shared-config", &url)]);
+    let node = Node::new(
+        net::alloc_ip(),
+        &[("mesos:role", "agent"), ("mesos:shared-config", &url)],
+    );
     fails(&node, &["--no-wait"], 2, "mesos:cluster");
 
     let node = agent_with(&url, &[("mesos:role", "ringmaster")]);
-    fails(&node, &["--no-wait"], 2, "tag mesos:role: unknown role `ringmaster`");
+    fails(
+        &node,
+        &["--no-wait"],
+        2,
+        "tag mesos:role: unknown role `ringmaster`",
+    );
 
     let node = agent_with("s3:/no-bucket", &[]);
-    fails(&node, &["--no-wait"], 2, "tag mesos:shared-config: `s3:/no-bucket`");
+    fails(
+        &node,
+        &["--no-wait"],
+        2,
+        "tag mesos:shared-config: `s3:/no-bucket`",
+    );
 
     let node = agent_with(&url, &[("mesos:attributes", "rack")]);
-    fails(&node, &["--no-wait"], 2, "tag mesos:attributes: attribute `rack` is not `key:value`");
+    fails(
+        &node,
+        &["--no-wait"],
+        2,
+        "tag mesos:attributes: attribute `rack` is not `key:value`",
+    );
 
     let mut t = tags("master", &url);
     t.push(("mesos:masters", "three"));
@@ -52,22 +81,47 @@ fn missing_and_malformed_tags_are_named() {
 #[test]
 fn missing_bucket_is_bad_input_and_missing_key_is_waited_for() {
     let node = agent_with("s3://no-such-bucket-mesos-boot/exhibitor.properties", &[]);
-    fails(&node, &["--no-wait", "--timeout", "20s"], 2, "s3://no-such-bucket-mesos-boot/exhibitor.properties: bucket does not exist");
+    fails(
+        &node,
+        &["--no-wait", "--timeout", "20s"],
+        2,
+        "s3://no-such-bucket-mesos-boot/exhibitor.properties: bucket does not exist",
+    );
 
     let bucket = block_on(Moto::shared().unique_bucket("empty"));
     let url = format!("s3://{bucket}/nothing/here.properties");
     let node = agent_with(&url, &[]);
-    fails(&node, &["--no-wait", "--timeout", "2s"], 3, &format!("{url} does not exist"));
+    fails(
+        &node,
+        &["--no-wait", "--timeout", "2s"],
+        3,
+        &format!("{url} does not exist"),
+    );
 }
 
 #[test]
 fn garbage_in_the_shared_config_is_named_by_url_and_line() {
     let url = s3_config("com.netflix.exhibitor.client-port=2181\nthis line is garbage\n");
-    fails(&agent_with(&url, &[]), &["--no-wait"], 2, &format!("{url}: line 2: expected `key=value`"));
+    fails(
+        &agent_with(&url, &[]),
+        &["--no-wait"],
+        2,
+        &format!("{url}: line 2: expected `key=value`"),
+    );
 
-    let url = s3_config("com.netflix.exhibitor.servers-spec=1:10.0.0.1,1:10.0.0.2,3:10.0.0.1,junk\n");
-    let stderr = fails(&agent_with(&url, &[]), &["--no-wait"], 2, "key com.netflix.exhibitor.servers-spec");
-    for item in ["id 1 is already used", "host 10.0.0.1 is already listed", "`junk`"] {
+    let url =
+        s3_config("com.netflix.exhibitor.servers-spec=1:10.0.0.1,1:10.0.0.2,3:10.0.0.1,junk\n");
+    let stderr = fails(
+        &agent_with(&url, &[]),
+        &["--no-wait"],
+        2,
+        "key com.netflix.exhibitor.servers-spec",
+    );
+    for item in [
+        "id 1 is already used",
+        "host 10.0.0.1 is already listed",
+        "`junk`",
+    ] {
         assert!(stderr.contains(item), "{item}: {stderr}");
     }
 }
@@ -76,16 +130,29 @@ fn garbage_in_the_shared_config_is_named_by_url_and_line() {
 fn imds_that_fails_or_is_absent_exits_3_naming_imds() {
     let node = agent_with("s3://b/k", &[]);
     node.imds.set_fail(Some(500));
-    fails(&node, &["--no-wait", "--timeout", "3s"], 3, "IMDS at http://127.0.0.1");
+    fails(
+        &node,
+        &["--no-wait", "--timeout", "3s"],
+        3,
+        "IMDS at http://127.0.0.1",
+    );
 
     // Nothing listens: the emulator's address once it is gone.
     let gone = ImdsEmulator::start(Instance::at(net::alloc_ip()));
     let endpoint = gone.endpoint();
     drop(gone);
     let node = agent_with("s3://b/k", &[]);
-    let out = node.command(&["--no-wait", "--timeout", "3s"]).env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint).output().unwrap();
+    let out = node
+        .command(&["--no-wait", "--timeout", "3s"])
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("IMDS at {endpoint}")), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("IMDS at {endpoint}")),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
@@ -96,7 +163,11 @@ fn imdsv1_requests_are_refused_and_mesos_boot_uses_tokens() {
     let out = node.run(&["--no-start", "--no-wait"]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(node.imds.requests_for("/latest/api/token") >= 1);
-    let v1 = mesos_boot_tests::http::get(&format!("{}/latest/meta-data/instance-id", node.imds.endpoint()), &[]).unwrap();
+    let v1 = mesos_boot_tests::http::get(
+        &format!("{}/latest/meta-data/instance-id", node.imds.endpoint()),
+        &[],
+    )
+    .unwrap();
     assert_eq!(v1.status, 401);
 }
 
@@ -109,9 +180,23 @@ fn dry_run_prints_everything_and_writes_nothing() {
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let root = node.root.display();
-    assert!(stdout.contains(&format!("--- {root}/etc/zookeeper/conf/zoo.cfg (mode 644)")), "{stdout}");
-    assert!(stdout.contains(&format!("server.2={}:2888:3888:participant;{}:2181", ips[1], ips[1])), "{stdout}");
-    assert!(stdout.contains(&format!("--- {root}/var/lib/zookeeper/myid (mode 644)\n2\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("--- {root}/etc/zookeeper/conf/zoo.cfg (mode 644)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "server.2={}:2888:3888:participant;{}:2181",
+            ips[1], ips[1]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "--- {root}/var/lib/zookeeper/myid (mode 644)\n2\n"
+        )),
+        "{stdout}"
+    );
     assert!(node.files().is_empty(), "dry run wrote {:?}", node.files());
 }
 
@@ -130,26 +215,52 @@ fn file_shared_config_off_aws_with_template_override_is_idempotent() {
     std::fs::write(&cfg, shared_config(&ips)).unwrap();
     let templates = dir.path().join("templates");
     std::fs::create_dir(&templates).unwrap();
-    std::fs::write(templates.join("mesos-zk.tera"), "# site template\n{{ zk_url }}\n").unwrap();
+    std::fs::write(
+        templates.join("mesos-zk.tera"),
+        "# site template\n{{ zk_url }}\n",
+    )
+    .unwrap();
     let node = Node::new(net::alloc_ip(), &[]);
     let url = format!("file://{}", cfg.display());
     let ip = node.ip.to_string();
     let args = [
-        "--no-imds", "--ip", &ip, "--role", "master", "--cluster", "onprem", "--masters", "5",
-        "--shared-config", &url, "--templates", templates.to_str().unwrap(), "--no-start", "--no-wait",
+        "--no-imds",
+        "--ip",
+        &ip,
+        "--role",
+        "master",
+        "--cluster",
+        "onprem",
+        "--masters",
+        "5",
+        "--shared-config",
+        &url,
+        "--templates",
+        templates.to_str().unwrap(),
+        "--no-start",
+        "--no-wait",
     ];
     let out = node.run(&args);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(node.imds.requests(), 0, "--no-imds makes no IMDS request");
     let zk = node.file("/etc/mesos/zk");
     assert!(zk.starts_with("# site template\nzk://"), "{zk}");
-    assert!(node.file("/etc/mesos-boot/mesos-master.env").contains("MESOS_QUORUM=\"3\""));
+    assert!(node
+        .file("/etc/mesos-boot/mesos-master.env")
+        .contains("MESOS_QUORUM=\"3\""));
     let first = node.file("/etc/mesos-boot/mesos-master.env");
     let out = node.run(&args);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(node.file("/etc/mesos-boot/mesos-master.env"), first);
     let rec = node.boot_record();
-    assert!(rec["files"].as_array().unwrap().iter().all(|f| f["changed"] == false), "{rec}");
+    assert!(
+        rec["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["changed"] == false),
+        "{rec}"
+    );
     assert_eq!(rec["result"], "rendered");
 }
 
@@ -158,7 +269,12 @@ fn help_documents_exit_codes_and_precedence() {
     let node = Node::new(net::alloc_ip(), &[]);
     let out = node.run(&["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["Exit codes:", "3  a dependency", "4  quorum", "flag > environment (MESOS_BOOT_*) > instance tag > default"] {
+    for needle in [
+        "Exit codes:",
+        "3  a dependency",
+        "4  quorum",
+        "flag > environment (MESOS_BOOT_*) > instance tag > default",
+    ] {
         assert!(help.contains(needle), "{needle}: {help}");
     }
 }

@@ -19,8 +19,16 @@ fn ensemble() -> &'static Ensemble {
 
 fn assert_one_leader(e: &Ensemble) {
     let modes = e.modes();
-    assert_eq!(modes.iter().filter(|m| *m == "leader").count(), 1, "modes: {modes:?}");
-    assert_eq!(modes.iter().filter(|m| *m == "follower").count(), e.nodes.len() - 1, "modes: {modes:?}");
+    assert_eq!(
+        modes.iter().filter(|m| *m == "leader").count(),
+        1,
+        "modes: {modes:?}"
+    );
+    assert_eq!(
+        modes.iter().filter(|m| *m == "follower").count(),
+        e.nodes.len() - 1,
+        "modes: {modes:?}"
+    );
 }
 
 #[test]
@@ -34,9 +42,18 @@ fn zookeeper_nodes_listed_in_s3_boot_concurrently_into_one_ensemble() {
         assert_eq!(rec["settings"]["role"]["source"], "tag:mesos:role");
         let zoo = node.file("/etc/zookeeper/conf/zoo.cfg");
         assert!(zoo.contains("standaloneEnabled=false\n"), "{zoo}");
-        assert!(zoo.contains(&format!("dataDir={}/var/lib/zookeeper\n", node.root.display())), "{zoo}");
+        assert!(
+            zoo.contains(&format!(
+                "dataDir={}/var/lib/zookeeper\n",
+                node.root.display()
+            )),
+            "{zoo}"
+        );
         let dynamic = node.file("/etc/zookeeper/conf/zoo.cfg.dynamic");
-        assert!(dynamic.contains(&format!(":participant;{}:2181", node.ip)), "{dynamic}");
+        assert!(
+            dynamic.contains(&format!(":participant;{}:2181", node.ip)),
+            "{dynamic}"
+        );
         let myid: u32 = node.file("/var/lib/zookeeper/myid").trim().parse().unwrap();
         assert_eq!(rec["myid"], myid);
     }
@@ -55,7 +72,13 @@ fn five_node_ensemble_forms_with_one_leader() {
     assert!(out.status.success(), "{}", show(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["live"]["ensemble"]["has_quorum"], true);
-    assert_eq!(status["live"]["ensemble"]["servers"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        status["live"]["ensemble"]["servers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 #[test]
@@ -70,10 +93,20 @@ fn rerun_on_a_running_zookeeper_node_changes_nothing() {
         .collect();
     let out = node.run(&["--timeout", "60s"]);
     assert!(out.status.success(), "{}", show(&out));
-    let after: Vec<(String, String)> = before.iter().map(|(f, _)| (f.clone(), node.file(f))).collect();
+    let after: Vec<(String, String)> = before
+        .iter()
+        .map(|(f, _)| (f.clone(), node.file(f)))
+        .collect();
     assert_eq!(before, after);
     let rec = node.boot_record();
-    assert!(rec["files"].as_array().unwrap().iter().all(|f| f["changed"] == false), "{rec}");
+    assert!(
+        rec["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["changed"] == false),
+        "{rec}"
+    );
     assert_one_leader(e);
 }
 
@@ -85,7 +118,11 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     t.push(("mesos:masters", "3"));
     t.push(("mesos:zk-path", "/mesos-master-test"));
     let node = Node::new(ip, &t);
-    let mut child = node.command(&["--timeout", "60s", "--start-command", "true"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = node
+        .command(&["--timeout", "60s", "--start-command", "true"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // It starts the service, then waits for a master to lead: poll its boot record's absence
     // and its log, never sleep.
     let mut stderr = child.stderr.take().unwrap();
@@ -95,11 +132,24 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         s
     });
     poll_until(Duration::from_secs(30), "master env rendered", || {
-        node.root.join("etc/mesos-boot/mesos-master.env").exists().then_some(())
+        node.root
+            .join("etc/mesos-boot/mesos-master.env")
+            .exists()
+            .then_some(())
     })
     .unwrap();
-    assert!(child.try_wait().unwrap().is_none(), "must wait for a leading master");
-    let _master = block_on(mesos::register_master(&e.connect_string(), "/mesos-master-test", ip, "m1.test", 5050)).unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "must wait for a leading master"
+    );
+    let _master = block_on(mesos::register_master(
+        &e.connect_string(),
+        "/mesos-master-test",
+        ip,
+        "m1.test",
+        5050,
+    ))
+    .unwrap();
     let status = child.wait().unwrap();
     let log = log.join().unwrap();
     assert!(status.success(), "exit {status}: {log}");
@@ -124,24 +174,61 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     t.push(("mesos:attributes", "rack:r7"));
     let node = Node::new(ip, &t);
     // A replica and no master: the agent must keep waiting.
-    let _replica = block_on(mesos::register_log_replica(&e.connect_string(), "/mesos-agent-test", ip, 5050)).unwrap();
+    let _replica = block_on(mesos::register_log_replica(
+        &e.connect_string(),
+        "/mesos-agent-test",
+        ip,
+        5050,
+    ))
+    .unwrap();
     let mut child = node.spawn(&["--timeout", "60s", "--start-command", "true"]);
     poll_until(Duration::from_secs(30), "agent env rendered", || {
-        node.root.join("etc/mesos-boot/mesos-agent.env").exists().then_some(())
+        node.root
+            .join("etc/mesos-boot/mesos-agent.env")
+            .exists()
+            .then_some(())
     })
     .unwrap();
-    assert!(child.try_wait().unwrap().is_none(), "agent must wait for a leading master");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "agent must wait for a leading master"
+    );
     let m1 = net::alloc_ip();
     let m2 = net::alloc_ip();
-    let _first = block_on(mesos::register_master(&e.connect_string(), "/mesos-agent-test", m1, "m1", 5050)).unwrap();
-    let _second = block_on(mesos::register_master(&e.connect_string(), "/mesos-agent-test", m2, "m2", 5050)).unwrap();
+    let _first = block_on(mesos::register_master(
+        &e.connect_string(),
+        "/mesos-agent-test",
+        m1,
+        "m1",
+        5050,
+    ))
+    .unwrap();
+    let _second = block_on(mesos::register_master(
+        &e.connect_string(),
+        "/mesos-agent-test",
+        m2,
+        "m2",
+        5050,
+    ))
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
     let rec = node.boot_record();
     assert_eq!(rec["leader"]["ip"], m1.to_string(), "lowest sequence leads");
     let env = node.file("/etc/mesos-boot/mesos-agent.env");
-    assert!(env.contains("MESOS_ATTRIBUTES=\"az:us-east-1a;instance_type:t3.medium;cluster:test;rack:r7\"\n"), "{env}");
-    assert!(env.contains(&format!("MESOS_MASTER=\"zk://{}/mesos-agent-test\"\n", e.connect_string())), "{env}");
+    assert!(
+        env.contains(
+            "MESOS_ATTRIBUTES=\"az:us-east-1a;instance_type:t3.medium;cluster:test;rack:r7\"\n"
+        ),
+        "{env}"
+    );
+    assert!(
+        env.contains(&format!(
+            "MESOS_MASTER=\"zk://{}/mesos-agent-test\"\n",
+            e.connect_string()
+        )),
+        "{env}"
+    );
 }
 
 #[test]
@@ -152,7 +239,12 @@ fn agent_with_no_master_exits_4_and_with_no_zookeeper_exits_3() {
     let node = Node::new(net::alloc_ip(), &t);
     let out = node.run(&["--timeout", "3s", "--no-start"]);
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no leading Mesos master under /mesos-nobody"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no leading Mesos master under /mesos-nobody"),
+        "{}",
+        show(&out)
+    );
 
     // A shared config naming servers where nothing listens.
     let dead = net::alloc_ips(3);
@@ -167,7 +259,11 @@ fn agent_with_no_master_exits_4_and_with_no_zookeeper_exits_3() {
 fn tags_off_in_metadata_fall_back_to_one_describe_tags_call() {
     let e = ensemble();
     let ip = net::alloc_ip();
-    let (id, _) = block_on(Moto::shared().run_instance(&[("mesos:role", "agent"), ("mesos:cluster", "fromec2"), ("mesos:shared-config", &e.url)]));
+    let (id, _) = block_on(Moto::shared().run_instance(&[
+        ("mesos:role", "agent"),
+        ("mesos:cluster", "fromec2"),
+        ("mesos:shared-config", &e.url),
+    ]));
     let node = Node::new(ip, &[]);
     let mut inst = node.imds.instance();
     inst.instance_id = id;
@@ -186,7 +282,12 @@ fn flag_beats_env_beats_tag() {
     let e = ensemble();
     let node = Node::new(net::alloc_ip(), &tags("agent", &e.url));
     let out = node
-        .command(&["--no-start", "--no-wait", "--containerizers", "mesos,docker"])
+        .command(&[
+            "--no-start",
+            "--no-wait",
+            "--containerizers",
+            "mesos,docker",
+        ])
         .env("MESOS_BOOT_CLUSTER", "fromenv")
         .env("MESOS_BOOT_CONTAINERIZERS", "docker")
         .output()
@@ -197,6 +298,9 @@ fn flag_beats_env_beats_tag() {
     assert_eq!(rec["settings"]["containerizers"]["source"], "flag");
     assert_eq!(rec["settings"]["role"]["source"], "tag:mesos:role");
     let env = node.file("/etc/mesos-boot/mesos-agent.env");
-    assert!(env.contains("MESOS_CONTAINERIZERS=\"mesos,docker\""), "{env}");
+    assert!(
+        env.contains("MESOS_CONTAINERIZERS=\"mesos,docker\""),
+        "{env}"
+    );
     assert!(env.contains("cluster:fromenv"), "{env}");
 }

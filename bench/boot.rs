@@ -1,0 +1,206 @@
+//! mesos-boot's figures: binary size, peak RSS of one boot per role, its own time per boot
+//! (waits excluded), AWS and IMDS requests per agent boot, and 3-node boot-to-quorum via
+//! mesos-boot against the same three ZooKeepers started by hand with a fixed config.
+//!
+//! Run with `bench/run.sh` (it builds the static release binary and points MESOS_BOOT_BIN at
+//! it). Prints figures; asserts nothing about them.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::zk::{wait_serving, write_ensemble_config, ZkProcess};
+use mesos_boot_tests::{bin, block_on, http, mesos, net};
+
+/// Runs `cmd` to completion; returns (exit ok, peak RSS in KiB) from wait4's rusage.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
+fn run_measured(mut cmd: Command) -> (bool, i64) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; status and usage are valid out-pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (
+        std::process::ExitStatus::from_raw(status).success(),
+        usage.ru_maxrss,
+    )
+}
+
+fn own_ms(node: &Node) -> u64 {
+    let rec = node.boot_record();
+    rec["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["name"].as_str().unwrap().starts_with("wait") && s["name"] != "start")
+        .map(|s| s["ms"].as_u64().unwrap())
+        .sum()
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// The fixed configuration both sides of the ratio use (ZooKeeper's usual tickTime).
+fn fair_config(ips: &[std::net::Ipv4Addr]) -> String {
+    shared_config(ips).replace("tickTime\\=500", "tickTime\\=2000")
+}
+
+fn moto_recorded(path: &str) -> serde_json::Value {
+    let url = format!("{}/moto-api/recorder/{path}", Moto::shared().endpoint());
+    let r = if path.starts_with("download") {
+        http::get(&url, &[])
+    } else {
+        http::request("POST", &url, &[], b"")
+    };
+    let r = r.unwrap();
+    serde_json::Value::String(r.text())
+}
+
+fn main() {
+    let binary = bin::mesos_boot_bin();
+    let size = std::fs::metadata(&binary).unwrap().len();
+    println!("binary: {} ({:.1} MB)", binary.display(), size as f64 / 1e6);
+
+    // A running ensemble for the master and agent boots.
+    let e = Ensemble::boot(3);
+    assert!(
+        e.outputs.iter().all(|o| o.status.success()),
+        "ensemble did not boot"
+    );
+
+    // Peak RSS per role.
+    let zk_ips = net::alloc_ips(3);
+    let zk_url = s3_config(&shared_config(&zk_ips));
+    let zk_node = Node::new(zk_ips[0], &tags("zookeeper", &zk_url));
+    let (ok, zk_rss) = run_measured(zk_node.command(&["--no-start"]));
+    assert!(ok);
+    let mut t = tags("master", &e.url);
+    t.push(("mesos:masters", "3"));
+    let master = Node::new(net::alloc_ip(), &t);
+    let (ok, master_rss) = run_measured(master.command(&["--no-start"]));
+    assert!(ok);
+    let _leader = block_on(mesos::register_master(
+        &e.connect_string(),
+        "/mesos",
+        net::alloc_ip(),
+        "m1",
+        5050,
+    ))
+    .unwrap();
+    let agent = Node::new(net::alloc_ip(), &tags("agent", &e.url));
+    let (ok, agent_rss) = run_measured(agent.command(&["--no-start"]));
+    assert!(ok);
+    println!(
+        "peak RSS per boot: zookeeper {:.1} MB, master {:.1} MB, agent {:.1} MB",
+        zk_rss as f64 / 1024.0,
+        master_rss as f64 / 1024.0,
+        agent_rss as f64 / 1024.0
+    );
+
+    // Own time per agent boot (identity .. render), 10 runs against moto + IMDS emulator.
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let n = Node::new(net::alloc_ip(), &tags("agent", &e.url));
+        assert!(n.run(&["--no-start"]).status.success());
+        times.push(own_ms(&n));
+    }
+    println!(
+        "own work per agent boot (waits excluded): median {} ms, max {} ms over 10",
+        median(times.clone()),
+        times.iter().max().unwrap()
+    );
+
+    // Requests per agent boot: IMDS from the emulator's counter, AWS from moto's recorder.
+    moto_recorded("reset-recording");
+    moto_recorded("start-recording");
+    let n = Node::new(net::alloc_ip(), &tags("agent", &e.url));
+    assert!(n.run(&["--no-start"]).status.success());
+    moto_recorded("stop-recording");
+    let recording = moto_recorded("download-recording");
+    let lines: Vec<serde_json::Value> = recording
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let s3_gets = lines
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["headers"]["Host"]
+                    .as_str()
+                    .is_some_and(|h| !h.contains("ec2"))
+        })
+        .count();
+    let ec2 = lines
+        .iter()
+        .filter(|r| r["body"].as_str().is_some_and(|b| b.contains("Action=")))
+        .count();
+    println!(
+        "requests per agent boot: AWS {} (S3 GET {}, EC2 {}), IMDS {} (token PUTs {})",
+        lines.len(),
+        s3_gets,
+        ec2,
+        n.imds.requests(),
+        n.imds.requests_for("/latest/api/token")
+    );
+    drop(e);
+
+    // Boot-to-quorum: mesos-boot from S3 vs the same three ZooKeepers started by hand.
+    let started = Instant::now();
+    let ips = net::alloc_ips(3);
+    let url = s3_config(&fair_config(&ips));
+    let nodes: Vec<Node> = ips
+        .iter()
+        .map(|ip| Node::zookeeper(*ip, &tags("zookeeper", &url)))
+        .collect();
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|n| n.spawn(&["--timeout", "120s"]))
+        .collect();
+    for c in children {
+        assert!(c.wait_with_output().unwrap().status.success());
+    }
+    let via_boot = started.elapsed();
+    drop(nodes);
+
+    let ips = net::alloc_ips(3);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let servers: Vec<(u32, std::net::Ipv4Addr)> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| (i as u32 + 1, *ip))
+        .collect();
+    let procs: Vec<ZkProcess> = servers
+        .iter()
+        .map(|(id, _)| {
+            let d = dir.path().join(format!("zk{id}"));
+            let cfg = write_ensemble_config(&d, *id, &servers).unwrap();
+            ZkProcess::spawn(&cfg, &d.join("zookeeper.log")).unwrap()
+        })
+        .collect();
+    for ip in &ips {
+        wait_serving(&format!("{ip}:2181"), Duration::from_secs(120)).unwrap();
+    }
+    let by_hand = started.elapsed();
+    drop(procs);
+    println!(
+        "3-node boot-to-quorum: mesos-boot {:.2} s, by hand {:.2} s, ratio {:.2}",
+        via_boot.as_secs_f64(),
+        by_hand.as_secs_f64(),
+        via_boot.as_secs_f64() / by_hand.as_secs_f64()
+    );
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Prints mesos-boot's figures (see bench/boot.rs) for the static release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot
+export MESOS_BOOT_BIN=$PWD/target/x86_64-unknown-linux-musl/release/mesos-boot
+export MOTO_SERVER=$PWD/.venv/bin/moto_server
+cargo bench --quiet -p mesos-boot-tests --bench boot

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this): installs what it needs
+# (scripts/setup.sh), then lint, the static release binary, the Rust unit and integration
+# tests (real ZooKeeper, moto, IMDS emulator), and the Terraform/Packer/systemd tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export MOTO_SERVER=$PWD/.venv/bin/moto_server
+section() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+section "static release binary (x86_64-unknown-linux-musl)"
+cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot
+bin=target/x86_64-unknown-linux-musl/release/mesos-boot
+if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
+  echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1
+fi
+"$bin" --version
+echo "static: yes, size $(stat -c %s "$bin") bytes"
+
+section "cargo test (unit, golden files, integration)"
+cargo test --workspace
+
+section "Terraform, Packer, systemd (pytest)"
+.venv/bin/python -m pytest -q tests/terraform

@@ -1,0 +1,373 @@
+//! An IMDSv2 (EC2 instance metadata service) emulator.
+//!
+//! It owns the token flow and the metadata paths `mesos-boot` reads, served by
+//! axum on `127.0.0.1:<ephemeral>` from its own single-threaded tokio runtime
+//! in a background thread, so sync and async tests can both use it. Dropping
+//! the [`ImdsEmulator`] stops the server.
+//!
+//! Token flow as on AWS:
+//! * `PUT /latest/api/token` needs `X-aws-ec2-metadata-token-ttl-seconds` in
+//!   `1..=21600` (else 400) and returns a random token valid that long;
+//! * every `GET` needs `X-aws-ec2-metadata-token` with a live token (else 401).
+//!
+//! Paths (under `/latest`): `meta-data/instance-id`, `local-ipv4`,
+//! `local-hostname`, `hostname`, `placement/availability-zone`,
+//! `placement/region`, `instance-type`, `tags/instance` (keys, one per line),
+//! `tags/instance/<key>`, `user-data` (404 when none),
+//! `dynamic/instance-identity/document`; anything else is 404. With tags
+//! disabled ([`ImdsEmulator::set_tags_enabled`]) the tag paths answer 404, as
+//! AWS does when instance metadata tags are off.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use rand::distr::{Alphanumeric, SampleString};
+
+/// Header carrying the requested token lifetime on `PUT /latest/api/token`.
+pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+/// Header carrying the session token on metadata requests.
+pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+/// Longest token lifetime AWS accepts (6 hours).
+pub const MAX_TTL_SECONDS: u64 = 21600;
+
+/// What the emulated instance looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub instance_id: String,
+    pub local_ipv4: Ipv4Addr,
+    pub local_hostname: String,
+    pub availability_zone: String,
+    pub region: String,
+    pub instance_type: String,
+    /// Instance tags; keys may contain ':' (e.g. `mesos:cluster`).
+    pub tags: BTreeMap<String, String>,
+    pub user_data: Option<String>,
+}
+
+impl Instance {
+    /// A plausible instance at `ip`: a random `i-…` id, hostname
+    /// `ip-a-b-c-d.ec2.internal`, `us-east-1a`, `t3.medium`, no tags, no user data.
+    pub fn at(ip: Ipv4Addr) -> Instance {
+        let mut rng = rand::rng();
+        let hex: String = (0..17)
+            .map(|_| {
+                let n = rand::Rng::random_range(&mut rng, 0..16u32);
+                std::char::from_digit(n, 16).unwrap()
+            })
+            .collect();
+        let [a, b, c, d] = ip.octets();
+        Instance {
+            instance_id: format!("i-{hex}"),
+            local_ipv4: ip,
+            local_hostname: format!("ip-{a}-{b}-{c}-{d}.ec2.internal"),
+            availability_zone: "us-east-1a".into(),
+            region: "us-east-1".into(),
+            instance_type: "t3.medium".into(),
+            tags: BTreeMap::new(),
+            user_data: None,
+        }
+    }
+
+    /// Builder: adds (or replaces) a tag.
+    pub fn with_tag(mut self, key: &str, value: &str) -> Instance {
+        self.tags.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Builder: sets the user data.
+    pub fn with_user_data(mut self, user_data: &str) -> Instance {
+        self.user_data = Some(user_data.to_string());
+        self
+    }
+
+    fn identity_document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "accountId": "123456789012",
+            "architecture": "x86_64",
+            "availabilityZone": self.availability_zone,
+            "billingProducts": null,
+            "devpayProductCodes": null,
+            "marketplaceProductCodes": null,
+            "imageId": "ami-0123456789abcdef0",
+            "instanceId": self.instance_id,
+            "instanceType": self.instance_type,
+            "kernelId": null,
+            "pendingTime": "2024-01-01T00:00:00Z",
+            "privateIp": self.local_ipv4.to_string(),
+            "ramdiskId": null,
+            "region": self.region,
+            "version": "2017-09-30",
+        })
+    }
+}
+
+struct Inner {
+    instance: Instance,
+    tags_enabled: bool,
+    fail: Option<u16>,
+    tokens: HashMap<String, Instant>,
+    total: u64,
+    per_path: HashMap<String, u64>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running IMDSv2 emulator; stops on drop.
+pub struct ImdsEmulator {
+    addr: SocketAddr,
+    state: Shared,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ImdsEmulator {
+    /// Starts serving `instance` on `127.0.0.1:<ephemeral port>`. Tags are
+    /// enabled and no failure is injected.
+    pub fn start(instance: Instance) -> ImdsEmulator {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("bind IMDS emulator on 127.0.0.1");
+        listener
+            .set_nonblocking(true)
+            .expect("set IMDS listener non-blocking");
+        let addr = listener.local_addr().expect("IMDS listener address");
+        let state: Shared = Arc::new(Mutex::new(Inner {
+            instance,
+            tags_enabled: true,
+            fail: None,
+            tokens: HashMap::new(),
+            total: 0,
+            per_path: HashMap::new(),
+        }));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("imds-{}", addr.port()))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("IMDS runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("IMDS tokio listener");
+                    tokio::select! {
+                        r = axum::serve(listener, app) => {
+                            if let Err(e) = r {
+                                eprintln!("IMDS emulator on {addr} stopped: {e}");
+                            }
+                        }
+                        _ = rx => {}
+                    }
+                });
+                // Dropping the runtime cancels open connections too.
+            })
+            .expect("start IMDS emulator thread");
+        ImdsEmulator {
+            addr,
+            state,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, to hand to the code under test.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Turns instance metadata tags on or off (off: tag paths answer 404).
+    pub fn set_tags_enabled(&self, enabled: bool) {
+        self.lock().tags_enabled = enabled;
+    }
+
+    /// `Some(status)`: answer every request (token `PUT` included) with that
+    /// status and an empty body. `None`: behave normally again.
+    pub fn set_fail(&self, status: Option<u16>) {
+        if let Some(s) = status {
+            assert!(
+                StatusCode::from_u16(s).is_ok(),
+                "invalid HTTP status {s} for set_fail"
+            );
+        }
+        self.lock().fail = status;
+    }
+
+    /// Replaces the instance data served from now on (tokens stay valid).
+    pub fn set_instance(&self, instance: Instance) {
+        self.lock().instance = instance;
+    }
+
+    /// The instance data currently served.
+    pub fn instance(&self) -> Instance {
+        self.lock().instance.clone()
+    }
+
+    /// Requests received so far, whatever their outcome.
+    pub fn requests(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// Requests received so far whose path starts with `path_prefix`
+    /// (e.g. `/latest/api/token`, `/latest/meta-data/tags/instance`).
+    pub fn requests_for(&self, path_prefix: &str) -> u64 {
+        self.lock()
+            .per_path
+            .iter()
+            .filter(|(p, _)| p.starts_with(path_prefix))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+}
+
+impl Drop for ImdsEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+fn status_only(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// Decodes `%XX` escapes (tag keys may arrive with ':' escaped).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path().to_string();
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    st.total += 1;
+    *st.per_path.entry(path.clone()).or_default() += 1;
+
+    if let Some(code) = st.fail {
+        return status_only(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+
+    let now = Instant::now();
+    st.tokens.retain(|_, exp| *exp > now);
+
+    if path == "/latest/api/token" {
+        if method != Method::PUT {
+            return status_only(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        let ttl = headers
+            .get(TTL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return match ttl {
+            Some(ttl @ 1..=MAX_TTL_SECONDS) => {
+                let token = Alphanumeric.sample_string(&mut rand::rng(), 56);
+                st.tokens
+                    .insert(token.clone(), now + Duration::from_secs(ttl));
+                let mut r = text(StatusCode::OK, token);
+                r.headers_mut().insert(TTL_HEADER, HeaderValue::from(ttl));
+                r
+            }
+            _ => status_only(StatusCode::BAD_REQUEST),
+        };
+    }
+
+    if method != Method::GET && method != Method::HEAD {
+        return status_only(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let token_ok = headers
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| st.tokens.contains_key(t));
+    if !token_ok {
+        return status_only(StatusCode::UNAUTHORIZED);
+    }
+
+    let i = &st.instance;
+    let found = |s: String| text(StatusCode::OK, s);
+    let not_found = || status_only(StatusCode::NOT_FOUND);
+    let md = path.strip_prefix("/latest/meta-data/");
+    match (path.as_str(), md) {
+        ("/latest/user-data", _) => match &i.user_data {
+            Some(u) => found(u.clone()),
+            None => not_found(),
+        },
+        ("/latest/dynamic/instance-identity/document", _) => {
+            let mut r = axum::Json(i.identity_document()).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r
+        }
+        (_, Some("instance-id")) => found(i.instance_id.clone()),
+        (_, Some("local-ipv4")) => found(i.local_ipv4.to_string()),
+        (_, Some("local-hostname" | "hostname")) => found(i.local_hostname.clone()),
+        (_, Some("placement/availability-zone")) => found(i.availability_zone.clone()),
+        (_, Some("placement/region")) => found(i.region.clone()),
+        (_, Some("instance-type")) => found(i.instance_type.clone()),
+        (_, Some(rest)) if rest == "tags/instance" || rest.starts_with("tags/instance/") => {
+            if !st.tags_enabled {
+                return not_found();
+            }
+            match rest.strip_prefix("tags/instance").unwrap_or("") {
+                "" | "/" => found(i.tags.keys().cloned().collect::<Vec<_>>().join("\n")),
+                key => {
+                    let key = percent_decode(&key[1..]);
+                    match i.tags.get(&key) {
+                        Some(v) => found(v.clone()),
+                        None => not_found(),
+                    }
+                }
+            }
+        }
+        _ => not_found(),
+    }
+}

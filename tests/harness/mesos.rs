@@ -1,0 +1,148 @@
+//! A Mesos-master stand-in for ZooKeeper: registers the znodes a Mesos
+//! master leaves under its ZooKeeper path, so tests can exercise leader and
+//! master discovery without running Mesos.
+//!
+//! * [`register_master`]: `PATH/json.info_<seq>` (ephemeral sequential) with
+//!   `MasterInfo` JSON in Mesos' documented shape;
+//! * [`register_log_replica`]: `PATH/log_replicas/<seq>` (ephemeral
+//!   sequential, no label), as the replicated log does; discovery must skip it.
+//!
+//! Each registration owns its ZooKeeper session: the znode lives as long as
+//! the handle. Dropping the handle closes the session (in the background, on
+//! the tokio runtime that created it); [`Registration::close`] deletes the
+//! znode and waits. Use from `#[tokio::test(flavor = "multi_thread")]`.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use zookeeper_client as zk;
+
+/// The Mesos version advertised in `MasterInfo`.
+pub const MESOS_VERSION: &str = "1.11.0";
+
+/// A live registration: the ZooKeeper session and the znode it owns.
+#[derive(Debug)]
+pub struct Registration {
+    client: zk::Client,
+    znode: String,
+    data: Vec<u8>,
+}
+
+impl Registration {
+    /// Full path of the ephemeral znode, e.g. `/mesos/json.info_0000000000`.
+    pub fn znode(&self) -> &str {
+        &self.znode
+    }
+
+    /// The bytes stored in the znode.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The ZooKeeper session id (hex, as ZooKeeper logs it).
+    pub fn session_id(&self) -> String {
+        format!("{:#x}", self.client.session_id().0)
+    }
+
+    /// Deletes the znode, then closes the session.
+    pub async fn close(self) -> anyhow::Result<()> {
+        match self.client.delete(&self.znode, None).await {
+            Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("delete {}", self.znode)),
+        }
+    }
+}
+
+/// Packs an IPv4 address the way Mesos' `MasterInfo.ip` does: the address
+/// bytes in network order read as a little-endian `u32` (127.0.0.1 →
+/// 16777343).
+pub fn packed_ip(ip: Ipv4Addr) -> u32 {
+    u32::from_le_bytes(ip.octets())
+}
+
+/// `MasterInfo` JSON as a Mesos 1.x master writes it to `json.info_*`.
+pub fn master_info_json(ip: Ipv4Addr, hostname: &str, port: u16) -> serde_json::Value {
+    let r: u128 = rand::random();
+    let h = format!("{r:032x}");
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    serde_json::json!({
+        "address": {"hostname": hostname, "ip": ip.to_string(), "port": port},
+        "hostname": hostname,
+        "id": id,
+        "ip": packed_ip(ip),
+        "pid": format!("master@{ip}:{port}"),
+        "port": port,
+        "version": MESOS_VERSION,
+    })
+}
+
+async fn connect(zk_connect: &str) -> anyhow::Result<zk::Client> {
+    zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(6))
+        .with_connection_timeout(Duration::from_secs(5))
+        .connect(zk_connect)
+        .await
+        .with_context(|| format!("connect to ZooKeeper {zk_connect}"))
+}
+
+async fn register(
+    zk_connect: &str,
+    parent: &str,
+    prefix: &str,
+    data: Vec<u8>,
+) -> anyhow::Result<Registration> {
+    let client = connect(zk_connect).await?;
+    let parent = parent.trim_end_matches('/');
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    client
+        .mkdir(parent, &persistent)
+        .await
+        .with_context(|| format!("mkdir {parent}"))?;
+    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+    let path = format!("{parent}/{prefix}");
+    let (_, seq) = client
+        .create(&path, &data, &ephemeral)
+        .await
+        .with_context(|| format!("create {path}<seq>"))?;
+    Ok(Registration {
+        client,
+        znode: format!("{path}{seq}"),
+        data,
+    })
+}
+
+/// Registers a Mesos master at `ip:port` under `path` (e.g. `/mesos`):
+/// creates `path` (persistent) if needed and `path/json.info_<seq>`
+/// (ephemeral sequential) holding [`master_info_json`].
+pub async fn register_master(
+    zk_connect: &str,
+    path: &str,
+    ip: Ipv4Addr,
+    hostname: &str,
+    port: u16,
+) -> anyhow::Result<Registration> {
+    let data = serde_json::to_vec(&master_info_json(ip, hostname, port))?;
+    register(zk_connect, path, "json.info_", data).await
+}
+
+/// Registers a replicated-log replica under `path/log_replicas/<seq>` (no
+/// label, ephemeral sequential, data `log-replica(1)@ip:port`), which master
+/// discovery must ignore.
+pub async fn register_log_replica(
+    zk_connect: &str,
+    path: &str,
+    ip: Ipv4Addr,
+    port: u16,
+) -> anyhow::Result<Registration> {
+    let parent = format!("{}/log_replicas", path.trim_end_matches('/'));
+    let data = format!("log-replica(1)@{ip}:{port}").into_bytes();
+    register(zk_connect, &parent, "", data).await
+}
