@@ -141,6 +141,7 @@ impl Boot {
             self.wait_before_start(&settings, &ensemble).await?;
             self.rec.step("wait-before-start");
         }
+        service::notify_ready();
         if self.args.no_start {
             tracing::info!("--no-start: configuration rendered, service not started");
             return Ok(Outcome::Rendered);
