@@ -16,7 +16,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 section "static release binary (x86_64-unknown-linux-musl)"
 cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot
-bin=target/x86_64-unknown-linux-musl/release/mesos-boot
+bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/mesos-boot
 if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
   echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1
 fi

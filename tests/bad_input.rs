@@ -204,7 +204,12 @@ fn dry_run_prints_everything_and_writes_nothing() {
 fn zookeeper_node_not_in_servers_spec_is_refused() {
     let url = s3_config(&shared_config(&net::alloc_ips(3)));
     let node = Node::new(net::alloc_ip(), &tags("zookeeper", &url));
-    fails(&node, &["--no-start"], 2, "does not list this node");
+    fails(
+        &node,
+        &["--no-start"],
+        2,
+        "is not listed and the ensemble already has 3 voters",
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use clap::ArgMatches;
 use tokio::time::Instant;
 
 use crate::cli::{layered, BootArgs};
+use crate::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::quorum;
@@ -88,11 +89,17 @@ impl Boot {
             Location::S3 { .. } => Store::new(settings.shared_config.clone(), Some(sdk().await)),
             Location::File { .. } => Store::new(settings.shared_config.clone(), None),
         };
-        let (config, snapshot) = self.shared_config(&store, &settings).await?;
-        self.rec.step("shared-config");
-
-        let myid = self.membership(&settings, &identity, &config)?;
-        self.rec.step("membership");
+        let (config, snapshot, myid) = match settings.role {
+            Role::Zookeeper => {
+                let (config, snapshot, myid) = self.register(&store, &settings, &identity).await?;
+                (config, snapshot, Some(myid))
+            }
+            _ => {
+                let (config, snapshot) = self.shared_config(&store, &settings).await?;
+                self.rec.step("shared-config");
+                (config, snapshot, None)
+            }
+        };
 
         let templates = Templates::load(self.args.templates.as_deref())?;
         let node = Node {
@@ -261,39 +268,38 @@ impl Boot {
         })
     }
 
-    /// The ZooKeeper id of this node: the servers-spec item naming its address or hostname.
-    fn membership(
+    /// ZooKeeper nodes: register in servers-spec (or find this node there), then, for a new
+    /// ensemble, wait until the expected number of members is listed.
+    async fn register(
         &mut self,
+        store: &Store,
         settings: &Settings,
         identity: &Identity,
-        config: &SharedConfig,
-    ) -> Result<Option<u32>> {
-        if settings.role != Role::Zookeeper {
-            return Ok(None);
-        }
-        let servers = config
-            .servers()
-            .map_err(|e| Failure::bad_input(e.to_string()))?;
-        let me = servers.iter().find(|s| {
-            s.host == identity.ip.value || s.host.eq_ignore_ascii_case(&identity.hostname.value)
-        });
-        match me {
-            Some(s) => {
+    ) -> Result<(SharedConfig, Snapshot, u32)> {
+        let me = ensemble::Me {
+            ip: identity.ip.value.clone(),
+            hostname: identity.hostname.value.clone(),
+        };
+        let expected = settings.ensemble_size;
+        let (myid, config, snapshot) =
+            ensemble::register(store, &me, expected, self.deadline).await?;
+        self.rec.record.myid = Some(myid);
+        self.rec.step("membership");
+        let (config, snapshot) = match expected {
+            Some(n) if config.servers().map(|s| s.len()).unwrap_or(0) < n as usize => {
                 tracing::info!(
-                    id = s.id, host = %s.host, listed = servers.len(), expected = ?settings.ensemble_size,
-                    "this node is in servers-spec"
+                    myid,
+                    expected = n,
+                    "waiting until every member of the new ensemble is registered"
                 );
-                self.rec.record.myid = Some(s.id);
-                Ok(Some(s.id))
+                let got = ensemble::wait_for_members(store, n, self.deadline).await?;
+                self.rec.step("wait-for-members");
+                got
             }
-            None => Err(Failure::bad_input(format!(
-                "{}: servers-spec `{}` does not list this node ({} / {})",
-                settings.shared_config,
-                config.get("servers-spec"),
-                identity.ip.value,
-                identity.hostname.value
-            ))),
-        }
+            _ => (config, snapshot),
+        };
+        tracing::info!(myid, spec = %config.get("servers-spec"), "membership");
+        Ok((config, snapshot, myid))
     }
 
     async fn wait_before_start(

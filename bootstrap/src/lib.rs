@@ -4,6 +4,7 @@
 
 pub mod boot;
 pub mod cli;
+pub mod ensemble;
 pub mod failure;
 pub mod fsutil;
 pub mod identity;

@@ -6,5 +6,5 @@ pub mod exhibitor;
 pub mod properties;
 pub mod store;
 
-pub use exhibitor::{ServerKind, SharedConfig};
+pub use exhibitor::{Server, ServerKind, SharedConfig};
 pub use store::{Location, Snapshot, Store, StoreError};
