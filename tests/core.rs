@@ -304,3 +304,74 @@ fn flag_beats_env_beats_tag() {
     );
     assert!(env.contains("cluster:fromenv"), "{env}");
 }
+
+/// Kills the child on drop, so a failed assertion leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_exhibitors_rest_api_as_curator_and_patroni_read_it() {
+    use mesos_boot_tests::http;
+    let e = ensemble();
+    let node = &e.nodes[1];
+    let listen = format!("{}:8080", node.ip);
+    let _serve = KillOnDrop(
+        node.command(&["serve", "--listen", &listen])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{listen}");
+    let health = poll_until(Duration::from_secs(30), "serve /health", || {
+        http::get(&format!("{base}/health"), &[]).ok()
+    })
+    .unwrap();
+    assert_eq!(health.status, 200, "{}", health.text());
+
+    // Patroni reads the JSON.
+    let list = http::get(&format!("{base}/exhibitor/v1/cluster/list"), &[]).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    let hosts: Vec<String> = e.nodes.iter().map(|n| n.ip.to_string()).collect();
+    assert_eq!(json, serde_json::json!({ "servers": hosts, "port": 2181 }));
+
+    // Curator's ExhibitorEnsembleProvider reads the form.
+    let form = http::get(
+        &format!("{base}/exhibitor/v1/cluster/list"),
+        &[("Accept", "application/x-www-form-urlencoded")],
+    )
+    .unwrap();
+    let want = format!(
+        "count=3&server0={}&server1={}&server2={}&port=2181",
+        hosts[0], hosts[1], hosts[2]
+    );
+    assert_eq!(form.text(), want);
+
+    // DC/OS waits for exactly one leader and everyone serving.
+    let status = http::get(&format!("{base}/exhibitor/v1/cluster/status"), &[]).unwrap();
+    let status: Vec<serde_json::Value> = serde_json::from_slice(&status.body).unwrap();
+    assert_eq!(status.len(), 3);
+    assert_eq!(
+        status.iter().filter(|s| s["isLeader"] == true).count(),
+        1,
+        "{status:?}"
+    );
+    assert!(
+        status
+            .iter()
+            .all(|s| s["code"] == 3 && s["description"] == "serving"),
+        "{status:?}"
+    );
+
+    let state = http::get(&format!("{base}/exhibitor/v1/cluster/state"), &[]).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+    assert_eq!(state["state"], 3);
+    let leader_here = mesos_boot_tests::zk::mode(&node.client_addr()).as_deref() == Some("leader");
+    assert_eq!(state["isLeader"], leader_here);
+}

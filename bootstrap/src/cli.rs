@@ -65,6 +65,12 @@ pub enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// ZooKeeper nodes: serve Exhibitor's REST API (cluster list/status/state) and /health.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, env = "MESOS_BOOT_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// Flags of the boot pipeline (the default command).

@@ -12,6 +12,7 @@ pub mod quorum;
 pub mod record;
 pub mod render;
 pub mod retry;
+pub mod serve;
 pub mod service;
 pub mod settings;
 pub mod shared_config;

@@ -4,7 +4,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use mesos_boot::cli::{Cli, Command, LogFormat};
 use mesos_boot::failure::{self, Failure};
-use mesos_boot::{boot, status};
+use mesos_boot::{boot, serve, status};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESOS_BOOT_LOG")
@@ -41,6 +41,10 @@ fn main() {
                     Err(f) => report(&f),
                 }
             }
+            Some(Command::Serve { listen }) => match serve::run(&cli.root, listen).await {
+                Ok(()) => 0,
+                Err(f) => report(&f),
+            },
             None => match boot::Boot::new(cli.boot, matches, cli.root).run().await {
                 Ok(_) => 0,
                 Err(f) => report(&f),

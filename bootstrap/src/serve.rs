@@ -1,0 +1,196 @@
+//! `mesos-boot serve`: Exhibitor's REST API for ZooKeeper clients and load balancers, served
+//! from the shared config and live four-letter-word checks.
+//!
+//! - `GET /exhibitor/v1/cluster/list`: `{"servers":[...],"port":2181}`, or with
+//!   `Accept: application/x-www-form-urlencoded` the form Apache Curator's
+//!   ExhibitorEnsembleProvider reads: `count=3&server0=h1&server1=h2&server2=h3&port=2181`;
+//! - `GET /exhibitor/v1/cluster/status`: one `{hostname, code, description, isLeader}` per server
+//!   (codes: LATENT 0, DOWN 1, NOT_SERVING 2, SERVING 3);
+//! - `GET /exhibitor/v1/cluster/state`: this node only;
+//! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::failure::{Failure, Result};
+use crate::quorum::{self, Mode};
+use crate::record;
+use crate::shared_config::{Location, SharedConfig, Store};
+
+/// What the API needs: where the shared config lives and which server is local.
+pub struct Api {
+    store: Store,
+    /// `host:client-port` of the local server.
+    local: String,
+}
+
+fn code(mode: Mode) -> (u8, &'static str) {
+    match mode {
+        Mode::Leader | Mode::Follower | Mode::Observer | Mode::Standalone => (3, "serving"),
+        Mode::NotServing => (2, "not serving"),
+        Mode::Down => (1, "down"),
+    }
+}
+
+impl Api {
+    async fn config(&self) -> std::result::Result<SharedConfig, String> {
+        let snap = self.store.read().await.map_err(|e| e.to_string())?;
+        let snap = snap.ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+        let cfg = SharedConfig::parse(&snap.text)
+            .map_err(|e| format!("{}: {e}", self.store.location()))?;
+        cfg.validate().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+}
+
+fn unavailable(message: String) -> Response {
+    tracing::warn!(error = %message, "shared config unavailable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": message })),
+    )
+        .into_response()
+}
+
+async fn list(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    let cfg = match api.config().await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let servers: Vec<String> = cfg
+        .servers()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.host)
+        .collect();
+    let port = cfg.client_port().unwrap_or(2181);
+    let wants_form = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/x-www-form-urlencoded"));
+    if wants_form {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("count", &servers.len().to_string());
+        for (i, s) in servers.iter().enumerate() {
+            form.append_pair(&format!("server{i}"), s);
+        }
+        form.append_pair("port", &port.to_string());
+        (
+            [(header::CONTENT_TYPE, "application/x-www-form-urlencoded")],
+            form.finish(),
+        )
+            .into_response()
+    } else {
+        Json(json!({ "servers": servers, "port": port })).into_response()
+    }
+}
+
+async fn status(State(api): State<Arc<Api>>) -> Response {
+    let cfg = match api.config().await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let port = cfg.client_port().unwrap_or(2181);
+    let servers = cfg.servers().unwrap_or_default();
+    let checks = servers.iter().map(|s| async move {
+        let mode = quorum::mode(&format!("{}:{port}", s.host)).await;
+        let (code, description) = code(mode);
+        json!({ "hostname": s.host, "code": code, "description": description, "isLeader": mode == Mode::Leader })
+    });
+    Json(futures::future::join_all(checks).await).into_response()
+}
+
+async fn state(State(api): State<Arc<Api>>) -> Response {
+    let mode = quorum::mode(&api.local).await;
+    let (code, description) = code(mode);
+    Json(json!({
+        "switches": { "restarts": false, "unlistedRestarts": false, "cleanup": false, "backups": false },
+        "state": code,
+        "description": description,
+        "isLeader": mode == Mode::Leader,
+    }))
+    .into_response()
+}
+
+async fn health(State(api): State<Arc<Api>>) -> Response {
+    let mode = quorum::mode(&api.local).await;
+    let body = json!({ "server": api.local, "mode": mode });
+    if matches!(mode, Mode::Leader | Mode::Follower) {
+        (StatusCode::OK, Json(body)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}
+
+/// The API's routes.
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/exhibitor/v1/cluster/list", get(list))
+        .route("/exhibitor/v1/cluster/status", get(status))
+        .route("/exhibitor/v1/cluster/state", get(state))
+        .route("/health", get(health))
+        .with_state(Arc::new(api))
+}
+
+/// Serves until SIGTERM or Ctrl-C. The shared config's location and the local server come
+/// from the last boot record, so `serve` needs no settings of its own.
+pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
+    let rec = record::load(root)
+        .map_err(|e| Failure::bad_input(format!("mesos-boot serve needs a boot record: {e}")))?;
+    if rec.role.as_deref() != Some("zookeeper") {
+        return Err(Failure::bad_input(
+            "mesos-boot serve runs on ZooKeeper nodes only",
+        ));
+    }
+    let url = rec
+        .shared_config
+        .as_ref()
+        .and_then(|s| s["location"].as_str())
+        .ok_or_else(|| Failure::bad_input("the boot record names no shared config"))?;
+    let location = Location::parse(url).map_err(Failure::bad_input)?;
+    let region = rec.identity["region"]["value"]
+        .as_str()
+        .unwrap_or("us-east-1")
+        .to_string();
+    let store = match location {
+        Location::S3 { .. } => {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region))
+                .load()
+                .await;
+            Store::new(location, Some(&sdk))
+        }
+        Location::File { .. } => Store::new(location, None),
+    };
+    let myid = rec.myid.unwrap_or_default();
+    let local = rec
+        .ensemble
+        .iter()
+        .find(|m| m.id == myid)
+        .map(|m| m.addr.clone())
+        .ok_or_else(|| Failure::bad_input(format!("the boot record lists no server.{myid}")))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::bad_input(format!("--listen {listen}: {e}")))?;
+    tracing::info!(%listen, local, shared_config = url, "serving Exhibitor's REST API");
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {},
+        }
+        tracing::info!("stopping");
+    };
+    axum::serve(listener, router(Api { store, local }))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")))
+}
