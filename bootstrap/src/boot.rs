@@ -337,9 +337,7 @@ impl Boot {
     ) -> Result<()> {
         match settings.role {
             Role::Zookeeper => {
-                let port = config
-                    .client_port()
-                    .map_err(|e| Failure::bad_input(e.to_string()))?;
+                let port = config.client_port()?;
                 let addr = format!("{}:{port}", identity.ip.value);
                 let id = myid.unwrap_or_default();
                 let mode = quorum::wait_local_member(&addr, id, self.deadline).await?;
@@ -368,12 +366,8 @@ async fn sdk_config(region: &str) -> aws_config::SdkConfig {
 
 /// `(id, host:client-port, voter)` for every server in the shared config.
 pub fn ensemble_of(config: &SharedConfig) -> Result<Vec<(u32, String, bool)>> {
-    let port = config
-        .client_port()
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
-    let servers = config
-        .servers()
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let port = config.client_port()?;
+    let servers = config.servers()?;
     Ok(servers
         .into_iter()
         .map(|s| {

@@ -168,12 +168,8 @@ const OWNED_ZOO_KEYS: [&str; 9] = [
 
 /// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
 pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
-    let port = config
-        .client_port()
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
-    let servers = config
-        .servers()
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let port = config.client_port()?;
+    let servers = config.servers()?;
     let hosts: Vec<String> = servers
         .iter()
         .map(|s| format!("{}:{port}", s.host))
@@ -185,7 +181,6 @@ pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
 pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
     let s = node.settings;
     let id = node.identity;
-    let bad = |e: crate::shared_config::exhibitor::ConfigError| Failure::bad_input(e.to_string());
     let mut out = Vec::new();
     let file = |path: &str, content: String, mode: u32| Output {
         path: path.to_string(),
@@ -198,7 +193,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 .myid
                 .ok_or_else(|| Failure::internal("zookeeper render without an id"))?;
             let mut extra = Vec::new();
-            for (key, value) in node.config.zoo_cfg_extra().map_err(bad)? {
+            for (key, value) in node.config.zoo_cfg_extra()? {
                 if key.contains(['\n', '\r', '=']) || value.contains(['\n', '\r']) {
                     return Err(Failure::bad_input(format!(
                         "key com.netflix.exhibitor.zoo-cfg-extra: `{key}` would break zoo.cfg"
@@ -220,8 +215,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             };
             let servers: Vec<ZkServer> = node
                 .config
-                .servers()
-                .map_err(bad)?
+                .servers()?
                 .into_iter()
                 .map(|sv| ZkServer {
                     id: sv.id,
@@ -240,9 +234,9 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "data_log_dir": data_log_dir,
                 "dynamic_file": at(node.root, paths::ZOO_CFG_DYNAMIC),
                 "servers": servers,
-                "client_port": node.config.client_port().map_err(bad)?,
-                "connect_port": node.config.connect_port().map_err(bad)?,
-                "election_port": node.config.election_port().map_err(bad)?,
+                "client_port": node.config.client_port()?,
+                "connect_port": node.config.connect_port()?,
+                "election_port": node.config.election_port()?,
             });
             out.push(file(
                 paths::ZOO_CFG,
