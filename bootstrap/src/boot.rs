@@ -357,7 +357,7 @@ impl Boot {
 }
 
 /// The AWS SDK configuration for `region`. Loading it makes no request.
-async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .load()

@@ -161,10 +161,7 @@ pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
         .to_string();
     let store = match location {
         Location::S3 { .. } => {
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(region))
-                .load()
-                .await;
+            let sdk = crate::boot::sdk_config(&region).await;
             Store::new(location, Some(&sdk))
         }
         Location::File { .. } => Store::new(location, None),
