@@ -1,6 +1,8 @@
 //! mesos-boot's figures: binary size, peak RSS of one boot per role, its own time per boot
-//! (waits excluded), AWS and IMDS requests per agent boot, and 3-node boot-to-quorum via
-//! mesos-boot against the same three ZooKeepers started by hand with a fixed config.
+//! (waits excluded), AWS and IMDS requests per agent boot, 3- and 5-node boot-to-quorum from
+//! an empty shared config via mesos-boot against the same ZooKeepers started by hand with a
+//! fixed config, and a replacement member's time from start to committed membership.
+//! `bench/split-brain.sh` runs the 100 formation trials.
 //!
 //! Run with `bench/run.sh` (it builds the static release binary and points MESOS_BOOT_BIN at
 //! it). Prints figures; asserts nothing about them.
@@ -52,9 +54,121 @@ fn median(mut v: Vec<u64>) -> u64 {
     v[v.len() / 2]
 }
 
-/// The fixed configuration both sides of the ratio use (ZooKeeper's usual tickTime).
-fn fair_config(ips: &[std::net::Ipv4Addr]) -> String {
-    shared_config(ips).replace("tickTime\\=500", "tickTime\\=2000")
+/// `n` ZooKeeper nodes started at once by mesos-boot from an empty shared config, until every
+/// one is a voting member; then the same by hand with a fixed config (both tickTime 2000).
+fn boot_to_quorum(n: usize) -> (Duration, Duration) {
+    let bucket = block_on(Moto::shared().unique_bucket("bench"));
+    let url = format!("s3://{bucket}/{KEY}");
+    let size = n.to_string();
+    let mut t = tags("zookeeper", &url);
+    t.push(("mesos:ensemble-size", &size));
+    let nodes: Vec<Node> = net::alloc_ips(n)
+        .iter()
+        .map(|ip| Node::zookeeper(*ip, &t))
+        .collect();
+    let started = Instant::now();
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|n| n.spawn(&["--timeout", "120s"]))
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    let via_boot = started.elapsed();
+    drop(nodes);
+
+    let ips = net::alloc_ips(n);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let servers: Vec<(u32, std::net::Ipv4Addr)> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| (i as u32 + 1, *ip))
+        .collect();
+    let procs: Vec<ZkProcess> = servers
+        .iter()
+        .map(|(id, _)| {
+            let d = dir.path().join(format!("zk{id}"));
+            let cfg = write_ensemble_config(&d, *id, &servers).unwrap();
+            ZkProcess::spawn(&cfg, &d.join("zookeeper.log")).unwrap()
+        })
+        .collect();
+    for ip in &ips {
+        wait_serving(&format!("{ip}:2181"), Duration::from_secs(120)).unwrap();
+    }
+    let by_hand = started.elapsed();
+    drop(procs);
+    (via_boot, by_hand)
+}
+
+/// A 3-node ensemble loses a member (its JVM and its instance); once the survivors' `serve`
+/// removed it, a replacement boots. Returns (its start to committed membership, whole boot).
+fn replacement() -> (Duration, Duration) {
+    let moto = Moto::shared();
+    let bucket = block_on(moto.unique_bucket("bench"));
+    let url = format!("s3://{bucket}/{KEY}");
+    let mut t = tags("zookeeper", &url);
+    t.push(("mesos:ensemble-size", "3"));
+    let node = |ip| {
+        let (id, _) = block_on(moto.run_instance_at(ip, &t));
+        (Node::zookeeper(ip, &t).with_instance_id(&id), id)
+    };
+    let nodes: Vec<(Node, String)> = net::alloc_ips(3).into_iter().map(node).collect();
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|(n, _)| n.spawn(&["--timeout", "120s"]))
+        .collect();
+    for c in children {
+        assert!(c.wait_with_output().unwrap().status.success());
+    }
+    let serves: Vec<_> = nodes[..2]
+        .iter()
+        .map(|(n, _)| {
+            let listen = format!("{}:8080", n.ip);
+            let mut cmd = n.command(&[
+                "serve",
+                "--listen",
+                &listen,
+                "--reconcile-interval",
+                "1s",
+                "--grace",
+                "2s",
+            ]);
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            mesos_boot_tests::proc::spawn_bound(cmd).unwrap()
+        })
+        .collect();
+    assert!(nodes[2].0.zk.as_ref().unwrap().kill());
+    block_on(moto.terminate_instance(&nodes[2].1));
+    let (bucket, key) = (bucket.clone(), KEY.to_string());
+    mesos_boot_tests::poll_until(Duration::from_secs(60), "removal", || {
+        let (text, _) = block_on(moto.get_object(&bucket, &key))?;
+        let text = String::from_utf8(text).ok()?;
+        let spec = text
+            .lines()
+            .find(|l| l.contains("servers-spec="))?
+            .to_string();
+        (spec.matches(',').count() == 1).then_some(())
+    })
+    .unwrap();
+    let (fresh, _) = node(net::alloc_ips(1)[0]);
+    let started = Instant::now();
+    let out = fresh.run(&["--timeout", "120s"]);
+    let total = started.elapsed();
+    assert!(out.status.success(), "{}", show(&out));
+    let rec = fresh.boot_record();
+    assert_eq!(rec["membership"], "joined");
+    let steps = rec["steps"].as_array().unwrap();
+    let through_join: u64 = steps
+        .iter()
+        .take_while(|s| s["name"] != "wait-after-start")
+        .map(|s| s["ms"].as_u64().unwrap())
+        .sum();
+    for mut s in serves {
+        mesos_boot_tests::proc::terminate_child(&mut s, Duration::from_secs(2));
+    }
+    (Duration::from_millis(through_join), total)
 }
 
 fn moto_recorded(path: &str) -> serde_json::Value {
@@ -158,49 +272,21 @@ fn main() {
     );
     drop(e);
 
-    // Boot-to-quorum: mesos-boot from S3 vs the same three ZooKeepers started by hand.
-    let started = Instant::now();
-    let ips = net::alloc_ips(3);
-    let url = s3_config(&fair_config(&ips));
-    let nodes: Vec<Node> = ips
-        .iter()
-        .map(|ip| Node::zookeeper(*ip, &tags("zookeeper", &url)))
-        .collect();
-    let children: Vec<_> = nodes
-        .iter()
-        .map(|n| n.spawn(&["--timeout", "120s"]))
-        .collect();
-    for c in children {
-        assert!(c.wait_with_output().unwrap().status.success());
+    // Boot-to-quorum from an empty shared config vs the same ZooKeepers started by hand.
+    for n in [3, 5] {
+        let (via_boot, by_hand) = boot_to_quorum(n);
+        println!(
+            "{n}-node boot-to-quorum from an empty shared config: mesos-boot {:.2} s, by hand {:.2} s, ratio {:.2}",
+            via_boot.as_secs_f64(),
+            by_hand.as_secs_f64(),
+            via_boot.as_secs_f64() / by_hand.as_secs_f64()
+        );
     }
-    let via_boot = started.elapsed();
-    drop(nodes);
 
-    let ips = net::alloc_ips(3);
-    let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let servers: Vec<(u32, std::net::Ipv4Addr)> = ips
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| (i as u32 + 1, *ip))
-        .collect();
-    let procs: Vec<ZkProcess> = servers
-        .iter()
-        .map(|(id, _)| {
-            let d = dir.path().join(format!("zk{id}"));
-            let cfg = write_ensemble_config(&d, *id, &servers).unwrap();
-            ZkProcess::spawn(&cfg, &d.join("zookeeper.log")).unwrap()
-        })
-        .collect();
-    for ip in &ips {
-        wait_serving(&format!("{ip}:2181"), Duration::from_secs(120)).unwrap();
-    }
-    let by_hand = started.elapsed();
-    drop(procs);
+    let (join, total) = replacement();
     println!(
-        "3-node boot-to-quorum: mesos-boot {:.2} s, by hand {:.2} s, ratio {:.2}",
-        via_boot.as_secs_f64(),
-        by_hand.as_secs_f64(),
-        via_boot.as_secs_f64() / by_hand.as_secs_f64()
+        "replacement: start to committed membership {:.2} s (whole boot {:.2} s)",
+        join.as_secs_f64(),
+        total.as_secs_f64()
     );
 }

@@ -1,6 +1,11 @@
 //! The boot pipeline, one named step each:
 //! identity → settings → shared config → membership → render → wait (before start) →
-//! start → wait (after start) → record.
+//! start → join (ZooKeeper, by reconfig) → wait (after start) → record.
+//!
+//! ZooKeeper membership: register in servers-spec; if no listed server serves yet, this is a
+//! new ensemble (wait for every member, start with the full list); if the ensemble serves,
+//! take its membership from `/zookeeper/config`, and when this server is not in it yet, start
+//! with that membership plus itself and be added by incremental reconfig.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,13 +17,31 @@ use crate::cli::{layered, BootArgs};
 use crate::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
+use crate::instances::Aws;
 use crate::quorum;
 use crate::record::{EnsembleMember, Recorder};
 use crate::render::{self, Node, Templates};
 use crate::retry::{self, Attempt};
+use crate::secret::{self, Secret};
 use crate::service;
 use crate::settings::{self, Raw, Role, Settings};
-use crate::shared_config::{Location, ServerKind, SharedConfig, Snapshot, Store, StoreError};
+use crate::shared_config::{
+    Location, Server, ServerKind, SharedConfig, Snapshot, Store, StoreError,
+};
+use crate::zkadmin;
+
+/// A ZooKeeper node's place in the ensemble, decided before anything is written.
+struct ZkMembership {
+    myid: u32,
+    /// The shared config with servers-spec replaced by the membership to start with.
+    view: SharedConfig,
+    snapshot: Snapshot,
+    secret: Secret,
+    /// `Some(line)` when this server joins a running ensemble by reconfig.
+    join: Option<String>,
+    /// `host:port` of the other members (reconfig goes through them).
+    others: String,
+}
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -82,17 +105,35 @@ impl Boot {
         self.rec.record.identity = serde_json::to_value(&identity).unwrap_or_default();
         self.rec.step("identity");
 
-        let settings = self.settings(&identity)?;
+        let mut settings = self.settings(&identity)?;
+        if settings.role == Role::Zookeeper && settings.ensemble_size.is_none() {
+            if let Some(group) = identity
+                .tags
+                .as_ref()
+                .and_then(|t| t.get(identity::ASG_TAG))
+            {
+                let n = Aws::new(sdk().await)
+                    .desired_capacity(group)
+                    .await
+                    .map_err(Failure::unreachable)?;
+                tracing::info!(
+                    group,
+                    ensemble_size = n,
+                    "no mesos:ensemble-size tag; using the Auto Scaling group's desired capacity"
+                );
+                settings.ensemble_size = Some(n);
+            }
+        }
         self.rec.step("settings");
 
         let store = match settings.shared_config {
             Location::S3 { .. } => Store::new(settings.shared_config.clone(), Some(sdk().await)),
             Location::File { .. } => Store::new(settings.shared_config.clone(), None),
         };
-        let (config, snapshot, myid) = match settings.role {
+        let (config, snapshot, zk) = match settings.role {
             Role::Zookeeper => {
-                let (config, snapshot, myid) = self.register(&store, &settings, &identity).await?;
-                (config, snapshot, Some(myid))
+                let m = self.membership(&store, &settings, &identity).await?;
+                (m.view.clone(), m.snapshot.clone(), Some(m))
             }
             _ => {
                 let (config, snapshot) = self.shared_config(&store, &settings).await?;
@@ -100,6 +141,7 @@ impl Boot {
                 (config, snapshot, None)
             }
         };
+        let myid = zk.as_ref().map(|m| m.myid);
 
         let templates = Templates::load(self.args.templates.as_deref())?;
         let node = Node {
@@ -108,6 +150,7 @@ impl Boot {
             identity: &identity,
             config: &config,
             myid,
+            zk_jvm_flags: zk.as_ref().map(|m| m.secret.jvm_flag()),
         };
         let mut outputs = render::plan(&node, &templates)?;
         if settings.role == Role::Zookeeper {
@@ -161,6 +204,19 @@ impl Boot {
         .await?;
         self.rec.record.start_command = Some(cmd);
         self.rec.step("start");
+        if let Some(ZkMembership {
+            myid,
+            secret,
+            join: Some(line),
+            others,
+            ..
+        }) = &zk
+        {
+            tracing::info!(myid, %line, through = %others, "joining the running ensemble by reconfig");
+            let live = zkadmin::add(others, secret, *myid, line, self.deadline).await?;
+            tracing::info!(myid, version = %live.version, "membership committed in /zookeeper/config");
+            self.rec.step("join");
+        }
         if !self.args.no_wait {
             self.wait_after_start(&settings, &identity, &config, myid, &ensemble)
                 .await?;
@@ -268,38 +324,110 @@ impl Boot {
         })
     }
 
-    /// ZooKeeper nodes: register in servers-spec (or find this node there), then, for a new
-    /// ensemble, wait until the expected number of members is listed.
-    async fn register(
+    /// ZooKeeper nodes: register in servers-spec (or find this node there); then either form a
+    /// new ensemble (wait until the expected number of members is listed) or take the running
+    /// ensemble's membership from `/zookeeper/config` (joining it when not a member yet).
+    async fn membership(
         &mut self,
         store: &Store,
         settings: &Settings,
         identity: &Identity,
-    ) -> Result<(SharedConfig, Snapshot, u32)> {
+    ) -> Result<ZkMembership> {
         let me = ensemble::Me {
             ip: identity.ip.value.clone(),
             hostname: identity.hostname.value.clone(),
+            instance_id: identity.instance_id.value.clone(),
         };
+        let secret = secret::ensure(store, self.deadline).await?;
         let expected = settings.ensemble_size;
         let (myid, config, snapshot) =
             ensemble::register(store, &me, expected, self.deadline).await?;
         self.rec.record.myid = Some(myid);
         self.rec.step("membership");
-        let (config, snapshot) = match expected {
-            Some(n) if config.servers().map(|s| s.len()).unwrap_or(0) < n as usize => {
-                tracing::info!(
-                    myid,
-                    expected = n,
-                    "waiting until every member of the new ensemble is registered"
-                );
-                let got = ensemble::wait_for_members(store, n, self.deadline).await?;
-                self.rec.step("wait-for-members");
-                got
-            }
-            _ => (config, snapshot),
+        let others: Vec<(u32, String, bool)> = ensemble_of(&config)?
+            .into_iter()
+            .filter(|(id, _, _)| *id != myid)
+            .collect();
+        let (q, e, c) = (
+            config.connect_port()?,
+            config.election_port()?,
+            config.client_port()?,
+        );
+        let live = if others.is_empty() {
+            None
+        } else {
+            zkadmin::probe(&others, &secret).await
         };
-        tracing::info!(myid, spec = %config.get("servers-spec"), "membership");
-        Ok((config, snapshot, myid))
+        let (view, snapshot, join) = match live {
+            None => {
+                let (config, snapshot) = match expected {
+                    Some(n) if config.servers()?.len() < n as usize => {
+                        tracing::info!(
+                            myid,
+                            expected = n,
+                            "new ensemble: waiting until every member is registered"
+                        );
+                        let got = ensemble::wait_for_members(store, n, self.deadline).await?;
+                        self.rec.step("wait-for-members");
+                        got
+                    }
+                    _ => (config, snapshot),
+                };
+                tracing::info!(myid, spec = %config.get("servers-spec"), "new ensemble: starting with every registered member");
+                self.rec.record.membership = Some("formed".into());
+                (config, snapshot, None)
+            }
+            Some(live) => {
+                let mut members: Vec<Server> = live
+                    .members
+                    .iter()
+                    .filter(|m| m.id != myid)
+                    .map(|m| Server {
+                        id: m.id,
+                        host: m.host.clone(),
+                        kind: if m.participant {
+                            ServerKind::Standard
+                        } else {
+                            ServerKind::Observer
+                        },
+                    })
+                    .collect();
+                members.push(Server {
+                    id: myid,
+                    host: me.ip.clone(),
+                    kind: ServerKind::Standard,
+                });
+                members.sort_by_key(|s| s.id);
+                let mut view = config.clone();
+                view.set_servers(&members);
+                let join = match live.member(myid) {
+                    Some(m) if m.host == me.ip => {
+                        tracing::info!(myid, version = %live.version, "already a member of the running ensemble");
+                        self.rec.record.membership = Some("member".into());
+                        None
+                    }
+                    _ => {
+                        tracing::info!(myid, version = %live.version, "the ensemble is running without this server: joining");
+                        self.rec.record.membership = Some("joined".into());
+                        Some(zkadmin::server_line(myid, &me.ip, (q, e, c)))
+                    }
+                };
+                (view, snapshot, join)
+            }
+        };
+        if view.servers()?.iter().all(|s| s.id != myid) {
+            return Err(Failure::internal(format!(
+                "server.{myid} missing from its own membership"
+            )));
+        }
+        Ok(ZkMembership {
+            myid,
+            view,
+            snapshot,
+            secret,
+            join,
+            others: hosts(&others),
+        })
     }
 
     async fn wait_before_start(

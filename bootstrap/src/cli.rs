@@ -66,11 +66,29 @@ pub enum Command {
         timeout: Duration,
     },
     /// ZooKeeper nodes: serve Exhibitor's REST API (cluster list/status/state) and /health.
-    Serve {
-        /// Address and port to listen on.
-        #[arg(long, env = "MESOS_BOOT_LISTEN", default_value = "0.0.0.0:8080")]
-        listen: std::net::SocketAddr,
-    },
+    Serve(ServeArgs),
+}
+
+/// Flags of `mesos-boot serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "MESOS_BOOT_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Mean time between membership checks (±50% jitter); 0 turns them off.
+    #[arg(long, env = "MESOS_BOOT_RECONCILE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub reconcile_interval: Duration,
+    /// How long a member's instance must look gone before it is removed.
+    #[arg(long, env = "MESOS_BOOT_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// Command that stops the local ZooKeeper when this server was removed from the ensemble
+    /// (run with `sh -c`).
+    #[arg(
+        long,
+        env = "MESOS_BOOT_STOP_COMMAND",
+        default_value = "systemctl stop zookeeper.service"
+    )]
+    pub stop_command: String,
 }
 
 /// Flags of the boot pipeline (the default command).

@@ -41,7 +41,7 @@ fn main() {
                     Err(f) => report(&f),
                 }
             }
-            Some(Command::Serve { listen }) => match serve::run(&cli.root, listen).await {
+            Some(Command::Serve(args)) => match serve::run(&cli.root, &args).await {
                 Ok(()) => 0,
                 Err(f) => report(&f),
             },

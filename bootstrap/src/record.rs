@@ -33,6 +33,8 @@ pub struct BootRecord {
     pub settings: serde_json::Value,
     pub shared_config: Option<serde_json::Value>,
     pub myid: Option<u32>,
+    /// ZooKeeper: `formed` (new ensemble), `joined` (added by reconfig) or `member` (already one).
+    pub membership: Option<String>,
     pub ensemble: Vec<EnsembleMember>,
     pub zk_path: Option<String>,
     pub files: serde_json::Value,

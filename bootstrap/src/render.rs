@@ -12,8 +12,12 @@ use crate::settings::{master_quorum, Role, Settings};
 use crate::shared_config::{ServerKind, SharedConfig};
 
 /// Embedded templates: (name, text).
-pub const EMBEDDED: [(&str, &str); 5] = [
+pub const EMBEDDED: [(&str, &str); 6] = [
     ("zoo.cfg.tera", include_str!("../templates/zoo.cfg.tera")),
+    (
+        "zookeeper.env.tera",
+        include_str!("../templates/zookeeper.env.tera"),
+    ),
     (
         "zoo.cfg.dynamic.tera",
         include_str!("../templates/zoo.cfg.dynamic.tera"),
@@ -34,6 +38,7 @@ pub mod paths {
     pub const ZOO_CFG: &str = "/etc/zookeeper/conf/zoo.cfg";
     pub const ZOO_CFG_DYNAMIC: &str = "/etc/zookeeper/conf/zoo.cfg.dynamic";
     pub const ZK_DATA_DIR: &str = "/var/lib/zookeeper";
+    pub const ZK_ENV: &str = "/etc/mesos-boot/zookeeper.env";
     pub const MESOS_ZK: &str = "/etc/mesos/zk";
     pub const MASTER_ENV: &str = "/etc/mesos-boot/mesos-master.env";
     pub const MASTER_QUORUM: &str = "/etc/mesos-master/quorum";
@@ -138,6 +143,8 @@ pub struct Node<'a> {
     pub config: &'a SharedConfig,
     /// This node's ZooKeeper id (zookeeper role only).
     pub myid: Option<u32>,
+    /// ZooKeeper's extra JVM flags (zookeeper role only: the superuser digest).
+    pub zk_jvm_flags: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -237,6 +244,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "client_port": node.config.client_port()?,
                 "connect_port": node.config.connect_port()?,
                 "election_port": node.config.election_port()?,
+                "jvm_flags": node.zk_jvm_flags.clone().unwrap_or_default(),
             });
             out.push(file(
                 paths::ZOO_CFG,
@@ -252,6 +260,11 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 &format!("{}/myid", data_dir.trim_end_matches('/')),
                 format!("{myid}\n"),
                 0o644,
+            ));
+            out.push(file(
+                paths::ZK_ENV,
+                templates.render("zookeeper.env.tera", &ctx)?,
+                0o600,
             ));
         }
         Role::Master => {
@@ -494,6 +507,11 @@ mod tests {
             identity: &id,
             config: &cfg,
             myid,
+            zk_jvm_flags: myid.map(|_| {
+                crate::secret::Secret::parse(&"s".repeat(32), "test")
+                    .unwrap()
+                    .jvm_flag()
+            }),
         };
         plan(&node, &Templates::load(None)?)
     }
@@ -551,6 +569,7 @@ mod tests {
             identity: &id,
             config: &cfg,
             myid: None,
+            zk_jvm_flags: None,
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);

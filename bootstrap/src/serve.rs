@@ -8,8 +8,9 @@
 //!   (codes: LATENT 0, DOWN 1, NOT_SERVING 2, SERVING 3);
 //! - `GET /exhibitor/v1/cluster/state`: this node only;
 //! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise.
+//!
+//! Alongside, the membership reconcile loop ([`crate::reconcile`]) removes dead members.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -19,8 +20,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::cli::ServeArgs;
 use crate::failure::{Failure, Result};
+use crate::instances::Aws;
 use crate::quorum::{self, Mode};
+use crate::reconcile::Reconciler;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
 
@@ -141,7 +145,8 @@ pub fn router(api: Api) -> Router {
 
 /// Serves until SIGTERM or Ctrl-C. The shared config's location and the local server come
 /// from the last boot record, so `serve` needs no settings of its own.
-pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
+pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
+    let listen = args.listen;
     let rec = record::load(root)
         .map_err(|e| Failure::bad_input(format!("mesos-boot serve needs a boot record: {e}")))?;
     if rec.role.as_deref() != Some("zookeeper") {
@@ -159,11 +164,9 @@ pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
         .as_str()
         .unwrap_or("us-east-1")
         .to_string();
+    let sdk = crate::boot::sdk_config(&region).await;
     let store = match location {
-        Location::S3 { .. } => {
-            let sdk = crate::boot::sdk_config(&region).await;
-            Store::new(location, Some(&sdk))
-        }
+        Location::S3 { .. } => Store::new(location, Some(&sdk)),
         Location::File { .. } => Store::new(location, None),
     };
     let myid = rec.myid.unwrap_or_default();
@@ -177,6 +180,30 @@ pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
         .await
         .map_err(|e| Failure::bad_input(format!("--listen {listen}: {e}")))?;
     tracing::info!(%listen, local, shared_config = url, "serving Exhibitor's REST API");
+    let reconcile = if args.reconcile_interval.is_zero() {
+        tracing::info!("membership checks are off (--reconcile-interval 0)");
+        None
+    } else {
+        let group = rec.identity["tags"][crate::identity::ASG_TAG]
+            .as_str()
+            .map(str::to_string);
+        let instance = rec.identity["instance_id"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        tracing::info!(interval = ?args.reconcile_interval, grace = ?args.grace, group = ?group, "checking membership for dead members");
+        let r = Reconciler::new(
+            store.clone(),
+            Aws::new(&sdk),
+            group,
+            myid,
+            instance,
+            args.grace,
+            args.stop_command.clone(),
+            root.to_path_buf(),
+        );
+        Some(tokio::spawn(r.run(args.reconcile_interval)))
+    };
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -186,8 +213,12 @@ pub async fn run(root: &std::path::Path, listen: SocketAddr) -> Result<()> {
         }
         tracing::info!("stopping");
     };
-    axum::serve(listener, router(Api { store, local }))
+    let served = axum::serve(listener, router(Api { store, local }))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")))
+        .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")));
+    if let Some(r) = reconcile {
+        r.abort();
+    }
+    served
 }

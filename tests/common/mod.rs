@@ -51,6 +51,14 @@ impl Node {
         n
     }
 
+    /// Builder: the instance id IMDS serves (e.g. one moto launched).
+    pub fn with_instance_id(self, id: &str) -> Node {
+        let mut inst = self.imds.instance();
+        inst.instance_id = id.to_string();
+        self.imds.set_instance(inst);
+        self
+    }
+
     /// The command line mesos-boot runs with on this node.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin::mesos_boot_bin());

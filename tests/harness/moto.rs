@@ -193,6 +193,50 @@ impl Moto {
         aws_sdk_ec2::Client::from_conf(conf)
     }
 
+    /// An Auto Scaling client for this server.
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        let conf = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+            .region(aws_sdk_autoscaling::config::Region::new(REGION))
+            .credentials_provider(Self::credentials())
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_autoscaling::Client::from_conf(conf)
+    }
+
+    /// Creates Auto Scaling group `name` (a launch template of its own, moto's default
+    /// subnets, never loopback addresses) with `desired` instances.
+    pub async fn create_asg(&self, name: &str, desired: i32) {
+        let ami = self.ami().await;
+        self.ec2()
+            .create_launch_template()
+            .launch_template_name(format!("{name}-lt"))
+            .launch_template_data(
+                aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                    .image_id(ami)
+                    .instance_type(InstanceType::T3Medium)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateLaunchTemplate {name}-lt: {e:?}"));
+        self.autoscaling()
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_name(format!("{name}-lt"))
+                    .build(),
+            )
+            .min_size(0)
+            .max_size(desired.max(1) * 2)
+            .desired_capacity(desired)
+            .availability_zones(format!("{REGION}a"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateAutoScalingGroup {name}: {e:?}"));
+    }
+
     /// Creates a new, empty bucket named `<prefix>-<pid>-<n>-<random>`
     /// (prefix sanitised to S3 rules) and returns its name.
     pub async fn unique_bucket(&self, prefix: &str) -> String {

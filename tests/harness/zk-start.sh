@@ -9,7 +9,9 @@
 #
 # Environment: JAVA (default /usr/bin/java), ZK_CLASSPATH (default Debian's
 # /etc/zookeeper/conf:/usr/share/java/zookeeper.jar, plus log4j bindings when
-# installed), JVMFLAGS (extra JVM flags).
+# installed), JVMFLAGS (extra JVM flags). Like zookeeper.service, it adds
+# MESOS_BOOT_ZK_OPTS from ROOT/etc/mesos-boot/zookeeper.env when mesos-boot
+# rendered it (the superuser digest).
 set -eu
 
 ROOT=${1:?usage: zk-start.sh ROOT}
@@ -29,6 +31,10 @@ if [ -z "${ZK_CLASSPATH:-}" ]; then
 fi
 
 [ -f "$CFG" ] || { echo "zk-start.sh: $CFG does not exist" >&2; exit 2; }
+MESOS_BOOT_ZK_OPTS=
+if [ -f "$ROOT/etc/mesos-boot/zookeeper.env" ]; then
+    . "$ROOT/etc/mesos-boot/zookeeper.env"
+fi
 mkdir -p "$LOG_DIR" "$RUN_DIR"
 
 if [ -s "$PIDFILE" ]; then
@@ -57,7 +63,7 @@ nohup setsid "$JAVA" \
     "-Dzookeeper.log.dir=$LOG_DIR" \
     -Dzookeeper.root.logger=INFO,CONSOLE \
     -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
-    ${JVMFLAGS:-} \
+    ${JVMFLAGS:-} $MESOS_BOOT_ZK_OPTS \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$CFG" \
     >>"$LOG_DIR/zookeeper.out" 2>&1 </dev/null &
 pid=$!

@@ -539,11 +539,19 @@ def test_iam_least_privilege(deployed):
         assert p["ListSharedConfigKey"]["condition"] == {"StringEquals": {"s3:prefix": "exhibitor/exhibitor.properties"}}
         if role == "zookeeper":
             assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
-            assert p["DiscoverEnsemble"]["actions"] == {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"}
+            assert p["DiscoverEnsemble"]["actions"] == {
+                "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+            }
+            assert p["ZooKeeperSuperSecret"]["actions"] == {"s3:GetObject", "s3:PutObject"}
+            assert p["ZooKeeperSuperSecret"]["resources"] == {obj + ".zk-super"}
+            assert p["ListSuperSecretKey"]["condition"] == {"StringEquals": {"s3:prefix": "exhibitor/exhibitor.properties.zk-super"}}
             assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
         else:
             assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion"}
             assert "DiscoverEnsemble" not in p
+            # The reconfig secret is the ZooKeeper nodes' alone.
+            assert "ZooKeeperSuperSecret" not in p
+            assert not any(r.endswith(".zk-super") for s in p.values() for r in s["resources"])
             assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
             assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in all_actions)
 

@@ -93,6 +93,8 @@ pub enum StoreError {
 pub struct Store {
     location: Location,
     s3: Option<aws_sdk_s3::Client>,
+    /// Mode of a file store's file (0644; 0600 for secrets).
+    file_mode: u32,
 }
 
 impl Store {
@@ -110,7 +112,32 @@ impl Store {
             }
             _ => None,
         };
-        Store { location, s3 }
+        Store {
+            location,
+            s3,
+            file_mode: 0o644,
+        }
+    }
+
+    /// The object next to this one whose name adds `suffix` (same bucket and client, or the
+    /// same directory), readable by its owner only when it is a file.
+    pub fn private_sibling(&self, suffix: &str) -> Store {
+        let location = match &self.location {
+            Location::S3 { bucket, key } => Location::S3 {
+                bucket: bucket.clone(),
+                key: format!("{key}{suffix}"),
+            },
+            Location::File { path } => {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                Location::File { path: p.into() }
+            }
+        };
+        Store {
+            location,
+            s3: self.s3.clone(),
+            file_mode: 0o600,
+        }
     }
 
     pub fn location(&self) -> &Location {
@@ -130,7 +157,9 @@ impl Store {
     pub async fn write(&self, text: &str, expected: Option<&str>) -> Result<String, StoreError> {
         match &self.location {
             Location::S3 { bucket, key } => self.write_s3(bucket, key, text, expected).await,
-            Location::File { path } => write_file(path, text, expected, &self.location),
+            Location::File { path } => {
+                write_file(path, text, expected, &self.location, self.file_mode)
+            }
         }
     }
 
@@ -253,6 +282,7 @@ fn write_file(
     text: &str,
     expected: Option<&str>,
     loc: &Location,
+    mode: u32,
 ) -> Result<String, StoreError> {
     use nix::fcntl::{Flock, FlockArg};
     let other = |e: &dyn fmt::Display| StoreError::Other(loc.to_string(), e.to_string());
@@ -273,7 +303,7 @@ fn write_file(
     if current.as_deref() != expected {
         return Err(StoreError::Conflict(loc.to_string()));
     }
-    crate::fsutil::write_atomic(path, text.as_bytes(), 0o644).map_err(|e| other(&e))?;
+    crate::fsutil::write_atomic(path, text.as_bytes(), mode).map_err(|e| other(&e))?;
     Ok(content_version(text))
 }
 

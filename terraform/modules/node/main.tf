@@ -29,6 +29,8 @@ locals {
 
   asg_arn_pattern = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}"
   object_arn      = "${var.bucket_arn}/${var.shared_config_key}"
+  # The ZooKeeper superuser secret that authenticates reconfig (created by mesos-boot).
+  secret_key = "${var.shared_config_key}.zk-super"
 }
 
 ################################################################################
@@ -99,8 +101,32 @@ data "aws_iam_policy_document" "this" {
     for_each = var.role == "zookeeper" ? [1] : []
     content {
       sid       = "DiscoverEnsemble"
-      actions   = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"] # support no resource-level restriction
+      actions   = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances"] # support no resource-level restriction
       resources = ["*"]
+    }
+  }
+
+  # ZooKeeper nodes only: masters and agents can never read the reconfig secret.
+  dynamic "statement" {
+    for_each = var.role == "zookeeper" ? [1] : []
+    content {
+      sid       = "ZooKeeperSuperSecret"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${var.bucket_arn}/${local.secret_key}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.role == "zookeeper" ? [1] : []
+    content {
+      sid       = "ListSuperSecretKey"
+      actions   = ["s3:ListBucket"]
+      resources = [var.bucket_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "s3:prefix"
+        values   = [local.secret_key]
+      }
     }
   }
 }

@@ -1,0 +1,493 @@
+//! Membership reconciliation, run by `mesos-boot serve` on every ZooKeeper node at a jittered
+//! interval: finds members whose instance is gone and removes them, first from servers-spec by
+//! a conditional write (so exactly one node acts per change), then from the running ensemble
+//! by `reconfig` remove, and only while the surviving voters keep a majority. A node that finds
+//! itself removed stops its ZooKeeper: a removed server must not rejoin by itself.
+//!
+//! [`decide`] is the pure part (what the observations call for); [`Reconciler::pass`] observes
+//! and acts, and logs every decision with its reason.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::ensemble;
+use crate::instances::Aws;
+use crate::quorum;
+use crate::secret::{self, Secret};
+use crate::shared_config::{Server, SharedConfig, Store, StoreError};
+use crate::zkadmin::{self, LiveConfig};
+
+/// What one pass saw.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub myid: u32,
+    pub my_instance: String,
+    /// servers-spec of the shared config.
+    pub spec: Vec<Server>,
+    /// Instances removed as dead (`mesos-boot.removed`).
+    pub removed: Vec<String>,
+    /// `/zookeeper/config`, when it could be read.
+    pub live: Option<LiveConfig>,
+    /// Ids of the live members that serve (leader or follower).
+    pub serving: BTreeSet<u32>,
+    /// Members whose instance is gone: for how long, and why.
+    pub gone: BTreeMap<u32, (Duration, String)>,
+}
+
+/// What a pass should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Everything is as it should be.
+    Nothing,
+    /// Server `id` looks gone; it is removed once the grace period has passed.
+    Wait { id: u32, reason: String },
+    /// Remove server `id`.
+    Remove { id: u32, reason: String },
+    /// Server `id` should go, but removing it would leave the survivors without a majority.
+    Hold { id: u32, reason: String },
+    /// This node was removed from the ensemble: stop its ZooKeeper.
+    StopSelf { reason: String },
+}
+
+/// The pure decision over one pass's observations.
+pub fn decide(o: &Observed, grace: Duration) -> Decision {
+    let in_spec = |id: u32| o.spec.iter().any(|s| s.id == id);
+    if !in_spec(o.myid) {
+        if !o.my_instance.is_empty() && o.removed.contains(&o.my_instance) {
+            return Decision::StopSelf {
+                reason: format!(
+                    "instance {} was removed from the ensemble as dead ({})",
+                    o.my_instance,
+                    ensemble::REMOVED_KEY
+                ),
+            };
+        }
+        return Decision::Nothing;
+    }
+    // Candidates, lowest id first: live members no longer in servers-spec (a removal that
+    // stopped between its two steps), then listed members gone for longer than the grace.
+    let mut candidate = None;
+    if let Some(live) = &o.live {
+        if let Some(m) = live
+            .members
+            .iter()
+            .find(|m| m.id != o.myid && !in_spec(m.id))
+        {
+            candidate = Some((
+                m.id,
+                "in the running ensemble but no longer in servers-spec".to_string(),
+            ));
+        }
+    }
+    if candidate.is_none() {
+        for (id, (for_how_long, why)) in &o.gone {
+            if *id == o.myid || !in_spec(*id) {
+                continue;
+            }
+            if *for_how_long < grace {
+                return Decision::Wait {
+                    id: *id,
+                    reason: format!(
+                        "{why}, for {}s of the {}s grace period",
+                        for_how_long.as_secs(),
+                        grace.as_secs()
+                    ),
+                };
+            }
+            candidate = Some((*id, format!("{why}, for {}s", for_how_long.as_secs())));
+            break;
+        }
+    }
+    let Some((id, reason)) = candidate else {
+        return Decision::Nothing;
+    };
+    let Some(live) = &o.live else {
+        return Decision::Hold {
+            id,
+            reason: format!("{reason}; /zookeeper/config could not be read"),
+        };
+    };
+    let voters: Vec<u32> = live.voters().map(|m| m.id).collect();
+    if voters.contains(&id) {
+        let survivors = voters
+            .iter()
+            .filter(|v| **v != id && o.serving.contains(v))
+            .count();
+        if survivors * 2 <= voters.len() {
+            return Decision::Hold {
+                id,
+                reason: format!(
+                    "{reason}; only {survivors} of {} voters would remain serving, not a majority",
+                    voters.len()
+                ),
+            };
+        }
+    }
+    Decision::Remove { id, reason }
+}
+
+/// The reconcile loop's state.
+pub struct Reconciler {
+    pub store: Store,
+    pub aws: Aws,
+    /// The Auto Scaling group of the ZooKeeper nodes, when known.
+    pub group: Option<String>,
+    pub myid: u32,
+    pub my_instance: String,
+    pub grace: Duration,
+    pub stop_command: String,
+    pub root: std::path::PathBuf,
+    /// When each member was first seen gone.
+    first_gone: HashMap<u32, Instant>,
+    secret: Option<Secret>,
+    stopped: bool,
+}
+
+impl Reconciler {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        aws: Aws,
+        group: Option<String>,
+        myid: u32,
+        my_instance: String,
+        grace: Duration,
+        stop_command: String,
+        root: std::path::PathBuf,
+    ) -> Self {
+        Reconciler {
+            store,
+            aws,
+            group,
+            myid,
+            my_instance,
+            grace,
+            stop_command,
+            root,
+            first_gone: HashMap::new(),
+            secret: None,
+            stopped: false,
+        }
+    }
+
+    /// Runs passes forever, `interval` apart with ±50% jitter so members do not act at once.
+    pub async fn run(mut self, interval: Duration) {
+        loop {
+            let jitter = rand::random_range(0.5..1.5);
+            tokio::time::sleep(interval.mul_f64(jitter)).await;
+            if let Err(e) = self.pass().await {
+                tracing::warn!(error = %e, "membership check skipped");
+            }
+        }
+    }
+
+    async fn secret(&mut self) -> Result<Secret, String> {
+        if self.secret.is_none() {
+            self.secret = Some(secret::read(&self.store).await?);
+        }
+        Ok(self.secret.clone().expect("just set"))
+    }
+
+    /// One look and, when called for, one action. `Err` when something needed could not be
+    /// observed (then nothing is done).
+    pub async fn pass(&mut self) -> Result<Decision, String> {
+        let secret = self.secret().await?;
+        let (cfg, _) = self.read().await?;
+        let spec = cfg.servers().map_err(|e| e.to_string())?;
+        let port = cfg.client_port().map_err(|e| e.to_string())?;
+        let all_hosts: Vec<String> = spec.iter().map(|s| format!("{}:{port}", s.host)).collect();
+        // /zookeeper/config first, servers-spec again after: a server is registered in
+        // servers-spec before it is added, so a member seen live is then seen in the spec.
+        let live = match zkadmin::connect(&all_hosts.join(","), &secret).await {
+            Ok(c) => zkadmin::get(&c).await.ok(),
+            Err(_) => None,
+        };
+        let (cfg, _) = self.read().await?;
+        let spec = cfg.servers().map_err(|e| e.to_string())?;
+        let serving = match &live {
+            Some(l) => {
+                let members: Vec<(u32, String, bool)> = l
+                    .members
+                    .iter()
+                    .map(|m| (m.id, format!("{}:{port}", m.host), m.participant))
+                    .collect();
+                quorum::ensemble_state(&members)
+                    .await
+                    .servers
+                    .into_iter()
+                    .filter(|s| s.mode.serving())
+                    .map(|s| s.id)
+                    .collect()
+            }
+            None => BTreeSet::new(),
+        };
+        let gone = self.gone(&cfg, &spec).await?;
+        let observed = Observed {
+            myid: self.myid,
+            my_instance: self.my_instance.clone(),
+            removed: ensemble::removed(&cfg),
+            spec,
+            live,
+            serving,
+            gone,
+        };
+        let decision = decide(&observed, self.grace);
+        match &decision {
+            Decision::Nothing => tracing::debug!("membership: nothing to do"),
+            Decision::Wait { id, reason } => {
+                tracing::info!(
+                    server = id,
+                    reason,
+                    "membership: member looks dead; waiting out the grace period"
+                )
+            }
+            Decision::Hold { id, reason } => {
+                tracing::warn!(
+                    server = id,
+                    reason,
+                    "membership: not removing a dead member"
+                )
+            }
+            Decision::Remove { id, reason } => {
+                tracing::info!(server = id, reason, "membership: removing a dead member");
+                self.remove(*id, &observed, &secret, port).await?;
+            }
+            Decision::StopSelf { reason } => {
+                if !self.stopped {
+                    tracing::error!(reason, command = %self.stop_command, "membership: this server was removed; stopping ZooKeeper so that it does not rejoin");
+                    self.stop().await?;
+                    self.stopped = true;
+                }
+            }
+        }
+        Ok(decision)
+    }
+
+    async fn read(&self) -> Result<(SharedConfig, String), String> {
+        let snap = self
+            .store
+            .read()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+        let cfg = SharedConfig::parse(&snap.text)
+            .map_err(|e| format!("{}: {e}", self.store.location()))?;
+        Ok((cfg, snap.version))
+    }
+
+    /// Members (other than this one) whose instance is gone, with for how long.
+    async fn gone(
+        &mut self,
+        cfg: &SharedConfig,
+        spec: &[Server],
+    ) -> Result<BTreeMap<u32, (Duration, String)>, String> {
+        let known = ensemble::instances(cfg);
+        let mut by_instance: BTreeMap<String, u32> = BTreeMap::new();
+        let mut gone_now: BTreeMap<u32, String> = BTreeMap::new();
+        for s in spec.iter().filter(|s| s.id != self.myid) {
+            match known.get(&s.id) {
+                Some(i) => {
+                    by_instance.insert(i.clone(), s.id);
+                }
+                None => match self.aws.instance_at(&s.host).await? {
+                    Some(i) => {
+                        by_instance.insert(i, s.id);
+                    }
+                    None => {
+                        gone_now.insert(s.id, format!("no instance has address {}", s.host));
+                    }
+                },
+            }
+        }
+        let ids: Vec<String> = by_instance.keys().cloned().collect();
+        for (instance, why) in self.aws.gone(&ids, self.group.as_deref()).await? {
+            gone_now.insert(
+                by_instance[&instance],
+                format!("instance {instance}: {why}"),
+            );
+        }
+        let now = Instant::now();
+        self.first_gone.retain(|id, _| gone_now.contains_key(id));
+        Ok(gone_now
+            .into_iter()
+            .map(|(id, why)| {
+                let since = *self.first_gone.entry(id).or_insert(now);
+                (id, (now - since, why))
+            })
+            .collect())
+    }
+
+    async fn remove(
+        &mut self,
+        id: u32,
+        o: &Observed,
+        secret: &Secret,
+        port: u16,
+    ) -> Result<(), String> {
+        // 1. servers-spec, by conditional write: the one writer that succeeds acts.
+        if o.spec.iter().any(|s| s.id == id) {
+            let snap = self
+                .store
+                .read()
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+            let mut cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
+            if cfg
+                .servers()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .any(|s| s.id == id)
+            {
+                let instance = ensemble::remove_member(&mut cfg, id)?;
+                let (host, ip) = self.whoami(o);
+                let text = cfg.to_properties(&ensemble::comments(&host, &ip));
+                match self.store.write(&text, Some(&snap.version)).await {
+                    Ok(_) => {
+                        tracing::info!(server = id, instance = ?instance, spec = %cfg.get("servers-spec"), "membership: removed from servers-spec")
+                    }
+                    Err(StoreError::Conflict(_)) => {
+                        tracing::info!(server = id, "membership: the shared config changed meanwhile (another member acting?); looking again next pass");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        // 2. the running ensemble, through the members that serve.
+        if o.live.as_ref().is_some_and(|l| l.member(id).is_some()) {
+            let through: Vec<String> = o
+                .live
+                .iter()
+                .flat_map(|l| l.members.iter())
+                .filter(|m| m.id != id && o.serving.contains(&m.id))
+                .map(|m| format!("{}:{port}", m.host))
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let live = zkadmin::remove(&through.join(","), secret, id, deadline)
+                .await
+                .map_err(|f| f.message)?;
+            self.first_gone.remove(&id);
+            tracing::info!(server = id, version = %live.version, "membership: removed from the running ensemble");
+        }
+        Ok(())
+    }
+
+    fn whoami(&self, o: &Observed) -> (String, String) {
+        let ip = o
+            .spec
+            .iter()
+            .find(|s| s.id == self.myid)
+            .map(|s| s.host.clone())
+            .unwrap_or_default();
+        (format!("server.{}", self.myid), ip)
+    }
+
+    async fn stop(&self) -> Result<(), String> {
+        let status = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&self.stop_command)
+            .env("MESOS_BOOT_ROOT", &self.root)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await
+            .map_err(|e| format!("stop command `{}`: {e}", self.stop_command))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "stop command `{}` failed: {status}",
+                self.stop_command
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared_config::ServerKind;
+    use crate::zkadmin::Member;
+
+    const GRACE: Duration = Duration::from_secs(60);
+
+    fn observed(n: u32, serving: &[u32]) -> Observed {
+        Observed {
+            myid: 1,
+            my_instance: "i-1".into(),
+            spec: (1..=n)
+                .map(|id| Server {
+                    id,
+                    host: format!("10.0.0.{id}"),
+                    kind: ServerKind::Standard,
+                })
+                .collect(),
+            removed: vec![],
+            live: Some(LiveConfig {
+                members: (1..=n)
+                    .map(|id| Member {
+                        id,
+                        host: format!("10.0.0.{id}"),
+                        participant: true,
+                    })
+                    .collect(),
+                version: "100000000".into(),
+            }),
+            serving: serving.iter().copied().collect(),
+            gone: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_healthy_ensemble_needs_nothing() {
+        assert_eq!(decide(&observed(3, &[1, 2, 3]), GRACE), Decision::Nothing);
+    }
+
+    #[test]
+    fn a_dead_member_is_removed_after_the_grace_period() {
+        let mut o = observed(3, &[1, 2]);
+        o.gone
+            .insert(3, (Duration::from_secs(10), "EC2 state terminated".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Wait { id: 3, .. }));
+        o.gone
+            .insert(3, (Duration::from_secs(61), "EC2 state terminated".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 3, .. }));
+    }
+
+    #[test]
+    fn no_removal_without_a_majority_of_survivors() {
+        // 5 voters, 2 serving besides the dead one's peers: removing 5 leaves 2 of 5.
+        let mut o = observed(5, &[1, 2]);
+        o.gone
+            .insert(5, (Duration::from_secs(600), "EC2 does not know it".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Hold { id: 5, .. }));
+        // 3 of 5 serving: removing a dead one leaves 3 of 5 serving.
+        let mut o = observed(5, &[1, 2, 3]);
+        o.gone
+            .insert(5, (Duration::from_secs(600), "EC2 does not know it".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 5, .. }));
+        // Without /zookeeper/config, nothing is removed.
+        o.live = None;
+        assert!(matches!(decide(&o, GRACE), Decision::Hold { id: 5, .. }));
+    }
+
+    #[test]
+    fn a_live_member_missing_from_the_spec_is_removed_from_the_ensemble() {
+        let mut o = observed(3, &[1, 2]);
+        o.spec.retain(|s| s.id != 3);
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 3, .. }));
+    }
+
+    #[test]
+    fn a_removed_node_stops_and_others_never_remove_themselves() {
+        let mut o = observed(3, &[1, 2, 3]);
+        o.spec.retain(|s| s.id != 1);
+        o.removed = vec!["i-1".into()];
+        assert!(matches!(decide(&o, GRACE), Decision::StopSelf { .. }));
+        let mut o = observed(3, &[1, 2, 3]);
+        o.gone.insert(1, (Duration::from_secs(600), "x".into()));
+        assert_eq!(decide(&o, GRACE), Decision::Nothing);
+    }
+}

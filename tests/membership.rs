@@ -1,0 +1,438 @@
+//! A running ensemble's membership without Exhibitor, on real ZooKeeper 3.8 with moto as EC2,
+//! S3 and Auto Scaling: a dead member is removed by the survivors' `mesos-boot serve` and its
+//! replacement joins by reconfig while a client keeps writing; the ensemble grows from 3 to 5
+//! without restarting anyone; a removed server that still runs does not come back.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::{block_on, net, poll_until, proc, zk};
+use rand::Rng;
+
+/// One at a time: each test runs 3 to 5 JVMs on a 2-core machine.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn empty_bucket_url() -> String {
+    let bucket = block_on(Moto::shared().unique_bucket("member"));
+    format!("s3://{bucket}/{KEY}")
+}
+
+fn object(url: &str) -> String {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let (bytes, _) = block_on(Moto::shared().get_object(bucket, key)).expect("object written");
+    String::from_utf8(bytes).unwrap()
+}
+
+/// `(id, host)` of servers-spec.
+fn servers_spec(url: &str) -> Vec<(u32, String)> {
+    let text = object(url);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("com.netflix.exhibitor.servers-spec="))
+        .unwrap_or("")
+        .replace("\\:", ":");
+    let mut out: Vec<(u32, String)> = line
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            let (id, host) = i.split_once(':').unwrap();
+            (id.parse().unwrap(), host.to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `(id, host)` of the voting members as ZooKeeper at `addr` reports them (`conf`).
+fn live_voters(addr: &str) -> Option<BTreeSet<(u32, String)>> {
+    let conf = zk::four_letter(addr, "conf", Duration::from_secs(2)).ok()?;
+    let voters: BTreeSet<(u32, String)> = conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("server."))
+        .filter_map(|rest| {
+            let (id, spec) = rest.split_once('=')?;
+            let server = spec.split(';').next()?;
+            server.ends_with(":participant").then(|| {
+                (
+                    id.parse().unwrap(),
+                    server.split(':').next().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    (!voters.is_empty()).then_some(voters)
+}
+
+/// A ZooKeeper node backed by a real moto instance at its loopback address.
+fn zk_node(url: &str, size: &str, extra: &[(&str, &str)]) -> (Node, String) {
+    let ip = net::alloc_ips(1)[0];
+    let mut t = tags("zookeeper", url);
+    t.push(("mesos:ensemble-size", size));
+    t.extend_from_slice(extra);
+    let (id, _) = block_on(Moto::shared().run_instance_at(ip, &t));
+    (Node::zookeeper(ip, &t).with_instance_id(&id), id)
+}
+
+fn boot_all(nodes: &[&Node], max_delay_ms: u64) -> Vec<(Output, Duration)> {
+    let handles: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let mut cmd = n.command(&["--timeout", "120s"]);
+            let delay = Duration::from_millis(rand::rng().random_range(0..=max_delay_ms));
+            std::thread::spawn(move || {
+                // The random start delay under test, not a synchronisation.
+                std::thread::sleep(delay);
+                let started = Instant::now();
+                let out = cmd
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .output()
+                    .unwrap();
+                (out, started.elapsed())
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn assert_booted(nodes: &[&Node], outs: &[(Output, Duration)]) {
+    for (n, (out, _)) in nodes.iter().zip(outs) {
+        assert!(
+            out.status.success(),
+            "{} failed: {}\n--- zookeeper log\n{}",
+            n.ip,
+            show(out),
+            zk::log_tail(&n.zk.as_ref().unwrap().log_path(), 40)
+        );
+    }
+}
+
+/// `mesos-boot serve` on a node, killed when dropped; its log is kept in a file.
+struct Serve {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Serve {
+    fn start(node: &Node) -> Serve {
+        let log = node.root.join("serve.log");
+        let listen = format!("{}:8080", node.ip);
+        let mut cmd = node.command(&[
+            "serve",
+            "--listen",
+            &listen,
+            "--reconcile-interval",
+            "1s",
+            "--grace",
+            "2s",
+            "--stop-command",
+            "kill $(cat \"$MESOS_BOOT_ROOT/run/zookeeper.pid\")",
+        ]);
+        cmd.stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = proc::spawn_bound(cmd).expect("spawn mesos-boot serve");
+        Serve { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        proc::terminate_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// A client that writes `/writer/<n>` as fast as it can through `hosts`, and remembers every
+/// write ZooKeeper acknowledged (and when).
+struct Writer {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<Vec<(u64, Instant)>>>,
+}
+
+impl Writer {
+    fn start(hosts: String) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            block_on(async move {
+                let client = zookeeper_client::Client::connector()
+                    .with_session_timeout(Duration::from_secs(20))
+                    .connect(&hosts)
+                    .await
+                    .expect("writer connects");
+                let opts = zookeeper_client::CreateMode::Persistent
+                    .with_acls(zookeeper_client::Acls::anyone_all());
+                let _ = client.create("/writer", b"", &opts).await;
+                let mut acked = Vec::new();
+                let mut n = 0u64;
+                while !flag.load(Ordering::Relaxed) {
+                    match client
+                        .create(&format!("/writer/{n:08}"), n.to_string().as_bytes(), &opts)
+                        .await
+                    {
+                        Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
+                            acked.push((n, Instant::now()));
+                            n += 1;
+                        }
+                        // Not acknowledged: retry the same write (it may have landed).
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+                acked
+            })
+        });
+        Writer {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) -> Vec<(u64, Instant)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+fn children(hosts: &str, path: &str) -> BTreeSet<u64> {
+    block_on(async {
+        let c = zookeeper_client::Client::connector()
+            .connect(hosts)
+            .await
+            .expect("connect");
+        c.sync(path).await.unwrap();
+        match c.list_children(path).await {
+            Ok(names) => names.into_iter().map(|s| s.parse().unwrap()).collect(),
+            // The writer has not created its parent yet.
+            Err(zookeeper_client::Error::NoNode) => BTreeSet::new(),
+            Err(e) => panic!("list {path}: {e}"),
+        }
+    })
+}
+
+fn pid(node: &Node) -> i32 {
+    node.zk.as_ref().unwrap().pid().expect("zookeeper pid")
+}
+
+#[test]
+fn a_dead_member_is_replaced_by_reconfig_while_a_client_keeps_writing() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 1000));
+    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
+    let hosts = refs
+        .iter()
+        .map(|n| n.client_addr())
+        .collect::<Vec<_>>()
+        .join(",");
+    let writer = Writer::start(hosts.clone());
+    poll_until(Duration::from_secs(30), "first acknowledged writes", || {
+        (children(&hosts, "/writer").len() > 20).then_some(())
+    })
+    .unwrap();
+    let survivors_pids = [pid(refs[0]), pid(refs[1])];
+
+    // Node 3 dies: its JVM and its instance.
+    let (dead, dead_instance) = (&nodes[2].0, &nodes[2].1);
+    assert!(dead.zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(dead_instance));
+    let survivor = refs[0].client_addr();
+    poll_until(Duration::from_secs(60), "the dead member's removal", || {
+        let spec = servers_spec(&url);
+        let live = live_voters(&survivor)?;
+        (spec.len() == 2 && live.len() == 2 && !live.iter().any(|(_, h)| *h == dead.ip.to_string()))
+            .then_some(())
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nspec {:?}\n--- serve 1\n{}\n--- serve 2\n{}",
+            servers_spec(&url),
+            serves[0].log(),
+            serves[1].log()
+        )
+    });
+    let acting: usize = serves
+        .iter()
+        .map(|s| s.log().matches("removed from servers-spec").count())
+        .sum();
+    assert_eq!(acting, 1, "exactly one survivor acts on the change");
+
+    // The ASG's replacement: a new instance at a new address.
+    let (fresh, _) = zk_node(&url, "3", &[]);
+    let outs = boot_all(&[&fresh], 0);
+    assert_booted(&[&fresh], &outs);
+    let record = fresh.boot_record();
+    assert_eq!(record["membership"], "joined", "{record:#}");
+    let live = live_voters(&survivor).expect("conf");
+    assert_eq!(live.len(), 3, "{live:?}");
+    assert!(
+        live.iter().any(|(_, h)| *h == fresh.ip.to_string()),
+        "{live:?}"
+    );
+    let spec = servers_spec(&url);
+    assert!(
+        spec.iter()
+            .any(|(id, h)| *id == 4 && *h == fresh.ip.to_string()),
+        "new id 4: {spec:?}"
+    );
+    assert!(
+        zk::mode(&fresh.client_addr()).is_some_and(|m| m == "follower" || m == "leader"),
+        "the replacement serves"
+    );
+    let joined_at = Instant::now();
+    // Keep writing a little after the join: poll until the writer made progress.
+    let before = children(&fresh.client_addr(), "/writer").len();
+    poll_until(
+        Duration::from_secs(30),
+        "progress through the new member",
+        || (children(&fresh.client_addr(), "/writer").len() > before + 20).then_some(()),
+    )
+    .unwrap();
+    let acked = writer.finish();
+    let stored = children(&fresh.client_addr(), "/writer");
+    let lost: Vec<u64> = acked
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !stored.contains(n))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(
+        acked.iter().any(|(_, at)| *at > joined_at),
+        "writes went on after the join"
+    );
+    let longest_gap = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap();
+    assert!(
+        longest_gap < Duration::from_secs(20),
+        "writes stalled for {longest_gap:?}"
+    );
+    assert_eq!(
+        [pid(refs[0]), pid(refs[1])],
+        survivors_pids,
+        "no survivor restarted"
+    );
+    eprintln!(
+        "replacement: {} acknowledged writes, none lost, longest gap {longest_gap:?}, join took {:?}",
+        acked.len(),
+        outs[0].1
+    );
+}
+
+#[test]
+fn the_ensemble_grows_from_3_to_5_without_restarting_anyone() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let first: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = first.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 1000));
+    let pids: Vec<i32> = refs.iter().map(|n| pid(n)).collect();
+
+    let more: Vec<(Node, String)> = (0..2).map(|_| zk_node(&url, "5", &[])).collect();
+    let new_refs: Vec<&Node> = more.iter().map(|(n, _)| n).collect();
+    let outs = boot_all(&new_refs, 1500);
+    assert_booted(&new_refs, &outs);
+    for n in &new_refs {
+        assert_eq!(n.boot_record()["membership"], "joined");
+    }
+    let live = live_voters(&refs[0].client_addr()).expect("conf");
+    assert_eq!(live.len(), 5, "{live:?}");
+    assert_eq!(servers_spec(&url).len(), 5);
+    let leaders = refs
+        .iter()
+        .chain(&new_refs)
+        .filter(|n| zk::mode(&n.client_addr()).as_deref() == Some("leader"))
+        .count();
+    assert_eq!(leaders, 1);
+    assert_eq!(
+        refs.iter().map(|n| pid(n)).collect::<Vec<_>>(),
+        pids,
+        "no member restarted"
+    );
+}
+
+#[test]
+fn a_removed_server_that_still_runs_does_not_rejoin() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 500));
+    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
+
+    // EC2 says node 3's instance is gone, but its ZooKeeper and serve still run.
+    let (removed, instance) = (&nodes[2].0, &nodes[2].1);
+    let zk_pid = pid(removed);
+    block_on(Moto::shared().terminate_instance(instance));
+    let survivor = refs[0].client_addr();
+    poll_until(
+        Duration::from_secs(60),
+        "removal of the partitioned member",
+        || {
+            let live = live_voters(&survivor)?;
+            (live.len() == 2 && servers_spec(&url).len() == 2).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n--- serve 1\n{}", serves[0].log()));
+    poll_until(
+        Duration::from_secs(30),
+        "the removed server to stop its ZooKeeper",
+        || (!proc::pid_alive(zk_pid)).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n--- serve 3\n{}", serves[2].log()));
+    assert!(
+        serves[2].log().contains("this server was removed"),
+        "{}",
+        serves[2].log()
+    );
+
+    // A re-run (a reboot) refuses to register it again and writes nothing.
+    let before = object(&url);
+    let out = removed.run(&["--timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must not rejoin"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(object(&url), before, "no write");
+    let live = live_voters(&survivor).expect("conf");
+    assert!(
+        !live.iter().any(|(_, h)| *h == removed.ip.to_string()),
+        "{live:?}"
+    );
+}
+
+#[test]
+fn without_a_size_tag_the_auto_scaling_groups_desired_capacity_sizes_a_new_ensemble() {
+    let url = empty_bucket_url();
+    let group = format!("zk-{}", rand::rng().random_range(0..1_000_000u32));
+    block_on(Moto::shared().create_asg(&group, 3));
+    let ip = net::alloc_ips(1)[0];
+    let mut t = tags("zookeeper", &url);
+    t.push(("aws:autoscaling:groupName", &group));
+    let node = Node::new(ip, &t);
+    let out = node.run(&["--no-start", "--timeout", "5s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("desired capacity"), "{}", show(&out));
+    assert!(
+        stderr.contains("1 of 3 ZooKeeper members registered"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(servers_spec(&url).len(), 1, "it registered itself");
+}
