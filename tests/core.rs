@@ -375,3 +375,111 @@ fn serve_answers_exhibitors_rest_api_as_curator_and_patroni_read_it() {
     let leader_here = mesos_boot_tests::zk::mode(&node.client_addr()).as_deref() == Some("leader");
     assert_eq!(state["isLeader"], leader_here);
 }
+
+#[test]
+fn a_booted_node_completes_its_launch_hook_and_a_failed_boot_abandons_it() {
+    let moto = Moto::shared();
+    let group = format!("masters-{}", std::process::id());
+    block_on(moto.create_asg(&group, 2));
+    block_on(moto.put_launch_hook(&group, "launch"));
+    let instances = block_on(moto.asg_instances(&group));
+    assert_eq!(instances.len(), 2);
+    let url = s3_config(&shared_config(&net::alloc_ips(1)));
+    let node = |instance: &str, masters: &str| {
+        let mut t = tags("master", &url);
+        t.push(("mesos:masters", masters));
+        t.push(("aws:autoscaling:groupName", &group));
+        t.push(("mesos:lifecycle-hook", "launch"));
+        Node::new(net::alloc_ip(), &t).with_instance_id(instance)
+    };
+
+    let good = node(&instances[0], "1");
+    let out = good.run(&["--no-wait", "--start-command", "true"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(good.boot_record()["lifecycle"], "CONTINUE");
+    let state = block_on(moto.asg_instance_state(&instances[0])).unwrap();
+    assert_eq!(state, ("InService".to_string(), "Healthy".to_string()));
+
+    let bad = node(&instances[1], "two");
+    let out = bad.run(&["--no-wait", "--start-command", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(bad.boot_record()["lifecycle"], "ABANDON");
+    let state = block_on(moto.asg_instance_state(&instances[1])).unwrap();
+    assert_eq!(state, ("Terminating".to_string(), "Unhealthy".to_string()));
+
+    // --no-start leaves the hook alone (an image check, a dry run of the configuration).
+    let out = node(&instances[1], "1").run(&["--no-start", "--no-wait"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lifecycle hook is left alone"));
+}
+
+#[test]
+fn check_image_accepts_a_complete_image_and_names_what_is_missing() {
+    let root = tempfile::tempdir().unwrap();
+    let put = |path: &str, text: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = root.path().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // What packer/scripts install: the repository's units, the programs they run, the
+    // default templates' reference copy.
+    let repo = mesos_boot_tests::workspace_root();
+    for unit in std::fs::read_dir(repo.join("systemd")).unwrap().flatten() {
+        let name = unit.file_name().to_string_lossy().to_string();
+        if name.ends_with(".service") {
+            let text = std::fs::read_to_string(unit.path()).unwrap();
+            put(&format!("/etc/systemd/system/{name}"), &text, 0o644);
+        }
+    }
+    for program in [
+        "/usr/local/bin/mesos-boot",
+        "/usr/sbin/mesos-master",
+        "/usr/sbin/mesos-agent",
+        "/usr/bin/java",
+    ] {
+        put(program, "#!/bin/sh\n", 0o755);
+    }
+    put("/usr/share/java/zookeeper.jar", "", 0o644);
+    put("/etc/zookeeper/conf/environment", "", 0o644);
+    for t in std::fs::read_dir(repo.join("bootstrap/templates"))
+        .unwrap()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(t.path()).unwrap();
+        put(
+            &format!(
+                "/usr/share/mesos-boot/templates/{}",
+                t.file_name().to_string_lossy()
+            ),
+            &text,
+            0o644,
+        );
+    }
+    let node = Node::new(net::alloc_ip(), &[]);
+    let check = || {
+        let mut cmd = node.command(&["check-image"]);
+        cmd.env("MESOS_BOOT_ROOT", root.path());
+        cmd.output().unwrap()
+    };
+    let out = check();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("image ok"),
+        "{}",
+        show(&out)
+    );
+
+    std::fs::remove_file(root.path().join("usr/sbin/mesos-agent")).unwrap();
+    put(
+        "/usr/share/mesos-boot/templates/mesos-zk.tera",
+        "{{ no_such_value }}\n",
+        0o644,
+    );
+    let out = check();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("usr/sbin/mesos-agent"), "{}", show(&out));
+    assert!(stderr.contains("mesos-zk.tera"), "{}", show(&out));
+}

@@ -18,6 +18,7 @@ use crate::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::instances::Aws;
+use crate::lifecycle;
 use crate::quorum;
 use crate::record::{EnsembleMember, Recorder};
 use crate::render::{self, Node, Templates};
@@ -50,6 +51,8 @@ pub struct Boot {
     pub root: PathBuf,
     pub deadline: Instant,
     pub rec: Recorder,
+    /// The launch lifecycle hook to complete, and the region, once identity and tags are known.
+    hook: Option<(lifecycle::Hook, String)>,
 }
 
 /// How a successful boot ended.
@@ -68,12 +71,33 @@ impl Boot {
             root,
             deadline,
             rec: Recorder::new(),
+            hook: None,
         }
     }
 
     /// Runs the pipeline; the record is saved whatever the outcome (not on --dry-run).
     pub async fn run(mut self) -> Result<Outcome> {
-        let result = self.pipeline().await;
+        let mut result = self.pipeline().await;
+        if let Some((hook, region)) = self.hook.take() {
+            let ok = matches!(result, Ok(Outcome::Ready));
+            let sdk = sdk_config(&region).await;
+            // Its own budget: a boot that failed at its deadline must still ABANDON.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let action = lifecycle::result(ok);
+            match lifecycle::complete(&sdk, &hook, ok, deadline).await {
+                Ok(()) => {
+                    tracing::info!(hook = %hook.name, group = %hook.group, result = action, "completed the launch lifecycle hook");
+                    self.rec.record.lifecycle = Some(action.to_string());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not complete the launch lifecycle hook; the group's timeout will decide");
+                    self.rec.record.lifecycle = Some(format!("{action} failed: {e}"));
+                    if result.is_ok() {
+                        result = Err(Failure::unreachable(e));
+                    }
+                }
+            }
+        }
         if !self.args.dry_run {
             let r = &mut self.rec.record;
             match &result {
@@ -105,6 +129,21 @@ impl Boot {
         self.rec.record.identity = serde_json::to_value(&identity).unwrap_or_default();
         self.rec.step("identity");
 
+        let tags = identity.tags.clone().unwrap_or_default();
+        if let (Some(name), Some(group)) =
+            (tags.get(lifecycle::HOOK_TAG), tags.get(identity::ASG_TAG))
+        {
+            if self.args.dry_run || self.args.no_start {
+                tracing::info!(hook = %name, "--dry-run/--no-start: the launch lifecycle hook is left alone");
+            } else {
+                let hook = lifecycle::Hook {
+                    group: group.clone(),
+                    name: name.clone(),
+                    instance_id: identity.instance_id.value.clone(),
+                };
+                self.hook = Some((hook, identity.region.value.clone()));
+            }
+        }
         let mut settings = self.settings(&identity)?;
         if settings.role == Role::Zookeeper && settings.ensemble_size.is_none() {
             if let Some(group) = identity

@@ -67,6 +67,9 @@ pub enum Command {
     },
     /// ZooKeeper nodes: serve Exhibitor's REST API (cluster list/status/state) and /health.
     Serve(ServeArgs),
+    /// Verify an image (Packer's last step): units and their programs, ZooKeeper's and
+    /// Mesos' files, templates that render for every role. Exit 2 names what is missing.
+    CheckImage,
 }
 
 /// Flags of `mesos-boot serve`.

@@ -4,7 +4,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use mesos_boot::cli::{Cli, Command, LogFormat};
 use mesos_boot::failure::{self, Failure};
-use mesos_boot::{boot, serve, status};
+use mesos_boot::{boot, image, serve, status};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESOS_BOOT_LOG")
@@ -41,6 +41,10 @@ fn main() {
                     Err(f) => report(&f),
                 }
             }
+            Some(Command::CheckImage) => match image::run(&cli.root) {
+                Ok(()) => 0,
+                Err(f) => report(&f),
+            },
             Some(Command::Serve(args)) => match serve::run(&cli.root, &args).await {
                 Ok(()) => 0,
                 Err(f) => report(&f),

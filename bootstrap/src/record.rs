@@ -41,6 +41,8 @@ pub struct BootRecord {
     pub start_command: Option<String>,
     pub leader: Option<serde_json::Value>,
     pub steps: Vec<Step>,
+    /// The launch lifecycle hook's completion: `CONTINUE`, `ABANDON`, or what failed.
+    pub lifecycle: Option<String>,
     /// `ready`, `rendered` (--no-start) or `failed`.
     pub result: String,
     pub error: Option<String>,

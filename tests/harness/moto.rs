@@ -96,8 +96,18 @@ impl Moto {
             ));
             let log = std::fs::File::create(&log_path)
                 .map_err(|e| format!("{}: {e}", log_path.display()))?;
-            let mut cmd = Command::new(&exe);
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // moto_ext.py: moto_server plus the lifecycle-hook actions moto lacks, run by the
+            // Python interpreter of moto's own environment.
+            let python = exe
+                .parent()
+                .map(|d| d.join("python3"))
+                .filter(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from("python3"));
+            let mut cmd = Command::new(&python);
+            cmd.arg(workspace_root().join("tests/harness/moto_ext.py"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // AWS managed policies (AWSLambdaVPCAccessExecutionRole, ...) for Terraform.
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().map_err(|e| e.to_string())?)
                 .stderr(log);
@@ -235,6 +245,53 @@ impl Moto {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateAutoScalingGroup {name}: {e:?}"));
+    }
+
+    /// Instance ids of Auto Scaling group `name`.
+    pub async fn asg_instances(&self, name: &str) -> Vec<String> {
+        let out = self
+            .autoscaling()
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeAutoScalingGroups {name}: {e:?}"));
+        out.auto_scaling_groups()
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect()
+    }
+
+    /// Adds a launch lifecycle hook `hook` to group `name`.
+    pub async fn put_launch_hook(&self, name: &str, hook: &str) {
+        self.autoscaling()
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(name)
+            .lifecycle_hook_name(hook)
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
+            .heartbeat_timeout(900)
+            .default_result("ABANDON")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutLifecycleHook {name}/{hook}: {e:?}"));
+    }
+
+    /// `(lifecycle state, health status)` of an instance in its Auto Scaling group.
+    pub async fn asg_instance_state(&self, id: &str) -> Option<(String, String)> {
+        let out = self
+            .autoscaling()
+            .describe_auto_scaling_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeAutoScalingInstances {id}: {e:?}"));
+        out.auto_scaling_instances().first().map(|i| {
+            (
+                i.lifecycle_state().unwrap_or_default().to_string(),
+                i.health_status().unwrap_or_default().to_string(),
+            )
+        })
     }
 
     /// Creates a new, empty bucket named `<prefix>-<pid>-<n>-<random>`

@@ -243,6 +243,12 @@ where
                 "InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout" => {
                     StoreError::Unreachable(loc, message)
                 }
+                "" => {
+                    // No S3 error document: say what the response was.
+                    let mut raw = format!("{:?}", se.raw());
+                    raw.truncate(400);
+                    StoreError::Other(loc, format!("unexpected response: {raw}"))
+                }
                 _ => StoreError::Other(loc, format!("{code}: {message}")),
             }
         }
