@@ -127,6 +127,33 @@ fn garbage_in_the_shared_config_is_named_by_url_and_line() {
 }
 
 #[test]
+fn a_zookeeper_node_writes_nothing_over_a_bad_servers_spec() {
+    for spec in [
+        "1:10.0.0.1,1:10.0.0.2",
+        "1:10.0.0.1,2:10.0.0.1",
+        "1:10.0.0.1,junk",
+    ] {
+        let text = format!("com.netflix.exhibitor.servers-spec={spec}\n");
+        let url = s3_config(&text);
+        let mut t = tags("zookeeper", &url);
+        t.push(("mesos:ensemble-size", "3"));
+        let node = Node::new(net::alloc_ip(), &t);
+        fails(
+            &node,
+            &["--no-start"],
+            2,
+            "key com.netflix.exhibitor.servers-spec",
+        );
+        let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+        let moto = Moto::shared();
+        let (now, _) = block_on(moto.get_object(bucket, key)).unwrap();
+        assert_eq!(String::from_utf8(now).unwrap(), text, "{spec}: no write");
+        let secret = block_on(moto.get_object(bucket, &format!("{key}.zk-super")));
+        assert!(secret.is_none(), "{spec}: no secret created");
+    }
+}
+
+#[test]
 fn imds_that_fails_or_is_absent_exits_3_naming_imds() {
     let node = agent_with("s3://b/k", &[]);
     node.imds.set_fail(Some(500));

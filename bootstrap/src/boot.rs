@@ -377,10 +377,10 @@ impl Boot {
             hostname: identity.hostname.value.clone(),
             instance_id: identity.instance_id.value.clone(),
         };
-        let secret = secret::ensure(store, self.deadline).await?;
         let expected = settings.ensemble_size;
         let (myid, config, snapshot) =
             ensemble::register(store, &me, expected, self.deadline).await?;
+        let secret = secret::ensure(store, self.deadline).await?;
         self.rec.record.myid = Some(myid);
         self.rec.step("membership");
         let others: Vec<(u32, String, bool)> = ensemble_of(&config)?
@@ -400,7 +400,12 @@ impl Boot {
         let (view, snapshot, join) = match live {
             None => {
                 let (config, snapshot) = match expected {
-                    Some(n) if config.servers()?.len() < n as usize => {
+                    // A member restarting (ZooKeeper ran here before) rejoins what is listed;
+                    // only a new ensemble waits for every member.
+                    Some(n)
+                        if config.servers()?.len() < n as usize
+                            && !render::zookeeper_ran_before(&self.root) =>
+                    {
                         tracing::info!(
                             myid,
                             expected = n,

@@ -352,6 +352,15 @@ fn zoo_settings(text: &str) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// Whether ZooKeeper already ran on this node: its rewrite of zoo.cfg points at a versioned
+/// dynamic file (`zoo.cfg.dynamic.<version>`) that exists.
+pub fn zookeeper_ran_before(root: &Path) -> bool {
+    std::fs::read_to_string(under(root, paths::ZOO_CFG))
+        .ok()
+        .and_then(|text| zoo_settings(&text).get("dynamicConfigFile").cloned())
+        .is_some_and(|d| d != at(root, paths::ZOO_CFG_DYNAMIC) && Path::new(&d).is_file())
+}
+
 /// After its first start, ZooKeeper rewrites zoo.cfg (no comments, its own order) and moves
 /// membership to `zoo.cfg.dynamic.<version>`, which reconfig then maintains. A re-run accepts
 /// that instead of fighting it: membership stays ZooKeeper's, and zoo.cfg is left as ZooKeeper
@@ -609,7 +618,9 @@ mod tests {
             .collect();
         rewritten.reverse();
         let rewritten = rewritten.join("\n") + "\n";
+        assert!(!zookeeper_ran_before(root.path()));
         std::fs::write(under(root.path(), paths::ZOO_CFG), &rewritten).unwrap();
+        assert!(zookeeper_ran_before(root.path()));
         adopt_zookeeper_rewrites(root.path(), &mut outputs);
         assert_eq!(outputs[0].content, rewritten);
         let written = write(root.path(), &outputs).unwrap();
