@@ -285,6 +285,9 @@ impl Actor<'_> {
                 }
             }
             Action::MachineDown { machine, .. } => {
+                // Only scheduled machines may go down; the window is there unless the run
+                // that tagged the instance failed before adding it.
+                self.schedule_add(machine, now).await?;
                 self.post(
                     "/master/machine/down",
                     serde_json::json!([machine_json(machine)]),
