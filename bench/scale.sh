@@ -8,6 +8,7 @@ scripts/setup.sh
 scripts/lambda-zip.sh
 export MESOS_SCALE_BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release/mesos-scale
 export MOTO_SERVER=${MOTO_SERVER:-$PWD/.venv/bin/moto_server}
-cargo bench --quiet -p mesos-scale --bench decide
+# Same target as the zip, so the bench reuses its release build.
+cargo bench --quiet -p mesos-scale --bench decide --target x86_64-unknown-linux-musl
 # The bench drives the release binary; its own harness needs no optimisation.
 cargo bench --quiet --profile dev -p mesos-boot-tests --bench scale
