@@ -8,7 +8,8 @@ scripts/setup.sh
 scripts/lambda-zip.sh
 export MESOS_SCALE_BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release/mesos-scale
 export MOTO_SERVER=${MOTO_SERVER:-$PWD/.venv/bin/moto_server}
-# Same target as the zip, so the bench reuses its release build.
-cargo bench --quiet -p mesos-scale --bench decide --target x86_64-unknown-linux-musl
+# The zip's target and optimisation (benches are built with panic=unwind, so the first run
+# builds the dependencies once more).
+cargo bench --quiet -p mesos-scale --bench decide --target x86_64-unknown-linux-musl --profile release
 # The bench drives the release binary; its own harness needs no optimisation.
 cargo bench --quiet --profile dev -p mesos-boot-tests --bench scale
