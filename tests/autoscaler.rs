@@ -265,20 +265,34 @@ async fn before_mesos_1_9_idle_agents_go_through_maintenance_which_is_cleaned_up
     assert_eq!(ips(c.master.down_machines()), idle_machines);
     assert_eq!(c.group().await.desired, 4);
 
-    // Down: terminated, then up and out of the schedule.
-    ok(&c.run(720, &[]).await);
+    // Down: terminated, then up and out of the schedule; when machine/up fails right after a
+    // termination, the run fails and the next one brings the machine up.
+    c.master.fail("/master/machine/up", 500, "injected failure");
+    let r = c.run(720, &[]).await;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("/master/machine/up"), "{}", r.stderr);
+    assert_eq!(
+        c.group().await.desired,
+        3,
+        "one termination, then the failure"
+    );
+    assert_eq!(ips(c.master.down_machines()), idle_machines);
+    c.master.clear_failures();
+    ok(&c.run(780, &[]).await);
     let g = c.group().await;
     assert_eq!(g.desired, 2);
     assert_eq!(g.instance_ids().into_iter().collect::<BTreeSet<_>>(), busy);
     assert!(c.master.down_machines().is_empty());
     assert!(c.master.scheduled_machines().is_empty());
-    let ups: Vec<_> = c
+    // Nothing left to do.
+    ok(&c.run(840, &[]).await);
+    let ups = c
         .master
         .posts()
         .into_iter()
         .filter(|p| p.path == "/master/machine/up")
-        .collect();
-    assert_eq!(ups.len(), 2);
+        .count();
+    assert_eq!(ups, 3, "one refused, then one per machine");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -107,6 +107,8 @@ fn main() {
             nodes,
             unmatched_agents,
             down_machines: vec![],
+            draining_machines: vec![],
+            released: vec![],
         };
         let d = decide(&snap, &policy, &State::default());
         times.push(t.elapsed());

@@ -9,6 +9,8 @@
 //! * termination: `TerminateInstanceInAutoScalingGroup` with
 //!   `ShouldDecrementDesiredCapacity=true`, then for a maintenance drain `machine/up` and the
 //!   machine's removal from the schedule, so a new instance reusing the IP is not blocked;
+//! * release: `machine/up` and removal from the schedule of a machine whose instance is gone
+//!   (a run failed between the termination and `machine/up`);
 //! * idle marks: [`IDLE_TAG`] set or removed, batched.
 //!
 //! With `dry_run`, every step is logged as what it would do and nothing is changed.
@@ -316,6 +318,16 @@ impl Actor<'_> {
                         .await?;
                     self.schedule_remove(m).await?;
                 }
+            }
+            Action::Release { machine, down } => {
+                if *down {
+                    self.post(
+                        "/master/machine/up",
+                        serde_json::json!([machine_json(machine)]),
+                    )
+                    .await?;
+                }
+                self.schedule_remove(machine).await?;
             }
             Action::MarkIdle { .. } | Action::ClearIdle { .. } => {}
         }

@@ -49,6 +49,9 @@ pub enum Action {
         reason: &'static str,
         cleanup: Option<Machine>,
     },
+    /// The instance of a maintenance drain is gone but its machine is still down (`down`:
+    /// `machine/up`) or scheduled: release it (a run failed after the termination).
+    Release { machine: Machine, down: bool },
     /// Set the instance's idle-since tag.
     MarkIdle { instance_id: String, since: u64 },
     /// Remove the instance's idle-since tag.
@@ -249,6 +252,16 @@ pub fn decide(snap: &Snapshot, policy: &Policy, prev: &State) -> Decision {
                     }
                 }
             }
+        }
+    }
+    // Machines left down or scheduled by a run that failed after terminating their instance.
+    for m in &snap.released {
+        let down = snap.down_machines.contains(m);
+        if down || snap.draining_machines.contains(m) {
+            actions.push(Action::Release {
+                machine: m.clone(),
+                down,
+            });
         }
     }
     // Desired capacity once in-flight drains are done.
@@ -614,6 +627,8 @@ mod tests {
             nodes,
             unmatched_agents: 0,
             down_machines: vec![],
+            draining_machines: vec![],
+            released: vec![],
         };
         recompute(&mut s);
         s
@@ -1017,6 +1032,32 @@ mod tests {
         s.now = NOW - 60 + 600;
         let d = decide(&s, &pol(), &State::default());
         assert!(matches!(scaling(&d)[..], [Action::MachineDown { .. }]));
+    }
+
+    #[test]
+    fn machines_of_terminated_instances_are_released() {
+        let mut s = snap(2, 2, 2.8);
+        let m = |i: usize| Machine {
+            hostname: format!("ip-10-0-0-{i}"),
+            ip: format!("10.0.0.{i}"),
+        };
+        s.released = vec![m(7), m(8), m(9)];
+        s.down_machines = vec![m(7)];
+        s.draining_machines = vec![m(8)];
+        let d = decide(&s, &pol(), &State::default());
+        assert_eq!(
+            scaling(&d),
+            vec![
+                &Action::Release {
+                    machine: m(7),
+                    down: true
+                },
+                &Action::Release {
+                    machine: m(8),
+                    down: false
+                }
+            ]
+        );
     }
 
     #[test]

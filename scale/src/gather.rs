@@ -213,12 +213,21 @@ impl Gatherer {
         Ok((metrics, state))
     }
 
-    /// Machines the master reports down.
-    pub async fn down_machines(&self, leader: &str) -> Result<Vec<Machine>, GatherError> {
+    /// Machines the master reports down, and those scheduled but not down.
+    pub async fn maintenance_status(
+        &self,
+        leader: &str,
+    ) -> Result<(Vec<Machine>, Vec<Machine>), GatherError> {
         #[derive(serde::Deserialize)]
         struct Status {
             #[serde(default)]
             down_machines: Vec<Machine2>,
+            #[serde(default)]
+            draining_machines: Vec<Draining>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Draining {
+            id: Machine2,
         }
         #[derive(serde::Deserialize)]
         struct Machine2 {
@@ -233,13 +242,52 @@ impl Gatherer {
             source_name: url,
             error,
         })?;
-        Ok(s.down_machines
-            .into_iter()
-            .map(|m| Machine {
-                hostname: m.hostname,
-                ip: m.ip,
-            })
-            .collect())
+        let m = |m: Machine2| Machine {
+            hostname: m.hostname,
+            ip: m.ip,
+        };
+        Ok((
+            s.down_machines.into_iter().map(m).collect(),
+            s.draining_machines.into_iter().map(|d| m(d.id)).collect(),
+        ))
+    }
+
+    /// Machines of terminated instances that carry a maintenance drain tag.
+    pub async fn released(&self) -> Result<Vec<Machine>, GatherError> {
+        use aws_sdk_ec2::types::Filter;
+        let eerr = |why: String| GatherError::Ec2 {
+            group: self.group.clone(),
+            why,
+        };
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .filters(Filter::builder().name("tag-key").values(DRAIN_TAG).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("shutting-down")
+                    .values("terminated")
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| eerr(DisplayErrorContext(&e).to_string()))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                for t in i.tags() {
+                    if t.key() == Some(DRAIN_TAG) {
+                        if let Some(d) = t.value().and_then(DrainTag::parse) {
+                            if d.method == DrainMethod::Maintenance && !out.contains(&d.machine) {
+                                out.push(d.machine);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The group, its instances (with their EC2 data and our tags) and the persisted state.
@@ -349,14 +397,16 @@ impl Gatherer {
         let leader = self.leader().await?;
         let (metrics, master) = self.master(&leader).await?;
         let (asg, instances, state) = self.group().await?;
-        let down_machines = if instances.iter().any(|i| {
-            i.drain
-                .as_ref()
-                .is_some_and(|d| d.method == DrainMethod::Maintenance)
-        }) {
-            self.down_machines(&leader).await?
+        let released = self.released().await?;
+        let (down_machines, draining_machines) = if !released.is_empty()
+            || instances.iter().any(|i| {
+                i.drain
+                    .as_ref()
+                    .is_some_and(|d| d.method == DrainMethod::Maintenance)
+            }) {
+            self.maintenance_status(&leader).await?
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let (nodes, unmatched_agents) = match_agents(instances, master.agents);
         Ok(Gathered {
@@ -369,6 +419,8 @@ impl Gatherer {
                 nodes,
                 unmatched_agents,
                 down_machines,
+                draining_machines,
+                released,
             },
             state,
         })

@@ -192,8 +192,13 @@ pub struct Snapshot {
     /// Agents of the master that match no instance of the group.
     pub unmatched_agents: usize,
     /// Machines the master reports down (`/master/maintenance/status`); read only when a
-    /// maintenance drain is in progress.
+    /// maintenance drain is in progress or [`Snapshot::released`] is not empty.
     pub down_machines: Vec<Machine>,
+    /// Machines scheduled for maintenance but not down (same source and condition).
+    pub draining_machines: Vec<Machine>,
+    /// Machines of instances terminated after a maintenance drain (EC2 keeps terminated
+    /// instances and their tags for a while): any still down or scheduled is released.
+    pub released: Vec<Machine>,
 }
 
 /// What one evaluation leaves to the next, in [`STATE_TAG`]:

@@ -195,6 +195,11 @@ impl MasterEmulator {
             .push((prefix.into(), status, body.into()));
     }
 
+    /// Stops the failures set with [`MasterEmulator::fail`].
+    pub fn clear_failures(&self) {
+        self.lock().failures.clear();
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
