@@ -23,6 +23,12 @@ fi
 "$bin" --version
 echo "static: yes, size $(stat -c %s "$bin") bytes"
 
+section "autoscaler Lambda zip (static mesos-scale as bootstrap)"
+scripts/lambda-zip.sh
+zip=${CARGO_TARGET_DIR:-target}/lambda/mesos-scale.zip
+size=$(stat -c %s "$zip")
+[ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: $zip is $size bytes (goal <= 15 MiB)"; exit 1; }
+
 section "cargo test (unit, golden files, integration)"
 cargo test --workspace
 

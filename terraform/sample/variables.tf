@@ -180,7 +180,7 @@ variable "autoscaler_zip_path" {
 variable "autoscaler_architecture" {
   description = "Architecture the autoscaler's `bootstrap` was built for (x86_64 or arm64)."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 
   validation {
     condition     = contains(["x86_64", "arm64"], var.autoscaler_architecture)

@@ -15,13 +15,17 @@
 //! * Async helpers expect `#[tokio::test(flavor = "multi_thread")]`; sync tests
 //!   can drive them with [`block_on`].
 
+pub mod asg;
 pub mod bin;
 pub mod http;
 pub mod imds;
+pub mod lambda_api;
 pub mod mesos;
+pub mod mesos_master;
 pub mod moto;
 pub mod net;
 pub mod proc;
+pub mod scale;
 pub mod zk;
 
 use std::future::Future;

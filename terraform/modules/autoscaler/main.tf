@@ -42,8 +42,31 @@ data "aws_iam_policy_document" "this" {
 
   statement {
     sid       = "ResizeAgents"
-    actions   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    actions   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:CreateOrUpdateTags"] # the group's tag keeps cooldowns between runs
     resources = [var.agent_asg_arn]
+  }
+
+  statement {
+    sid       = "ReadAgentInstances"
+    actions   = ["ec2:DescribeInstances"] # no resource-level restriction; IPs and hostnames to match Mesos agents
+    resources = ["*"]
+  }
+
+  # Idle and drain state of each agent, kept across runs in the instance's own tags.
+  statement {
+    sid       = "TagAgentInstances"
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["arn:${data.aws_partition.current.partition}:ec2:*:*:instance/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/aws:autoscaling:groupName"
+      values   = [var.agent_asg_name]
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["mesos-scale:*"]
+    }
   }
 
   statement {

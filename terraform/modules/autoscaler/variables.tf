@@ -21,7 +21,7 @@ variable "zip_path" {
 variable "architecture" {
   description = "CPU architecture the `bootstrap` binary was built for: x86_64 or arm64."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 
   validation {
     condition     = contains(["x86_64", "arm64"], var.architecture)
