@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-musl
 dir=${CARGO_TARGET_DIR:-target}
 out=${1:-$dir/lambda/mesos-scale.zip}
-cargo build --release --quiet --target "$target" -p mesos-scale --bin mesos-scale
+# With mesos-boot, as scripts/test.sh and bench/run.sh build them: the same feature resolution
+# reuses their release dependencies instead of compiling aws-sdk-ec2 once more.
+cargo build --release --quiet --target "$target" -p mesos-boot -p mesos-scale
 bin=$dir/$target/release/mesos-scale
 if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
   echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1

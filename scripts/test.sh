@@ -15,7 +15,9 @@ section "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 section "static release binary (x86_64-unknown-linux-musl)"
-cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot
+# Both static binaries in one invocation: one feature resolution, so the release build of
+# aws-sdk-ec2 (the slowest crate by far) is compiled once, not once per binary.
+cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale
 bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/mesos-boot
 if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
   echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1

@@ -534,7 +534,6 @@ async fn under_lambda_each_invocation_is_one_evaluation() {
         .env("MESOS_CLUSTER", "test")
         .env("MESOS_MASTER", c.master.url())
         .env("AGENT_ASG_NAME", &c.group)
-        .env("METRICS_NS", "Mesos/test")
         .env("MESOS_SCALE_NOW", c.t0.to_string())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

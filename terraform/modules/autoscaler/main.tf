@@ -70,17 +70,6 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid       = "PublishMetrics"
-    actions   = ["cloudwatch:PutMetricData"] # no resource-level restriction; limited to one namespace
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["Mesos/${var.cluster_name}"]
-    }
-  }
-
-  statement {
     sid       = "DecryptEnvironment"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
@@ -122,7 +111,6 @@ resource "aws_lambda_function" "this" {
       MESOS_CLUSTER  = var.cluster_name
       MESOS_MASTER   = var.master_url
       AGENT_ASG_NAME = var.agent_asg_name
-      METRICS_NS     = "Mesos/${var.cluster_name}"
     })
   }
 
