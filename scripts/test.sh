@@ -32,6 +32,11 @@ size=$(stat -c %s "$zip")
 [ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: $zip is $size bytes (goal <= 15 MiB)"; exit 1; }
 
 section "cargo test (unit, golden files, integration)"
+# The integration tests drive the static release binaries built above (what ships), instead of
+# having the harness build debug ones with a feature resolution of their own (another full
+# compile of aws-sdk-ec2 each).
+rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
+export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
 cargo test --workspace
 
 section "Terraform, Packer, systemd (pytest)"
