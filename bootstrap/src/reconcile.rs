@@ -328,13 +328,7 @@ impl Reconciler {
     ) -> Result<(), String> {
         // 1. servers-spec, by conditional write: the one writer that succeeds acts.
         if o.spec.iter().any(|s| s.id == id) {
-            let snap = self
-                .store
-                .read()
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
-            let mut cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
+            let (mut cfg, version) = self.read().await?;
             if cfg
                 .servers()
                 .map_err(|e| e.to_string())?
@@ -344,7 +338,7 @@ impl Reconciler {
                 let instance = ensemble::remove_member(&mut cfg, id)?;
                 let (host, ip) = self.whoami(o);
                 let text = cfg.to_properties(&ensemble::comments(&host, &ip));
-                match self.store.write(&text, Some(&snap.version)).await {
+                match self.store.write(&text, Some(&version)).await {
                     Ok(_) => {
                         tracing::info!(server = id, instance = ?instance, spec = %cfg.get("servers-spec"), "membership: removed from servers-spec")
                     }
