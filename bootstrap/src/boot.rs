@@ -14,22 +14,22 @@ use clap::ArgMatches;
 use tokio::time::Instant;
 
 use crate::cli::{layered, BootArgs};
-use crate::ensemble;
+use crate::zookeeper::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::instances::Aws;
 use crate::lifecycle;
-use crate::quorum;
+use crate::zookeeper::quorum;
 use crate::record::{EnsembleMember, Recorder};
 use crate::render::{self, Node, Templates};
 use crate::retry::{self, Attempt};
-use crate::secret::{self, Secret};
+use crate::zookeeper::secret::{self, Secret};
 use crate::service;
 use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{
     Location, Server, ServerKind, SharedConfig, Snapshot, Store, StoreError,
 };
-use crate::zkadmin;
+use crate::zookeeper::zkadmin;
 
 /// A ZooKeeper node's place in the ensemble, decided before anything is written.
 struct ZkMembership {

@@ -4,22 +4,18 @@
 
 pub mod boot;
 pub mod cli;
-pub mod ensemble;
 pub mod failure;
 pub mod fsutil;
 pub mod identity;
 pub mod image;
 pub mod instances;
 pub mod lifecycle;
-pub mod quorum;
-pub mod reconcile;
 pub mod record;
 pub mod render;
 pub mod retry;
-pub mod secret;
 pub mod serve;
 pub mod service;
 pub mod settings;
 pub mod shared_config;
 pub mod status;
-pub mod zkadmin;
+pub mod zookeeper;

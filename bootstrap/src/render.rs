@@ -517,7 +517,7 @@ mod tests {
             config: &cfg,
             myid,
             zk_jvm_flags: myid.map(|_| {
-                crate::secret::Secret::parse(&"s".repeat(32), "test")
+                crate::zookeeper::secret::Secret::parse(&"s".repeat(32), "test")
                     .unwrap()
                     .jvm_flag()
             }),

@@ -9,7 +9,7 @@
 //! - `GET /exhibitor/v1/cluster/state`: this node only;
 //! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise.
 //!
-//! Alongside, the membership reconcile loop ([`crate::reconcile`]) removes dead members.
+//! Alongside, the membership reconcile loop ([`crate::zookeeper::reconcile`]) removes dead members.
 
 use std::sync::Arc;
 
@@ -23,8 +23,8 @@ use serde_json::json;
 use crate::cli::ServeArgs;
 use crate::failure::{Failure, Result};
 use crate::instances::Aws;
-use crate::quorum::{self, Mode};
-use crate::reconcile::Reconciler;
+use crate::zookeeper::quorum::{self, Mode};
+use crate::zookeeper::reconcile::Reconciler;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
 

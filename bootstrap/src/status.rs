@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::failure::{Failure, Result};
-use crate::quorum;
+use crate::zookeeper::quorum;
 use crate::record;
 
 /// Prints the status; `Ok(true)` when the live check is healthy.

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::ensemble;
+use crate::zookeeper::ensemble;
 use crate::instances::Aws;
-use crate::quorum;
-use crate::secret::{self, Secret};
+use crate::zookeeper::quorum;
+use crate::zookeeper::secret::{self, Secret};
 use crate::shared_config::{Server, SharedConfig, Store, StoreError};
-use crate::zkadmin::{self, LiveConfig};
+use crate::zookeeper::zkadmin::{self, LiveConfig};
 
 /// What one pass saw.
 #[derive(Debug, Clone, Default)]
@@ -403,7 +403,7 @@ impl Reconciler {
 mod tests {
     use super::*;
     use crate::shared_config::ServerKind;
-    use crate::zkadmin::Member;
+    use crate::zookeeper::zkadmin::Member;
 
     const GRACE: Duration = Duration::from_secs(60);
 

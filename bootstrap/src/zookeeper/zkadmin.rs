@@ -8,9 +8,9 @@ use tokio::time::Instant;
 use zookeeper_client::{Client, EnsembleUpdate, Error as ZkError};
 
 use crate::failure::{Failure, Result};
-use crate::quorum;
+use crate::zookeeper::quorum;
 use crate::retry::{self, Attempt};
-use crate::secret::Secret;
+use crate::zookeeper::secret::Secret;
 
 /// One server line of `/zookeeper/config`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,16 @@
+//! ZooKeeper membership: everything a ZooKeeper node does to form, join, heal and check its
+//! ensemble.
+//!
+//! - [`ensemble`]: registration in the shared config's servers-spec (compare-and-swap) and safe
+//!   first formation;
+//! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
+//!   reconfig;
+//! - [`reconcile`]: removal of dead members, run by `serve`;
+//! - [`secret`]: the superuser secret that authenticates reconfig;
+//! - [`quorum`]: four-letter words and the leading Mesos master.
+
+pub mod ensemble;
+pub mod quorum;
+pub mod reconcile;
+pub mod secret;
+pub mod zkadmin;
