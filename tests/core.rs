@@ -380,10 +380,11 @@ fn serve_answers_exhibitors_rest_api_as_curator_and_patroni_read_it() {
 fn a_booted_node_completes_its_launch_hook_and_a_failed_boot_abandons_it() {
     let moto = Moto::shared();
     let group = format!("masters-{}", std::process::id());
-    block_on(moto.create_asg(&group, 2));
-    block_on(moto.put_launch_hook(&group, "launch"));
+    block_on(moto.create_asg_with_launch_hook(&group, 2, "launch"));
     let instances = block_on(moto.asg_instances(&group));
     assert_eq!(instances.len(), 2);
+    let state = block_on(moto.asg_instance_state(&instances[0])).unwrap();
+    assert_eq!(state.0, "Pending:Wait", "a launch hook holds new instances");
     let url = s3_config(&shared_config(&net::alloc_ips(1)));
     let node = |instance: &str, masters: &str| {
         let mut t = tags("master", &url);
@@ -397,6 +398,18 @@ fn a_booted_node_completes_its_launch_hook_and_a_failed_boot_abandons_it() {
     let out = good.run(&["--no-wait", "--start-command", "true"]);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(good.boot_record()["lifecycle"], "CONTINUE");
+    let state = block_on(moto.asg_instance_state(&instances[0])).unwrap();
+    assert_eq!(state, ("InService".to_string(), "Healthy".to_string()));
+
+    // A reboot: the tags persist, so the boot completes the hook again; AWS answers
+    // "No active Lifecycle Action found", which is success for an instance in service.
+    let out = good.run(&["--no-wait", "--start-command", "true"]);
+    assert!(
+        out.status.success(),
+        "a reboot of an in-service instance: {}",
+        show(&out)
+    );
+    assert_eq!(good.boot_record()["lifecycle"], "already in service");
     let state = block_on(moto.asg_instance_state(&instances[0])).unwrap();
     assert_eq!(state, ("InService".to_string(), "Healthy".to_string()));
 

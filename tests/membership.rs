@@ -5,227 +5,13 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::*;
 use mesos_boot_tests::moto::Moto;
 use mesos_boot_tests::{block_on, net, poll_until, proc, zk};
 use rand::Rng;
-
-/// One at a time: each test runs 3 to 5 JVMs on a 2-core machine.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn empty_bucket_url() -> String {
-    let bucket = block_on(Moto::shared().unique_bucket("member"));
-    format!("s3://{bucket}/{KEY}")
-}
-
-fn object(url: &str) -> String {
-    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    let (bytes, _) = block_on(Moto::shared().get_object(bucket, key)).expect("object written");
-    String::from_utf8(bytes).unwrap()
-}
-
-/// `(id, host)` of servers-spec.
-fn servers_spec(url: &str) -> Vec<(u32, String)> {
-    let text = object(url);
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("com.netflix.exhibitor.servers-spec="))
-        .unwrap_or("")
-        .replace("\\:", ":");
-    let mut out: Vec<(u32, String)> = line
-        .split(',')
-        .filter(|i| !i.is_empty())
-        .map(|i| {
-            let (id, host) = i.split_once(':').unwrap();
-            (id.parse().unwrap(), host.to_string())
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// `(id, host)` of the voting members as ZooKeeper at `addr` reports them (`conf`).
-fn live_voters(addr: &str) -> Option<BTreeSet<(u32, String)>> {
-    let conf = zk::four_letter(addr, "conf", Duration::from_secs(2)).ok()?;
-    let voters: BTreeSet<(u32, String)> = conf
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("server."))
-        .filter_map(|rest| {
-            let (id, spec) = rest.split_once('=')?;
-            let server = spec.split(';').next()?;
-            server.ends_with(":participant").then(|| {
-                (
-                    id.parse().unwrap(),
-                    server.split(':').next().unwrap().to_string(),
-                )
-            })
-        })
-        .collect();
-    (!voters.is_empty()).then_some(voters)
-}
-
-/// A ZooKeeper node backed by a real moto instance at its loopback address.
-fn zk_node(url: &str, size: &str, extra: &[(&str, &str)]) -> (Node, String) {
-    let ip = net::alloc_ips(1)[0];
-    let mut t = tags("zookeeper", url);
-    t.push(("mesos:ensemble-size", size));
-    t.extend_from_slice(extra);
-    let (id, _) = block_on(Moto::shared().run_instance_at(ip, &t));
-    (Node::zookeeper(ip, &t).with_instance_id(&id), id)
-}
-
-fn boot_all(nodes: &[&Node], max_delay_ms: u64) -> Vec<(Output, Duration)> {
-    let handles: Vec<_> = nodes
-        .iter()
-        .map(|n| {
-            let mut cmd = n.command(&["--timeout", "120s"]);
-            let delay = Duration::from_millis(rand::rng().random_range(0..=max_delay_ms));
-            std::thread::spawn(move || {
-                // The random start delay under test, not a synchronisation.
-                std::thread::sleep(delay);
-                let started = Instant::now();
-                let out = cmd
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .output()
-                    .unwrap();
-                (out, started.elapsed())
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-fn assert_booted(nodes: &[&Node], outs: &[(Output, Duration)]) {
-    for (n, (out, _)) in nodes.iter().zip(outs) {
-        assert!(
-            out.status.success(),
-            "{} failed: {}\n--- zookeeper log\n{}",
-            n.ip,
-            show(out),
-            zk::log_tail(&n.zk.as_ref().unwrap().log_path(), 40)
-        );
-    }
-}
-
-/// `mesos-boot serve` on a node, killed when dropped; its log is kept in a file.
-struct Serve {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(node: &Node) -> Serve {
-        let log = node.root.join("serve.log");
-        let listen = format!("{}:8080", node.ip);
-        let mut cmd = node.command(&[
-            "serve",
-            "--listen",
-            &listen,
-            "--reconcile-interval",
-            "1s",
-            "--grace",
-            "2s",
-            "--stop-command",
-            "kill $(cat \"$MESOS_BOOT_ROOT/run/zookeeper.pid\")",
-        ]);
-        cmd.stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = proc::spawn_bound(cmd).expect("spawn mesos-boot serve");
-        Serve { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        proc::terminate_child(&mut self.child, Duration::from_secs(2));
-    }
-}
-
-/// A client that writes `/writer/<n>` as fast as it can through `hosts`, and remembers every
-/// write ZooKeeper acknowledged (and when).
-struct Writer {
-    stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<Vec<(u64, Instant)>>>,
-}
-
-impl Writer {
-    fn start(hosts: String) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            block_on(async move {
-                let client = zookeeper_client::Client::connector()
-                    .with_session_timeout(Duration::from_secs(20))
-                    .connect(&hosts)
-                    .await
-                    .expect("writer connects");
-                let opts = zookeeper_client::CreateMode::Persistent
-                    .with_acls(zookeeper_client::Acls::anyone_all());
-                let _ = client.create("/writer", b"", &opts).await;
-                let mut acked = Vec::new();
-                let mut n = 0u64;
-                while !flag.load(Ordering::Relaxed) {
-                    match client
-                        .create(&format!("/writer/{n:08}"), n.to_string().as_bytes(), &opts)
-                        .await
-                    {
-                        Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
-                            acked.push((n, Instant::now()));
-                            n += 1;
-                        }
-                        // Not acknowledged: retry the same write (it may have landed).
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
-                }
-                acked
-            })
-        });
-        Writer {
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> Vec<(u64, Instant)> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().unwrap().join().unwrap()
-    }
-}
-
-fn children(hosts: &str, path: &str) -> BTreeSet<u64> {
-    block_on(async {
-        let c = zookeeper_client::Client::connector()
-            .connect(hosts)
-            .await
-            .expect("connect");
-        c.sync(path).await.unwrap();
-        match c.list_children(path).await {
-            Ok(names) => names.into_iter().map(|s| s.parse().unwrap()).collect(),
-            // The writer has not created its parent yet.
-            Err(zookeeper_client::Error::NoNode) => BTreeSet::new(),
-            Err(e) => panic!("list {path}: {e}"),
-        }
-    })
-}
-
-fn pid(node: &Node) -> i32 {
-    node.zk.as_ref().unwrap().pid().expect("zookeeper pid")
-}
 
 #[test]
 fn a_dead_member_is_replaced_by_reconfig_while_a_client_keeps_writing() {
@@ -373,9 +159,10 @@ fn a_removed_server_that_still_runs_does_not_rejoin() {
     assert_booted(&refs, &boot_all(&refs, 500));
     let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
 
-    // EC2 says node 3's instance is gone, but its ZooKeeper and serve still run.
+    // EC2 says node 3's instance is gone and its ZooKeeper stopped answering (a partition, a
+    // crash), but the machine and its serve still run.
     let (removed, instance) = (&nodes[2].0, &nodes[2].1);
-    let zk_pid = pid(removed);
+    assert!(removed.zk.as_ref().unwrap().kill());
     block_on(Moto::shared().terminate_instance(instance));
     let survivor = refs[0].client_addr();
     poll_until(
@@ -387,6 +174,13 @@ fn a_removed_server_that_still_runs_does_not_rejoin() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n--- serve 1\n{}", serves[0].log()));
+    // Its ZooKeeper comes back (systemd's Restart=): its own serve stops it.
+    let status = std::process::Command::new(zk::zk_start_script())
+        .arg(&removed.root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zk_pid = pid(removed);
     poll_until(
         Duration::from_secs(30),
         "the removed server to stop its ZooKeeper",
@@ -434,5 +228,16 @@ fn without_a_size_tag_the_auto_scaling_groups_desired_capacity_sizes_a_new_ensem
         "{}",
         show(&out)
     );
-    assert_eq!(servers_spec(&url).len(), 1, "it registered itself");
+    // It registered, recorded the size, and took its registration back when it gave up.
+    assert!(
+        stderr.contains("took this node's registration back"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(servers_spec(&url).len(), 0, "{}", object(&url));
+    assert!(
+        object(&url).contains("mesos-boot.ensemble-size=3"),
+        "{}",
+        object(&url)
+    );
 }

@@ -2,10 +2,8 @@
 //! identity → settings → shared config → membership → render → wait (before start) →
 //! start → join (ZooKeeper, by reconfig) → wait (after start) → record.
 //!
-//! ZooKeeper membership: register in servers-spec; if no listed server serves yet, this is a
-//! new ensemble (wait for every member, start with the full list); if the ensemble serves,
-//! take its membership from `/zookeeper/config`, and when this server is not in it yet, start
-//! with that membership plus itself and be added by incremental reconfig.
+//! ZooKeeper membership is one step of its own ([`crate::zookeeper::membership`]); a member
+//! that must start without the shared config (S3 unreachable) starts from its local state.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,35 +12,19 @@ use clap::ArgMatches;
 use tokio::time::Instant;
 
 use crate::cli::{layered, BootArgs};
-use crate::zookeeper::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::instances::Aws;
 use crate::lifecycle;
-use crate::zookeeper::quorum;
 use crate::record::{EnsembleMember, Recorder};
 use crate::render::{self, Node, Templates};
 use crate::retry::{self, Attempt};
-use crate::zookeeper::secret::{self, Secret};
 use crate::service;
 use crate::settings::{self, Raw, Role, Settings};
-use crate::shared_config::{
-    Location, Server, ServerKind, SharedConfig, Snapshot, Store, StoreError,
-};
-use crate::zookeeper::zkadmin;
-
-/// A ZooKeeper node's place in the ensemble, decided before anything is written.
-struct ZkMembership {
-    myid: u32,
-    /// The shared config with servers-spec replaced by the membership to start with.
-    view: SharedConfig,
-    snapshot: Snapshot,
-    secret: Secret,
-    /// `Some(line)` when this server joins a running ensemble by reconfig.
-    join: Option<String>,
-    /// `host:port` of the other members (reconfig goes through them).
-    others: String,
-}
+use crate::shared_config::{Location, SharedConfig, Snapshot, Store, StoreError};
+pub use crate::zookeeper::membership::ensemble_of;
+use crate::zookeeper::membership::{self, Decision, Membership, Offline};
+use crate::zookeeper::{ensemble, quorum, zkadmin};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -85,9 +67,13 @@ impl Boot {
             let deadline = Instant::now() + Duration::from_secs(60);
             let action = lifecycle::result(ok);
             match lifecycle::complete(&sdk, &hook, ok, deadline).await {
-                Ok(()) => {
+                Ok(lifecycle::Completed::Now) => {
                     tracing::info!(hook = %hook.name, group = %hook.group, result = action, "completed the launch lifecycle hook");
                     self.rec.record.lifecycle = Some(action.to_string());
+                }
+                Ok(lifecycle::Completed::AlreadyInService) => {
+                    tracing::info!(hook = %hook.name, group = %hook.group, "no launch action is pending: the instance is already in service (a reboot)");
+                    self.rec.record.lifecycle = Some("already in service".to_string());
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not complete the launch lifecycle hook; the group's timeout will decide");
@@ -123,7 +109,9 @@ impl Boot {
         let sdk = || sdk.get_or_init(|| sdk_config(&identity.region.value));
         if identity.tags.is_none() && !self.args.no_imds {
             tracing::info!("instance metadata tags are off; reading tags with ec2:DescribeTags");
-            let tags = identity::describe_tags(sdk().await, &identity.instance_id.value).await?;
+            let tags =
+                identity::describe_tags(sdk().await, &identity.instance_id.value, self.deadline)
+                    .await?;
             identity.tags = Some(tags);
         }
         self.rec.record.identity = serde_json::to_value(&identity).unwrap_or_default();
@@ -152,9 +140,8 @@ impl Boot {
                 .and_then(|t| t.get(identity::ASG_TAG))
             {
                 let n = Aws::new(sdk().await)
-                    .desired_capacity(group)
-                    .await
-                    .map_err(Failure::unreachable)?;
+                    .desired_capacity(group, self.deadline)
+                    .await?;
                 tracing::info!(
                     group,
                     ensemble_size = n,
@@ -170,10 +157,10 @@ impl Boot {
             Location::File { .. } => Store::new(settings.shared_config.clone(), None),
         };
         let (config, snapshot, zk) = match settings.role {
-            Role::Zookeeper => {
-                let m = self.membership(&store, &settings, &identity).await?;
-                (m.view.clone(), m.snapshot.clone(), Some(m))
-            }
+            Role::Zookeeper => match self.membership(&store, &settings, &identity, sdk).await? {
+                Decision::Online(m) => (m.view.clone(), m.snapshot.clone(), Some(m)),
+                Decision::Offline(o) => return self.start_offline(&settings, o).await,
+            },
             _ => {
                 let (config, snapshot) = self.shared_config(&store, &settings).await?;
                 self.rec.step("shared-config");
@@ -243,16 +230,16 @@ impl Boot {
         .await?;
         self.rec.record.start_command = Some(cmd);
         self.rec.step("start");
-        if let Some(ZkMembership {
+        if let Some(Membership {
             myid,
             secret,
-            join: Some(line),
-            others,
+            join: Some(join),
             ..
-        }) = &zk
+        }) = zk.as_deref()
         {
-            tracing::info!(myid, %line, through = %others, "joining the running ensemble by reconfig");
-            let live = zkadmin::add(others, secret, *myid, line, self.deadline).await?;
+            tracing::info!(myid, line = %join.line, through = %join.through, "joining the running ensemble by reconfig");
+            let live =
+                zkadmin::add(&join.through, secret, *myid, &join.line, self.deadline).await?;
             tracing::info!(myid, version = %live.version, "membership committed in /zookeeper/config");
             self.rec.step("join");
         }
@@ -260,6 +247,9 @@ impl Boot {
             self.wait_after_start(&settings, &identity, &config, myid, &ensemble)
                 .await?;
             self.rec.step("wait-after-start");
+            if zk.as_ref().is_some_and(|m| m.how == "formed") {
+                membership::mark_formed(&store, &me(&identity)).await;
+            }
         }
         tracing::info!(role = %settings.role, "ready");
         Ok(Outcome::Ready)
@@ -363,115 +353,79 @@ impl Boot {
         })
     }
 
-    /// ZooKeeper nodes: register in servers-spec (or find this node there); then either form a
-    /// new ensemble (wait until the expected number of members is listed) or take the running
-    /// ensemble's membership from `/zookeeper/config` (joining it when not a member yet).
-    async fn membership(
+    /// ZooKeeper nodes: this node's place in the ensemble (see [`membership`]).
+    async fn membership<'a, F, Fut>(
         &mut self,
         store: &Store,
         settings: &Settings,
         identity: &Identity,
-    ) -> Result<ZkMembership> {
-        let me = ensemble::Me {
-            ip: identity.ip.value.clone(),
-            hostname: identity.hostname.value.clone(),
-            instance_id: identity.instance_id.value.clone(),
-        };
-        let expected = settings.ensemble_size;
-        let (myid, config, snapshot) =
-            ensemble::register(store, &me, expected, self.deadline).await?;
-        let secret = secret::ensure(store, self.deadline).await?;
-        self.rec.record.myid = Some(myid);
-        self.rec.step("membership");
-        let others: Vec<(u32, String, bool)> = ensemble_of(&config)?
-            .into_iter()
-            .filter(|(id, _, _)| *id != myid)
-            .collect();
-        let (q, e, c) = (
-            config.connect_port()?,
-            config.election_port()?,
-            config.client_port()?,
-        );
-        let live = if others.is_empty() {
-            None
-        } else {
-            zkadmin::probe(&others, &secret).await
-        };
-        let (view, snapshot, join) = match live {
-            None => {
-                let (config, snapshot) = match expected {
-                    // A member restarting (ZooKeeper ran here before) rejoins what is listed;
-                    // only a new ensemble waits for every member.
-                    Some(n)
-                        if config.servers()?.len() < n as usize
-                            && !render::zookeeper_ran_before(&self.root) =>
-                    {
-                        tracing::info!(
-                            myid,
-                            expected = n,
-                            "new ensemble: waiting until every member is registered"
-                        );
-                        let got = ensemble::wait_for_members(store, n, self.deadline).await?;
-                        self.rec.step("wait-for-members");
-                        got
-                    }
-                    _ => (config, snapshot),
-                };
-                tracing::info!(myid, spec = %config.get("servers-spec"), "new ensemble: starting with every registered member");
-                self.rec.record.membership = Some("formed".into());
-                (config, snapshot, None)
+        sdk: F,
+    ) -> Result<Decision>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = &'a aws_config::SdkConfig>,
+    {
+        let aws = match store.location() {
+            Location::S3 { .. } if !self.args.no_imds => {
+                let group = identity
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.get(identity::ASG_TAG))
+                    .cloned();
+                Some((Aws::new(sdk().await), group))
             }
-            Some(live) => {
-                let mut members: Vec<Server> = live
-                    .members
-                    .iter()
-                    .filter(|m| m.id != myid)
-                    .map(|m| Server {
-                        id: m.id,
-                        host: m.host.clone(),
-                        kind: if m.participant {
-                            ServerKind::Standard
-                        } else {
-                            ServerKind::Observer
-                        },
-                    })
-                    .collect();
-                members.push(Server {
-                    id: myid,
-                    host: me.ip.clone(),
-                    kind: ServerKind::Standard,
-                });
-                members.sort_by_key(|s| s.id);
-                let mut view = config.clone();
-                view.set_servers(&members);
-                let join = match live.member(myid) {
-                    Some(m) if m.host == me.ip => {
-                        tracing::info!(myid, version = %live.version, "already a member of the running ensemble");
-                        self.rec.record.membership = Some("member".into());
-                        None
-                    }
-                    _ => {
-                        tracing::info!(myid, version = %live.version, "the ensemble is running without this server: joining");
-                        self.rec.record.membership = Some("joined".into());
-                        Some(zkadmin::server_line(myid, &me.ip, (q, e, c)))
-                    }
-                };
-                (view, snapshot, join)
-            }
+            _ => None,
         };
-        if view.servers()?.iter().all(|s| s.id != myid) {
-            return Err(Failure::internal(format!(
-                "server.{myid} missing from its own membership"
-            )));
-        }
-        Ok(ZkMembership {
-            myid,
-            view,
-            snapshot,
-            secret,
-            join,
-            others: hosts(&others),
+        let decision = membership::decide(membership::Inputs {
+            store,
+            me: me(identity),
+            size: settings.ensemble_size,
+            root: &self.root,
+            deadline: self.deadline,
+            aws,
+            grace: self.args.grace,
+            offline_after: self.args.offline_after,
         })
+        .await?;
+        if let Decision::Online(m) = &decision {
+            self.rec.record.myid = Some(m.myid);
+            self.rec.record.membership = Some(m.how.into());
+        }
+        self.rec.step("membership");
+        Ok(decision)
+    }
+
+    /// A member that cannot read the shared config starts from its local state: ZooKeeper's
+    /// own zoo.cfg and dynamic config stay as they are; nothing is rendered.
+    async fn start_offline(&mut self, settings: &Settings, o: Offline) -> Result<Outcome> {
+        tracing::warn!(myid = o.myid, reason = %o.reason, dynamic = %o.dynamic.display(), "the shared config cannot be read: starting ZooKeeper from this member's local state");
+        self.rec.record.myid = Some(o.myid);
+        self.rec.record.membership = Some("local".into());
+        if self.args.dry_run {
+            return Ok(Outcome::DryRun);
+        }
+        service::notify_ready();
+        if self.args.no_start {
+            return Ok(Outcome::Rendered);
+        }
+        let cmd = service::start(
+            settings.role,
+            self.args.start_command.as_deref(),
+            &self.root,
+        )
+        .await?;
+        self.rec.record.start_command = Some(cmd);
+        self.rec.step("start");
+        if !self.args.no_wait {
+            let mode = quorum::wait_local_member(&o.client_addr, o.myid, self.deadline).await?;
+            tracing::info!(
+                ?mode,
+                id = o.myid,
+                "local ZooKeeper is a voting member of a quorum"
+            );
+            self.rec.step("wait-after-start");
+        }
+        Ok(Outcome::Ready)
     }
 
     async fn wait_before_start(
@@ -528,28 +482,33 @@ impl Boot {
     }
 }
 
-/// The AWS SDK configuration for `region`. Loading it makes no request.
+/// The AWS SDK configuration for `region`: every client gets connect, read and operation
+/// timeouts (a hung call never stops a boot or a reconcile pass), and the SDK's standard
+/// retries with backoff for throttling and 5xx answers; callers retry further inside their
+/// own deadline. Loading it makes no request.
 pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(15))
+        .operation_timeout(Duration::from_secs(40))
+        .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
         .load()
         .await
 }
 
-/// `(id, host:client-port, voter)` for every server in the shared config.
-pub fn ensemble_of(config: &SharedConfig) -> Result<Vec<(u32, String, bool)>> {
-    let port = config.client_port()?;
-    let servers = config.servers()?;
-    Ok(servers
-        .into_iter()
-        .map(|s| {
-            (
-                s.id,
-                format!("{}:{port}", s.host),
-                s.kind == ServerKind::Standard,
-            )
-        })
-        .collect())
+/// This node as the shared config lists it.
+fn me(identity: &Identity) -> ensemble::Me {
+    ensemble::Me {
+        ip: identity.ip.value.clone(),
+        hostname: identity.hostname.value.clone(),
+        instance_id: identity.instance_id.value.clone(),
+        local_id: None,
+    }
 }
 
 /// `h1:2181,h2:2181` for a ZooKeeper client.

@@ -163,6 +163,14 @@ pub struct BootArgs {
     /// Print what would be written (paths and contents) and change nothing.
     #[arg(long, env = "MESOS_BOOT_DRY_RUN")]
     pub dry_run: bool,
+    /// ZooKeeper nodes: how long a registrant's instance must look gone (EC2 / the group)
+    /// before a node waiting for a new ensemble removes its registration.
+    #[arg(long, env = "MESOS_BOOT_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// ZooKeeper nodes that ran before: how long to try the shared config before starting
+    /// from the local state (S3 or the VPC endpoint unreachable, the object unreadable).
+    #[arg(long, env = "MESOS_BOOT_OFFLINE_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub offline_after: Duration,
 }
 
 /// Where a flag's value came from, for the boot record and error messages.

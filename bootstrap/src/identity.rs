@@ -70,7 +70,11 @@ impl Imds {
                 Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => {
                     Attempt::Done(None)
                 }
-                Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() < 500 => {
+                // 429: IMDS throttles; back off like for a 5xx.
+                Err(ImdsError::ErrorResponse(r))
+                    if r.response().status().as_u16() < 500
+                        && r.response().status().as_u16() != 429 =>
+                {
                     Attempt::Fail(format!(
                         "IMDS at {} answered {} for {path}",
                         endpoint_name(),
@@ -201,34 +205,44 @@ pub async fn discover(ov: Overrides, use_imds: bool, deadline: Instant) -> Resul
 pub async fn describe_tags(
     sdk: &aws_config::SdkConfig,
     instance_id: &str,
+    deadline: Instant,
 ) -> Result<BTreeMap<String, String>> {
-    use aws_sdk_ec2::error::ProvideErrorMetadata;
     let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let filter = aws_sdk_ec2::types::Filter::builder()
-        .name("resource-id")
-        .values(instance_id)
-        .build();
-    let mut tags = BTreeMap::new();
-    let mut pages = ec2.describe_tags().filters(filter).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            let what = format!(
-                "instance metadata tags are off and EC2 DescribeTags for {instance_id} failed"
-            );
-            match e.code() {
-                Some(code) => {
-                    Failure::bad_input(format!("{what}: {code}: {}", e.message().unwrap_or("")))
+    let what =
+        format!("instance metadata tags are off and EC2 DescribeTags for {instance_id} failed");
+    let got = retry::until("ec2:DescribeTags", deadline, retry::MAX_DELAY, || async {
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("resource-id")
+            .values(instance_id)
+            .build();
+        let mut tags = BTreeMap::new();
+        let mut pages = ec2.describe_tags().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let detail = crate::instances::aws_error(&e);
+                    return if crate::instances::transient(&e) {
+                        Attempt::Again(Failure::unreachable(format!("{what}: {detail}")))
+                    } else {
+                        Attempt::Fail(Failure::bad_input(format!("{what}: {detail}")))
+                    };
                 }
-                None => Failure::unreachable(format!("{what}: {}", crate::failure::chain(&e))),
-            }
-        })?;
-        for t in page.tags() {
-            if let (Some(k), Some(v)) = (t.key(), t.value()) {
-                if k.starts_with(TAG_PREFIX) || k == ASG_TAG {
-                    tags.insert(k.to_string(), v.to_string());
+            };
+            for t in page.tags() {
+                if let (Some(k), Some(v)) = (t.key(), t.value()) {
+                    if k.starts_with(TAG_PREFIX) || k == ASG_TAG {
+                        tags.insert(k.to_string(), v.to_string());
+                    }
                 }
             }
         }
-    }
-    Ok(tags)
+        Attempt::Done(tags)
+    })
+    .await;
+    got.map_err(|last| {
+        last.unwrap_or_else(|| {
+            Failure::unreachable(format!("{what}: no answer before the deadline"))
+        })
+    })
 }

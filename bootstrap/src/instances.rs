@@ -5,6 +5,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::error::SdkError;
+use tokio::time::Instant;
+
+use crate::failure::Failure;
+use crate::retry::{self, Attempt};
 
 /// EC2 and Auto Scaling clients.
 #[derive(Clone)]
@@ -21,27 +26,47 @@ impl Aws {
         }
     }
 
-    /// The desired capacity of Auto Scaling group `group`.
-    pub async fn desired_capacity(&self, group: &str) -> Result<u32, String> {
-        let out = self
-            .asg
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(group)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "autoscaling:DescribeAutoScalingGroups {group}: {}",
-                    aws_error(&e)
-                )
-            })?;
-        let g = out
-            .auto_scaling_groups()
-            .first()
-            .ok_or_else(|| format!("Auto Scaling group {group} does not exist"))?;
-        g.desired_capacity()
-            .and_then(|d| u32::try_from(d).ok())
-            .ok_or_else(|| format!("Auto Scaling group {group} has no desired capacity"))
+    /// The desired capacity of Auto Scaling group `group`; throttling and 5xx answers are
+    /// retried until `deadline`.
+    pub async fn desired_capacity(&self, group: &str, deadline: Instant) -> Result<u32, Failure> {
+        let what = format!("autoscaling:DescribeAutoScalingGroups {group}");
+        let got = retry::until(&what, deadline, retry::MAX_DELAY, || async {
+            let out = match self
+                .asg
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(group)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) if transient(&e) => {
+                    return Attempt::Again(Failure::unreachable(format!(
+                        "{what}: {}",
+                        aws_error(&e)
+                    )))
+                }
+                Err(e) => {
+                    return Attempt::Fail(Failure::bad_input(format!("{what}: {}", aws_error(&e))))
+                }
+            };
+            let Some(g) = out.auto_scaling_groups().first() else {
+                return Attempt::Fail(Failure::bad_input(format!(
+                    "Auto Scaling group {group} does not exist"
+                )));
+            };
+            match g.desired_capacity().and_then(|d| u32::try_from(d).ok()) {
+                Some(n) => Attempt::Done(n),
+                None => Attempt::Fail(Failure::bad_input(format!(
+                    "Auto Scaling group {group} has no desired capacity"
+                ))),
+            }
+        })
+        .await;
+        got.map_err(|last| {
+            last.unwrap_or_else(|| {
+                Failure::unreachable(format!("{what}: no answer before the deadline"))
+            })
+        })
     }
 
     /// The running instance whose private address is `ip`, if any.
@@ -131,19 +156,27 @@ impl Aws {
                         )
                     })?;
                 for id in alive {
-                    let listed = out.auto_scaling_instances().iter().find(|i| {
-                        i.instance_id() == Some(id.as_str())
-                            && i.auto_scaling_group_name() == Some(group)
-                    });
-                    match listed.and_then(|i| i.lifecycle_state()) {
+                    // A member in another group (moved by an operator) is not gone for that.
+                    let listed = out
+                        .auto_scaling_instances()
+                        .iter()
+                        .find(|i| i.instance_id() == Some(id.as_str()));
+                    match listed {
                         None => {
                             gone.insert(
                                 id.clone(),
-                                format!("no longer in Auto Scaling group {group}"),
+                                "in no Auto Scaling group any more".to_string(),
                             );
                         }
-                        Some(s) if s.starts_with("Terminat") || s.starts_with("Detach") => {
-                            gone.insert(id.clone(), format!("{s} in Auto Scaling group {group}"));
+                        Some(i) if i.auto_scaling_group_name() == Some(group) => {
+                            if let Some(s) = i.lifecycle_state() {
+                                if s.starts_with("Terminat") || s.starts_with("Detach") {
+                                    gone.insert(
+                                        id.clone(),
+                                        format!("{s} in Auto Scaling group {group}"),
+                                    );
+                                }
+                            }
                         }
                         Some(_) => {}
                     }
@@ -151,6 +184,37 @@ impl Aws {
             }
         }
         Ok(gone)
+    }
+}
+
+/// Whether an SDK error is worth retrying: no answer (dispatch, timeout), throttling
+/// (`Throttling`, `RequestLimitExceeded`, `SlowDown`, HTTP 429) or a 5xx.
+pub fn transient<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => {
+            matches!(
+                se.err().code(),
+                Some(
+                    "Throttling"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "SlowDown"
+                        | "TooManyRequests"
+                        | "RequestThrottled"
+                        | "ServiceUnavailable"
+                        | "InternalError"
+                        | "InternalFailure"
+                        | "Unavailable"
+                )
+            )
+        }
+        _ => false,
     }
 }
 

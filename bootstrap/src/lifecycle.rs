@@ -31,13 +31,24 @@ pub fn result(ok: bool) -> &'static str {
     }
 }
 
+/// How a completion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// The hook held the instance and now has its result.
+    Now,
+    /// No launch action is pending: the instance is already in service (a reboot; tags
+    /// persist, so every later boot finds the hook tag). AWS answers `ValidationError: No
+    /// active Lifecycle Action found`, which is success here.
+    AlreadyInService,
+}
+
 /// Completes the hook, retrying transient errors until `deadline`.
 pub async fn complete(
     sdk: &aws_config::SdkConfig,
     hook: &Hook,
     ok: bool,
     deadline: Instant,
-) -> Result<(), String> {
+) -> Result<Completed, String> {
     let client = aws_sdk_autoscaling::Client::new(sdk);
     let what = format!(
         "autoscaling:CompleteLifecycleAction {} for {} in {} ({})",
@@ -56,9 +67,14 @@ pub async fn complete(
             .send()
             .await;
         match sent {
-            Ok(_) => Attempt::Done(()),
+            Ok(_) => Attempt::Done(Completed::Now),
             Err(e) => {
                 let detail = aws_error(&e);
+                if detail.starts_with("ValidationError")
+                    && detail.contains("No active Lifecycle Action")
+                {
+                    return Attempt::Done(Completed::AlreadyInService);
+                }
                 // A wrong hook name, group or instance will not get better by retrying.
                 if detail.starts_with("ValidationError") || detail.contains("AccessDenied") {
                     Attempt::Fail(detail)

@@ -361,6 +361,35 @@ pub fn zookeeper_ran_before(root: &Path) -> bool {
         .is_some_and(|d| d != at(root, paths::ZOO_CFG_DYNAMIC) && Path::new(&d).is_file())
 }
 
+/// What ZooKeeper left on this node after it ran: its server id and its current dynamic
+/// config (the membership reconfig maintains).
+#[derive(Debug, Clone)]
+pub struct LocalZookeeper {
+    pub myid: u32,
+    /// `zoo.cfg.dynamic.<version>` (path, content).
+    pub dynamic: (PathBuf, String),
+}
+
+/// [`LocalZookeeper`] when ZooKeeper ran here before and its files are readable.
+pub fn local_zookeeper(root: &Path) -> Option<LocalZookeeper> {
+    if !zookeeper_ran_before(root) {
+        return None;
+    }
+    let settings = zoo_settings(&std::fs::read_to_string(under(root, paths::ZOO_CFG)).ok()?);
+    let dynamic = PathBuf::from(settings.get("dynamicConfigFile")?);
+    let text = std::fs::read_to_string(&dynamic).ok()?;
+    let data_dir = settings.get("dataDir")?;
+    let myid = std::fs::read_to_string(Path::new(data_dir).join("myid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(LocalZookeeper {
+        myid,
+        dynamic: (dynamic, text),
+    })
+}
+
 /// After its first start, ZooKeeper rewrites zoo.cfg (no comments, its own order) and moves
 /// membership to `zoo.cfg.dynamic.<version>`, which reconfig then maintains. A re-run accepts
 /// that instead of fighting it: membership stays ZooKeeper's, and zoo.cfg is left as ZooKeeper

@@ -23,10 +23,10 @@ use serde_json::json;
 use crate::cli::ServeArgs;
 use crate::failure::{Failure, Result};
 use crate::instances::Aws;
-use crate::zookeeper::quorum::{self, Mode};
-use crate::zookeeper::reconcile::Reconciler;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
+use crate::zookeeper::quorum::{self, Mode};
+use crate::zookeeper::reconcile::Reconciler;
 
 /// What the API needs: where the shared config lives and which server is local.
 pub struct Api {
@@ -201,6 +201,7 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             args.grace,
             args.stop_command.clone(),
             root.to_path_buf(),
+            local.clone(),
         );
         Some(tokio::spawn(r.run(args.reconcile_interval)))
     };

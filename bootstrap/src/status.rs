@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::failure::{Failure, Result};
-use crate::zookeeper::quorum;
 use crate::record;
+use crate::zookeeper::quorum;
 
 /// Prints the status; `Ok(true)` when the live check is healthy.
 pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {

@@ -13,6 +13,8 @@ use mesos_boot_tests::moto::Moto;
 use mesos_boot_tests::zk::{zk_start_script, ZkNodeGuard};
 use mesos_boot_tests::{bin, block_on, net};
 
+pub mod cluster;
+
 pub const KEY: &str = "exhibitor/exhibitor.properties";
 
 /// One emulated node: an address, an IMDS emulator, a root directory.

@@ -111,6 +111,8 @@ struct Inner {
     instance: Instance,
     tags_enabled: bool,
     fail: Option<u16>,
+    /// Requests left to fail with `fail` (`None`: until cleared).
+    fail_left: Option<u64>,
     tokens: HashMap<String, Instant>,
     total: u64,
     per_path: HashMap<String, u64>,
@@ -140,6 +142,7 @@ impl ImdsEmulator {
             instance,
             tags_enabled: true,
             fail: None,
+            fail_left: None,
             tokens: HashMap::new(),
             total: 0,
             per_path: HashMap::new(),
@@ -206,7 +209,17 @@ impl ImdsEmulator {
                 "invalid HTTP status {s} for set_fail"
             );
         }
-        self.lock().fail = status;
+        let mut st = self.lock();
+        st.fail = status;
+        st.fail_left = None;
+    }
+
+    /// Answers the next `n` requests with `status` (e.g. 429, IMDS throttling), then behaves
+    /// normally again.
+    pub fn set_fail_for(&self, status: u16, n: u64) {
+        let mut st = self.lock();
+        st.fail = Some(status);
+        st.fail_left = Some(n);
     }
 
     /// Replaces the instance data served from now on (tokens stay valid).
@@ -292,9 +305,23 @@ async fn handle(
     *st.per_path.entry(path.clone()).or_default() += 1;
 
     if let Some(code) = st.fail {
-        return status_only(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        );
+        let fail_now = match st.fail_left {
+            Some(0) => {
+                st.fail = None;
+                st.fail_left = None;
+                false
+            }
+            Some(n) => {
+                st.fail_left = Some(n - 1);
+                true
+            }
+            None => true,
+        };
+        if fail_now {
+            return status_only(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
     }
 
     let now = Instant::now();

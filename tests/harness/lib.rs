@@ -17,6 +17,7 @@
 
 pub mod asg;
 pub mod bin;
+pub mod fault;
 pub mod http;
 pub mod imds;
 pub mod lambda_api;

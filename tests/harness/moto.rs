@@ -263,6 +263,26 @@ impl Moto {
             .collect()
     }
 
+    /// Creates group `name` with a launch lifecycle hook `hook` in place before its `desired`
+    /// instances launch, so they wait in `Pending:Wait` as on AWS.
+    pub async fn create_asg_with_launch_hook(&self, name: &str, desired: i32, hook: &str) {
+        self.create_asg(name, 0).await;
+        self.put_launch_hook(name, hook).await;
+        self.set_desired(name, desired).await;
+    }
+
+    /// Sets the desired capacity of group `name` (raising its max when needed).
+    pub async fn set_desired(&self, name: &str, desired: i32) {
+        self.autoscaling()
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .max_size(desired.max(1) * 2)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("UpdateAutoScalingGroup {name} desired {desired}: {e:?}"));
+    }
+
     /// Adds a launch lifecycle hook `hook` to group `name`.
     pub async fn put_launch_hook(&self, name: &str, hook: &str) {
         self.autoscaling()
@@ -321,6 +341,26 @@ impl Moto {
             .await
             .unwrap_or_else(|e| panic!("CreateBucket {name}: {e:?}"));
         name
+    }
+
+    /// Turns versioning on for `bucket` (as the cluster bucket has it).
+    pub async fn enable_versioning(&self, bucket: &str) {
+        self.s3()
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutBucketVersioning {bucket}: {e:?}"));
+    }
+
+    /// `host:port` of the server.
+    pub fn host_port(&self) -> String {
+        self.endpoint.trim_start_matches("http://").to_string()
     }
 
     /// Puts an object; returns its ETag.

@@ -7,4 +7,4 @@ pub mod properties;
 pub mod store;
 
 pub use exhibitor::{Server, ServerKind, SharedConfig};
-pub use store::{Location, Snapshot, Store, StoreError};
+pub use store::{Location, Snapshot, Store, StoreError, Version};

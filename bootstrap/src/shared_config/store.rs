@@ -88,6 +88,21 @@ pub enum StoreError {
     Other(String, String),
 }
 
+impl StoreError {
+    /// Worth retrying within the deadline: the store did not answer, or asked to slow down.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unreachable(..))
+    }
+}
+
+/// An earlier version of the object (a versioned bucket keeps every write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub id: String,
+    /// A delete marker, not content.
+    pub deleted: bool,
+}
+
 /// A handle on one shared-config object.
 #[derive(Clone)]
 pub struct Store {
@@ -163,6 +178,81 @@ impl Store {
         }
     }
 
+    /// The versions and delete markers the key has, newest first (a file store has none).
+    /// A key that is missing but has versions was deleted: the cluster is not new.
+    pub async fn versions(&self) -> Result<Vec<Version>, StoreError> {
+        let Location::S3 { bucket, key } = &self.location else {
+            return Ok(Vec::new());
+        };
+        let out = self
+            .client()
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .max_keys(50)
+            .send()
+            .await
+            .map_err(|e| classify(&self.location, e))?;
+        let mut all: Vec<(Option<aws_sdk_s3::primitives::DateTime>, Version)> = Vec::new();
+        for v in out.versions() {
+            if v.key() == Some(key.as_str()) {
+                all.push((
+                    v.last_modified().cloned(),
+                    Version {
+                        id: v.version_id().unwrap_or("null").to_string(),
+                        deleted: false,
+                    },
+                ));
+            }
+        }
+        for m in out.delete_markers() {
+            if m.key() == Some(key.as_str()) {
+                all.push((
+                    m.last_modified().cloned(),
+                    Version {
+                        id: m.version_id().unwrap_or("null").to_string(),
+                        deleted: true,
+                    },
+                ));
+            }
+        }
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(all.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// How many versions and delete markers the key has.
+    pub async fn history(&self) -> Result<usize, StoreError> {
+        Ok(self.versions().await?.len())
+    }
+
+    /// The content of an earlier version.
+    pub async fn read_version(&self, version: &str) -> Result<String, StoreError> {
+        let Location::S3 { bucket, key } = &self.location else {
+            return Err(StoreError::Other(
+                self.location.to_string(),
+                "a file store keeps no versions".into(),
+            ));
+        };
+        let out = self
+            .client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| classify(&self.location, e))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unreachable(self.location.to_string(), e.to_string()))?
+            .into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|_| {
+            StoreError::Other(self.location.to_string(), "object is not UTF-8 text".into())
+        })
+    }
+
     fn client(&self) -> &aws_sdk_s3::Client {
         self.s3.as_ref().expect("S3 location always has a client")
     }
@@ -224,10 +314,12 @@ impl Store {
     }
 }
 
-fn classify<E, R>(location: &Location, err: SdkError<E, R>) -> StoreError
+fn classify<E>(
+    location: &Location,
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     let loc = location.to_string();
     match &err {
@@ -240,8 +332,19 @@ where
                     StoreError::Denied(loc, message)
                 }
                 "PreconditionFailed" | "ConditionalRequestConflict" => StoreError::Conflict(loc),
-                "InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout" => {
-                    StoreError::Unreachable(loc, message)
+                "InternalError"
+                | "ServiceUnavailable"
+                | "SlowDown"
+                | "RequestTimeout"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequests" => StoreError::Unreachable(loc, message),
+                _ if matches!(se.raw().status().as_u16(), 429 | 500..=599) => {
+                    StoreError::Unreachable(
+                        loc,
+                        format!("HTTP {}: {code} {message}", se.raw().status().as_u16()),
+                    )
                 }
                 "" => {
                     // No S3 error document: say what the response was.

@@ -3,11 +3,17 @@
 //!
 //! A node registers itself in `servers-spec` with a conditional write (`If-None-Match: *` on a
 //! new object, `If-Match: <etag>` otherwise); on a conflict it re-reads, re-applies and retries
-//! with jittered backoff, so no registration is ever lost. A node already listed (by address
-//! or hostname) keeps its id. New ids are the highest id ever handed out plus one, kept in
-//! `mesos-boot.last-server-id` so they are never reused within the config's life.
-//! Formation: no node starts ZooKeeper for a new ensemble until the config lists the expected
-//! number of members; then all start with the same full membership, so one ensemble forms.
+//! with jittered backoff, so no registration is ever lost. A node is found in servers-spec by
+//! its instance id first (`mesos-boot.instances`); an entry at its address recorded for
+//! another instance is another server (EC2 reuses private addresses), never this one. New ids
+//! are the highest id ever handed out plus one (`mesos-boot.last-server-id`); past 255 an id
+//! is recycled only when no listed member, no member of the running ensemble and no recorded
+//! instance holds it.
+//! The ensemble size is one fact: the first registrant records it (`mesos-boot.ensemble-size`)
+//! and every node uses that value. Formation: no node starts ZooKeeper for a new ensemble
+//! until the config lists that many members; then all start with the same full membership, so
+//! one ensemble forms. A node that gives up before starting ZooKeeper takes its registration
+//! back; while no ensemble is live, a waiting node removes registrants whose instances are gone.
 //! A full ensemble makes a new node wait (until a dead member is removed, or the deadline).
 //! Each member's instance id is kept in `mesos-boot.instances` (for the liveness checks of
 //! `reconcile`), and instances removed as dead in `mesos-boot.removed`: they never rejoin.
@@ -17,8 +23,10 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::failure::{Failure, Kind, Result};
+use crate::instances::Aws;
 use crate::retry::{self, Attempt};
 use crate::shared_config::{Server, ServerKind, SharedConfig, Snapshot, Store, StoreError};
+use crate::zookeeper::zkadmin::{self, LiveConfig, Probe};
 
 /// Key (kept among unknown keys) holding the highest server id ever handed out.
 pub const LAST_ID_KEY: &str = "mesos-boot.last-server-id";
@@ -26,8 +34,44 @@ pub const LAST_ID_KEY: &str = "mesos-boot.last-server-id";
 pub const INSTANCES_KEY: &str = "mesos-boot.instances";
 /// Key holding the instance ids removed from the ensemble as dead (most recent last).
 pub const REMOVED_KEY: &str = "mesos-boot.removed";
+/// Key holding the ensemble size, recorded by the first registrant.
+pub const SIZE_KEY: &str = "mesos-boot.ensemble-size";
+/// Key set once an ensemble formed from this config (its time): a new node that finds no
+/// member serving then waits for the ensemble instead of forming a second one.
+pub const FORMED_KEY: &str = "mesos-boot.formed";
 /// How many removed instance ids are remembered.
 const REMOVED_KEPT: usize = 50;
+/// The highest server id ZooKeeper accepts.
+pub const MAX_ID: u32 = 255;
+
+/// The recorded ensemble size ([`SIZE_KEY`]).
+pub fn recorded_size(cfg: &SharedConfig) -> Option<u32> {
+    cfg.unknown
+        .get(SIZE_KEY)
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+}
+
+/// Whether an ensemble ever formed from this config ([`FORMED_KEY`]).
+pub fn formed(cfg: &SharedConfig) -> bool {
+    cfg.unknown.contains_key(FORMED_KEY)
+}
+
+/// Marks the config as having formed an ensemble.
+pub fn set_formed(cfg: &mut SharedConfig) {
+    cfg.unknown.insert(
+        FORMED_KEY.into(),
+        humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+    );
+}
+
+/// Number of voters (observers never count) in servers-spec.
+pub fn voters(servers: &[Server]) -> usize {
+    servers
+        .iter()
+        .filter(|s| s.kind == ServerKind::Standard)
+        .count()
+}
 
 /// This node as the shared config lists it.
 #[derive(Debug, Clone)]
@@ -35,6 +79,9 @@ pub struct Me {
     pub ip: String,
     pub hostname: String,
     pub instance_id: String,
+    /// The server id of this node's ZooKeeper data, when it ran before: a member whose entry
+    /// was lost re-registers with it (never with a new id over old data).
+    pub local_id: Option<u32>,
 }
 
 /// `id -> instance id` from [`INSTANCES_KEY`].
@@ -59,15 +106,31 @@ fn set_instances(cfg: &mut SharedConfig, map: &std::collections::BTreeMap<u32, S
     }
 }
 
+/// Keeps only the instance records of servers `ids`.
+pub fn keep_instances(cfg: &mut SharedConfig, ids: &[u32]) {
+    let mut map = instances(cfg);
+    map.retain(|id, _| ids.contains(id));
+    set_instances(cfg, &map);
+}
+
 /// Instance ids removed as dead.
 pub fn removed(cfg: &SharedConfig) -> Vec<String> {
+    removed_entries(cfg).into_iter().map(|(_, i)| i).collect()
+}
+
+/// `(server id when recorded, instance id)` removed as dead. Entries are `id:instance`
+/// (older configs: a bare `instance`).
+pub fn removed_entries(cfg: &SharedConfig) -> Vec<(Option<u32>, String)> {
     cfg.unknown
         .get(REMOVED_KEY)
         .map(|v| {
             v.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
+                .map(|e| match e.split_once(':') {
+                    Some((id, inst)) => (id.parse().ok(), inst.to_string()),
+                    None => (None, e.to_string()),
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -79,20 +142,33 @@ pub fn remove_member(
     cfg: &mut SharedConfig,
     id: u32,
 ) -> std::result::Result<Option<String>, String> {
+    let instance = withdraw(cfg, id)?;
+    if let Some(i) = &instance {
+        let mut gone: Vec<String> = removed_entries(cfg)
+            .into_iter()
+            .filter(|(_, g)| g != i)
+            .map(|(gid, g)| match gid {
+                Some(gid) => format!("{gid}:{g}"),
+                None => g,
+            })
+            .collect();
+        gone.push(format!("{id}:{i}"));
+        let skip = gone.len().saturating_sub(REMOVED_KEPT);
+        cfg.unknown
+            .insert(REMOVED_KEY.into(), gone[skip..].join(","));
+    }
+    Ok(instance)
+}
+
+/// Takes server `id` out of servers-spec and the instance map without marking its instance
+/// removed (a registration taken back, or one whose instance never ran ZooKeeper).
+pub fn withdraw(cfg: &mut SharedConfig, id: u32) -> std::result::Result<Option<String>, String> {
     let mut servers = cfg.servers().map_err(|e| e.to_string())?;
     servers.retain(|s| s.id != id);
     cfg.set_servers(&servers);
     let mut map = instances(cfg);
     let instance = map.remove(&id);
     set_instances(cfg, &map);
-    if let Some(i) = &instance {
-        let mut gone = removed(cfg);
-        gone.retain(|g| g != i);
-        gone.push(i.clone());
-        let skip = gone.len().saturating_sub(REMOVED_KEPT);
-        cfg.unknown
-            .insert(REMOVED_KEY.into(), gone[skip..].join(","));
-    }
     Ok(instance)
 }
 
@@ -105,7 +181,7 @@ pub fn comments(host: &str, ip: &str) -> Vec<String> {
 }
 
 impl Me {
-    fn is(&self, s: &Server) -> bool {
+    fn at(&self, s: &Server) -> bool {
         s.host == self.ip || s.host.eq_ignore_ascii_case(&self.hostname)
     }
 }
@@ -119,28 +195,54 @@ pub enum Plan {
     Register(u32),
     /// Not listed and the ensemble already has its size.
     Full(usize),
+    /// This node's address is listed as server `id` of another instance (EC2 reused the
+    /// address): wait until that server is removed, never take its id.
+    Occupied { id: u32, instance: String },
     /// This instance was removed from the ensemble as dead: it must not rejoin.
     Removed,
 }
 
-/// Decides what to do with a config (pure, unit-tested).
+/// Decides what to do with a config (pure, unit-tested). `size` is the ensemble size this
+/// node would record if none is recorded yet; `live_ids` are the server ids of the running
+/// ensemble's `/zookeeper/config`, when known (an id held there is never recycled).
 pub fn plan(
     cfg: &SharedConfig,
     me: &Me,
-    expected: Option<u32>,
+    size: Option<u32>,
+    live_ids: &[u32],
 ) -> std::result::Result<Plan, String> {
     let servers = cfg.servers().map_err(|e| e.to_string())?;
-    if let Some(s) = servers.iter().find(|s| me.is(s)) {
-        return Ok(Plan::Listed(s.id));
+    let map = instances(cfg);
+    if !me.instance_id.is_empty() {
+        if let Some((id, _)) = map
+            .iter()
+            .find(|(id, inst)| **inst == me.instance_id && servers.iter().any(|s| s.id == **id))
+        {
+            return Ok(Plan::Listed(*id));
+        }
+    }
+    if let Some(s) = servers.iter().find(|s| me.at(s)) {
+        match map.get(&s.id) {
+            Some(other) if !me.instance_id.is_empty() && *other != me.instance_id => {
+                return Ok(Plan::Occupied {
+                    id: s.id,
+                    instance: other.clone(),
+                })
+            }
+            _ => return Ok(Plan::Listed(s.id)),
+        }
     }
     if !me.instance_id.is_empty() && removed(cfg).contains(&me.instance_id) {
         return Ok(Plan::Removed);
     }
-    let voters = servers
-        .iter()
-        .filter(|s| s.kind == ServerKind::Standard)
-        .count();
-    match expected {
+    if let Some(id) = me.local_id {
+        if !servers.iter().any(|s| s.id == id) && map.get(&id).is_none_or(|i| *i == me.instance_id)
+        {
+            return Ok(Plan::Register(id));
+        }
+    }
+    let voters = voters(&servers);
+    match recorded_size(cfg).or(size) {
         Some(n) if voters >= n as usize => return Ok(Plan::Full(voters)),
         None => return Ok(Plan::Full(voters)),
         _ => {}
@@ -151,152 +253,425 @@ pub fn plan(
         .and_then(|v| v.trim().parse::<u32>().ok())
         .unwrap_or(0);
     let next = servers.iter().map(|s| s.id).max().unwrap_or(0).max(last) + 1;
-    if next > 255 {
-        return Err("no ZooKeeper server id left (ids 1-255 are all used)".into());
+    if next <= MAX_ID {
+        return Ok(Plan::Register(next));
     }
-    Ok(Plan::Register(next))
+    // Every id was handed out once: recycle the lowest one nobody holds.
+    let held = |id: u32| {
+        servers.iter().any(|s| s.id == id) || map.contains_key(&id) || live_ids.contains(&id)
+    };
+    match (1..=MAX_ID).find(|id| !held(*id)) {
+        Some(id) => Ok(Plan::Register(id)),
+        None => Err(format!(
+            "no ZooKeeper server id left: ids 1-{MAX_ID} are all held by listed or live members"
+        )),
+    }
 }
 
-/// Registers this node (or finds it already listed); returns its id, the config and its
-/// version after the write.
-pub async fn register(
-    store: &Store,
-    me: &Me,
-    expected: Option<u32>,
-    deadline: Instant,
-) -> Result<(u32, SharedConfig, Snapshot)> {
-    let url = store.location().to_string();
-    let got = retry::until("registration", deadline, Duration::from_secs(2), || async {
-        let snap = match store.read().await {
-            Ok(s) => s,
-            Err(e @ StoreError::Unreachable(..)) => return Attempt::Again(Failure::unreachable(e.to_string())),
-            Err(e) => return Attempt::Fail(Failure::bad_input(e.to_string())),
-        };
-        let mut cfg = match &snap {
-            Some(s) => match SharedConfig::parse(&s.text) {
-                Ok(c) => c,
-                Err(e) => return Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
-            },
-            None => SharedConfig::default(),
-        };
-        let id = match plan(&cfg, me, expected) {
-            Err(e) => return Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
-            Ok(Plan::Listed(id)) => {
-                let mut map = instances(&cfg);
-                if me.instance_id.is_empty() || map.get(&id) == Some(&me.instance_id) {
-                    let snap = snap.expect("a listed node implies an object");
-                    return Attempt::Done((id, cfg, snap));
-                }
-                // Listed by address but under another instance id (or none): record ours.
-                map.insert(id, me.instance_id.clone());
-                set_instances(&mut cfg, &map);
-                id
-            }
-            Ok(Plan::Removed) => {
-                return Attempt::Fail(Failure::bad_input(format!(
-                    "{url}: instance {} was removed from the ensemble as dead (key {REMOVED_KEY}); \
-                     it must not rejoin: terminate it and let the ASG launch a replacement",
-                    me.instance_id
-                )))
-            }
-            Ok(Plan::Full(n)) => {
-                let f = Failure::bad_input(format!(
-                    "{url}: this node ({} / {}) is not listed and the ensemble already has {n} voters{}",
-                    me.ip,
-                    me.hostname,
-                    if expected.is_none() { " (set mesos:ensemble-size to let new nodes register)" } else { "" }
-                ));
-                // With a size, room comes when the survivors remove a dead member
-                // (mesos-boot serve); without one it never comes.
-                return if expected.is_some() { Attempt::Again(f) } else { Attempt::Fail(f) };
-            }
-            Ok(Plan::Register(id)) => id,
-        };
-        let mut servers = cfg.servers().unwrap_or_default();
-        if !servers.iter().any(|s| s.id == id) {
-            servers.push(Server {
-                id,
-                host: me.ip.clone(),
-                kind: ServerKind::Standard,
-            });
-            cfg.set_servers(&servers);
-            let last = cfg.unknown.get(LAST_ID_KEY).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
-            cfg.unknown.insert(LAST_ID_KEY.into(), last.max(id).to_string());
-        }
-        if !me.instance_id.is_empty() {
-            let mut map = instances(&cfg);
-            map.insert(id, me.instance_id.clone());
-            set_instances(&mut cfg, &map);
-        }
-        let text = cfg.to_properties(&comments(&me.hostname, &me.ip));
-        match store.write(&text, snap.as_ref().map(|s| s.version.as_str())).await {
-            Ok(version) => {
-                tracing::info!(id, host = %me.ip, spec = %cfg.get("servers-spec"), "registered in servers-spec");
-                Attempt::Done((id, cfg, Snapshot { text, version }))
-            }
-            Err(StoreError::Conflict(_)) => {
-                tracing::info!("the shared config changed since it was read; re-reading");
-                Attempt::Again(Failure::unreachable(format!("{url}: every registration attempt conflicted")))
-            }
-            Err(e @ StoreError::Unreachable(..)) => Attempt::Again(Failure::unreachable(e.to_string())),
-            Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
-        }
-    })
-    .await;
-    got.map_err(|last| {
-        last.unwrap_or_else(|| {
-            Failure::unreachable(format!("{url}: no answer before the deadline"))
+/// What registration needs besides the store: who this node is, its view of the ensemble
+/// size, and (on AWS) how to tell that a registrant's instance is gone.
+pub struct Registrar<'a> {
+    pub store: &'a Store,
+    pub me: &'a Me,
+    /// This node's view of the size (tag, or the group's desired capacity); used only when the
+    /// config records none yet, or to grow a running ensemble.
+    pub size: Option<u32>,
+    pub sweeper: &'a tokio::sync::Mutex<Sweeper>,
+    pub deadline: Instant,
+}
+
+/// Live server ids of the ensemble the config lists, or why they cannot be known yet.
+async fn live_of(cfg: &SharedConfig) -> std::result::Result<Option<LiveConfig>, String> {
+    let port = cfg.client_port().map_err(|e| e.to_string())?;
+    let servers: Vec<(u32, String, bool)> = cfg
+        .servers()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| {
+            (
+                s.id,
+                format!("{}:{port}", s.host),
+                s.kind == ServerKind::Standard,
+            )
         })
-    })
+        .collect();
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    match zkadmin::probe(&servers).await {
+        Probe::Live(l) => Ok(Some(l)),
+        Probe::Down => Ok(None),
+        Probe::Unsettled(why) => Err(why),
+    }
 }
 
-/// Waits until the config lists `expected` voters (first formation); returns that config.
-pub async fn wait_for_members(
-    store: &Store,
-    expected: u32,
-    deadline: Instant,
-) -> Result<(SharedConfig, Snapshot)> {
-    let url = store.location().to_string();
-    let got = retry::until(
-        "ensemble members",
-        deadline,
-        Duration::from_secs(1),
-        || async {
-            match store.read().await {
-                Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
-                    Ok(cfg) => {
-                        let voters = cfg
-                            .servers()
-                            .map(|s| s.iter().filter(|s| s.kind == ServerKind::Standard).count())
-                            .unwrap_or(0);
-                        if voters >= expected as usize {
-                            Attempt::Done((cfg, snap))
-                        } else {
-                            Attempt::Again(Failure::no_quorum(format!(
-                                "{url}: {voters} of {expected} ZooKeeper members registered"
+impl Registrar<'_> {
+    /// Registers this node (or finds it already listed); returns its id, the config and its
+    /// version after the write.
+    pub async fn register(&self) -> Result<(u32, SharedConfig, Snapshot)> {
+        let url = self.store.location().to_string();
+        let me = self.me;
+        let got = retry::until("registration", self.deadline, Duration::from_secs(2), || async {
+            let (mut cfg, snap) = match read_config(self.store).await {
+                Ok(Some(got)) => got,
+                Ok(None) => (SharedConfig::default(), None),
+                Err(a) => return a,
+            };
+            let mut planned = plan(&cfg, me, self.size, &[]);
+            if let Ok(Plan::Register(id)) = planned {
+                if id <= last_id(&cfg) {
+                    // A recycled id: never one the running ensemble still holds.
+                    match live_of(&cfg).await {
+                        Ok(live) => {
+                            let ids: Vec<u32> =
+                                live.iter().flat_map(|l| l.members.iter().map(|m| m.id)).collect();
+                            planned = plan(&cfg, me, self.size, &ids);
+                        }
+                        Err(why) => {
+                            return Attempt::Again(Failure::no_quorum(format!(
+                                "{url}: recycling a server id needs the running membership: {why}"
                             )))
                         }
                     }
-                    Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
-                },
-                Ok(None) => Attempt::Again(Failure::unreachable(format!("{url} does not exist"))),
-                Err(e @ StoreError::Unreachable(..)) => {
-                    Attempt::Again(Failure::unreachable(e.to_string()))
                 }
+            }
+            let id = match planned {
+                Err(e) => return Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
+                Ok(Plan::Listed(id)) => {
+                    let mut map = instances(&cfg);
+                    if me.instance_id.is_empty() || map.get(&id) == Some(&me.instance_id) {
+                        let snap = snap.expect("a listed node implies an object");
+                        return Attempt::Done((id, cfg, snap));
+                    }
+                    // Listed by address with no instance recorded (an Exhibitor-era entry): ours.
+                    map.insert(id, me.instance_id.clone());
+                    set_instances(&mut cfg, &map);
+                    id
+                }
+                Ok(Plan::Removed) => {
+                    return Attempt::Fail(Failure::bad_input(format!(
+                        "{url}: instance {} was removed from the ensemble as dead (key {REMOVED_KEY}); \
+                         it must not rejoin: terminate it and let the ASG launch a replacement",
+                        me.instance_id
+                    )))
+                }
+                Ok(Plan::Occupied { id, instance }) => {
+                    tracing::info!(server = id, %instance, address = %me.ip, "this address is still listed for another instance (EC2 reused it); waiting until that server is removed");
+                    self.sweep_when_no_ensemble(&cfg, snap.as_ref()).await;
+                    return Attempt::Again(Failure::bad_input(format!(
+                        "{url}: address {} is listed as server.{id} of instance {instance}, which must be removed first",
+                        me.ip
+                    )));
+                }
+                Ok(Plan::Full(n)) => {
+                    let recorded = recorded_size(&cfg);
+                    let grow = match (self.size, recorded) {
+                        (Some(mine), Some(rec)) if mine > rec && mine as usize > n => {
+                            // Growth: only into a running ensemble (a new one forms at the
+                            // recorded size, whatever a late node's view says).
+                            matches!(live_of(&cfg).await, Ok(Some(_)))
+                        }
+                        _ => false,
+                    };
+                    if grow {
+                        let mine = self.size.unwrap_or_default();
+                        tracing::info!(from = ?recorded, to = mine, "the running ensemble is at its recorded size; this node's view is larger: growing");
+                        cfg.unknown.insert(SIZE_KEY.into(), mine.to_string());
+                        match plan(&cfg, me, self.size, &[]) {
+                            Ok(Plan::Register(id)) => id,
+                            _ => return Attempt::Again(Failure::bad_input(format!("{url}: no room after growing"))),
+                        }
+                    } else {
+                        self.sweep_when_no_ensemble(&cfg, snap.as_ref()).await;
+                        let size = recorded.or(self.size);
+                        let f = Failure::bad_input(format!(
+                            "{url}: this node ({} / {}) is not listed and the ensemble already has {n} voters{}",
+                            me.ip,
+                            me.hostname,
+                            if size.is_none() { " (set mesos:ensemble-size to let new nodes register)" } else { "" }
+                        ));
+                        // With a size, room comes when the survivors remove a dead member
+                        // (mesos-boot serve); without one it never comes.
+                        return if size.is_some() { Attempt::Again(f) } else { Attempt::Fail(f) };
+                    }
+                }
+                Ok(Plan::Register(id)) => id,
+            };
+            let mut servers = cfg.servers().unwrap_or_default();
+            if !servers.iter().any(|s| s.id == id) {
+                servers.push(Server {
+                    id,
+                    host: me.ip.clone(),
+                    kind: ServerKind::Standard,
+                });
+                cfg.set_servers(&servers);
+                let last = last_id(&cfg);
+                cfg.unknown.insert(LAST_ID_KEY.into(), last.max(id).to_string());
+            }
+            if recorded_size(&cfg).is_none() {
+                if let Some(n) = self.size {
+                    cfg.unknown.insert(SIZE_KEY.into(), n.to_string());
+                }
+            }
+            if !me.instance_id.is_empty() {
+                let mut map = instances(&cfg);
+                map.insert(id, me.instance_id.clone());
+                set_instances(&mut cfg, &map);
+            }
+            let text = cfg.to_properties(&comments(&me.hostname, &me.ip));
+            match self.store.write(&text, snap.as_ref().map(|s| s.version.as_str())).await {
+                Ok(version) => {
+                    tracing::info!(id, host = %me.ip, spec = %cfg.get("servers-spec"), size = ?recorded_size(&cfg), "registered in servers-spec");
+                    Attempt::Done((id, cfg, Snapshot { text, version }))
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tracing::info!("the shared config changed since it was read; re-reading");
+                    Attempt::Again(Failure::unreachable(format!("{url}: every registration attempt conflicted")))
+                }
+                Err(e) if e.is_transient() => Attempt::Again(Failure::unreachable(e.to_string())),
                 Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
             }
+        })
+        .await;
+        got.map_err(|last| {
+            last.unwrap_or_else(|| {
+                Failure::unreachable(format!("{url}: no answer before the deadline"))
+            })
+        })
+    }
+
+    /// Waits until the config lists the recorded number of voters (first formation); returns
+    /// that config, or the running ensemble's membership when one turns out to be live
+    /// (`Ok(Err(live))`: join it instead). Meanwhile, registrants whose instance is gone are
+    /// removed (no ensemble is live to do it).
+    pub async fn wait_for_members(
+        &self,
+        expected: u32,
+    ) -> Result<std::result::Result<(SharedConfig, Snapshot), LiveConfig>> {
+        let url = self.store.location().to_string();
+        let got = retry::until(
+            "ensemble members",
+            self.deadline,
+            Duration::from_secs(1),
+            || async {
+                let (cfg, snap) = match read_config(self.store).await {
+                    Ok(Some((cfg, Some(snap)))) => (cfg, snap),
+                    Ok(_) => {
+                        return Attempt::Again(Failure::unreachable(format!(
+                            "{url} does not exist"
+                        )))
+                    }
+                    Err(a) => return a,
+                };
+                let expected = recorded_size(&cfg).unwrap_or(expected);
+                let voters = cfg.servers().map(|s| voters(&s)).unwrap_or(0);
+                if voters >= expected as usize {
+                    // Never start a new ensemble with a registrant whose instance is gone.
+                    if self.sweep(&cfg, &snap).await {
+                        return Attempt::Again(Failure::no_quorum(format!(
+                            "{url}: a registrant's instance is gone; waiting until it is removed"
+                        )));
+                    }
+                    return Attempt::Done(Ok((cfg, snap)));
+                }
+                // Keep probing: a member may have formed (or been running) meanwhile.
+                match live_of(&cfg).await {
+                    Ok(Some(live)) => return Attempt::Done(Err(live)),
+                    Ok(None) => {
+                        self.sweep(&cfg, &snap).await;
+                    }
+                    Err(_) => {}
+                }
+                Attempt::Again(Failure::no_quorum(format!(
+                    "{url}: {voters} of {expected} ZooKeeper members registered"
+                )))
+            },
+        )
+        .await;
+        got.map_err(|last| {
+            let f = last.unwrap_or_else(|| {
+                Failure::new(
+                    Kind::NoQuorum,
+                    format!("{url}: no answer before the deadline"),
+                )
+            });
+            Failure::new(f.kind, format!("{} (gave up at the deadline)", f.message))
+        })
+    }
+
+    /// Takes this node's registration back (it gives up before starting ZooKeeper), by a
+    /// conditional write; best effort, logged.
+    pub async fn withdraw(&self, id: u32) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let got = retry::until(
+            "withdrawing the registration",
+            deadline,
+            Duration::from_secs(2),
+            || async {
+                let (mut cfg, snap) = match read_config::<bool>(self.store).await {
+                    Ok(Some((cfg, Some(snap)))) => (cfg, snap),
+                    Ok(_) => return Attempt::Done(false),
+                    Err(Attempt::Fail(f) | Attempt::Again(f)) => return Attempt::Again(f.message),
+                    Err(Attempt::Done(_)) => unreachable!(),
+                };
+                let mine = cfg.servers().unwrap_or_default().iter().any(|s| s.id == id)
+                    && instances(&cfg)
+                        .get(&id)
+                        .is_none_or(|i| *i == self.me.instance_id);
+                if !mine {
+                    return Attempt::Done(false);
+                }
+                if let Err(e) = withdraw(&mut cfg, id) {
+                    return Attempt::Again(e);
+                }
+                let text = cfg.to_properties(&comments(&self.me.hostname, &self.me.ip));
+                match self.store.write(&text, Some(&snap.version)).await {
+                    Ok(_) => Attempt::Done(true),
+                    Err(e) => Attempt::Again(e.to_string()),
+                }
+            },
+        )
+        .await;
+        match got {
+            Ok(true) => tracing::info!(
+                server = id,
+                "gave up before starting ZooKeeper: took this node's registration back"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(server = id, error = %e.unwrap_or_default(), "could not take this node's registration back")
+            }
+        }
+    }
+
+    async fn sweep_when_no_ensemble(&self, cfg: &SharedConfig, snap: Option<&Snapshot>) {
+        if let (Some(snap), Ok(None)) = (snap, live_of(cfg).await) {
+            self.sweep(cfg, snap).await;
+        }
+    }
+
+    /// While no ensemble is live: removes registrants whose instance has been gone for longer
+    /// than the grace period (one conditional write; a conflict waits for the next look).
+    /// Whether any registrant looks gone (removed now, or still within the grace).
+    async fn sweep(&self, cfg: &SharedConfig, snap: &Snapshot) -> bool {
+        let mut sweeper = self.sweeper.lock().await;
+        let (gone, pending) = sweeper.gone(cfg, self.me).await;
+        if gone.is_empty() {
+            return pending;
+        }
+        let mut cfg = cfg.clone();
+        for (id, why) in &gone {
+            if let Err(e) = withdraw(&mut cfg, *id) {
+                tracing::warn!(error = %e, "membership: cannot remove a dead registrant");
+                return true;
+            }
+            tracing::info!(server = id, reason = %why, "membership: removing a registrant whose instance is gone (no ensemble is live)");
+        }
+        let text = cfg.to_properties(&comments(&self.me.hostname, &self.me.ip));
+        match self.store.write(&text, Some(&snap.version)).await {
+            Ok(_) => {
+                tracing::info!(spec = %cfg.get("servers-spec"), "membership: dead registrants removed")
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "membership: the shared config changed meanwhile; looking again")
+            }
+        }
+        true
+    }
+}
+
+/// Tells registrants whose instance is gone (EC2 or the group says so) for longer than the
+/// grace period. Without AWS (a file store) nobody is ever judged gone.
+pub struct Sweeper {
+    aws: Option<(Aws, Option<String>)>,
+    grace: Duration,
+    first_gone: std::collections::HashMap<(u32, String), Instant>,
+}
+
+impl Sweeper {
+    pub fn new(aws: Option<(Aws, Option<String>)>, grace: Duration) -> Self {
+        Sweeper {
+            aws,
+            grace,
+            first_gone: Default::default(),
+        }
+    }
+
+    /// Registrants gone past the grace (with why), and whether others look gone within it.
+    async fn gone(&mut self, cfg: &SharedConfig, me: &Me) -> (Vec<(u32, String)>, bool) {
+        let Some((aws, group)) = &self.aws else {
+            return (Vec::new(), false);
+        };
+        let servers = cfg.servers().unwrap_or_default();
+        let known: Vec<(u32, String)> = instances(cfg)
+            .into_iter()
+            .filter(|(id, i)| *i != me.instance_id && servers.iter().any(|s| s.id == *id))
+            .collect();
+        if known.is_empty() {
+            return (Vec::new(), false);
+        }
+        let ids: Vec<String> = known.iter().map(|(_, i)| i.clone()).collect();
+        let gone = match aws.gone(&ids, group.as_deref()).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "membership: cannot tell whether registrants are gone");
+                return (Vec::new(), false);
+            }
+        };
+        let mut pending = false;
+        let now = Instant::now();
+        self.first_gone.retain(|(_, i), _| gone.contains_key(i));
+        let mut out = Vec::new();
+        for (id, inst) in known {
+            if let Some(why) = gone.get(&inst) {
+                let since = *self.first_gone.entry((id, inst.clone())).or_insert(now);
+                if now - since >= self.grace {
+                    out.push((
+                        id,
+                        format!("instance {inst}: {why}, for {}s", (now - since).as_secs()),
+                    ));
+                } else {
+                    pending = true;
+                    tracing::info!(server = id, instance = %inst, reason = %why, "membership: registrant looks gone; waiting out the grace period");
+                }
+            }
+        }
+        (out, pending)
+    }
+}
+
+fn last_id(cfg: &SharedConfig) -> u32 {
+    cfg.unknown
+        .get(LAST_ID_KEY)
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+}
+
+/// One read of the config: `Ok(None)` when the object does not exist and never did (a new
+/// cluster); a missing object with earlier versions is waited out, never taken as new.
+async fn read_config<T>(
+    store: &Store,
+) -> std::result::Result<Option<(SharedConfig, Option<Snapshot>)>, Attempt<T, Failure>> {
+    let url = store.location().to_string();
+    match store.read().await {
+        Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
+            Ok(cfg) => Ok(Some((cfg, Some(snap)))),
+            Err(e) => Err(Attempt::Fail(Failure::bad_input(format!("{url}: {e}")))),
         },
-    )
-    .await;
-    got.map_err(|last| {
-        let f = last.unwrap_or_else(|| {
-            Failure::new(
-                Kind::NoQuorum,
-                format!("{url}: no answer before the deadline"),
-            )
-        });
-        Failure::new(f.kind, format!("{} (gave up at the deadline)", f.message))
-    })
+        Ok(None) => match store.history().await {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                tracing::warn!(%url, versions = n, "the shared config is missing but the key has earlier versions: the cluster is not new; waiting for a member's `serve` to restore it");
+                Err(Attempt::Again(Failure::unreachable(format!(
+                    "{url} is missing but has {n} earlier version(s) or delete marker(s): the cluster is not new, so no new ensemble is started; a running member's `mesos-boot serve` restores the object"
+                ))))
+            }
+            Err(e) if e.is_transient() => Err(Attempt::Again(Failure::unreachable(e.to_string()))),
+            Err(e) => Err(Attempt::Fail(Failure::bad_input(e.to_string()))),
+        },
+        Err(e) if e.is_transient() => Err(Attempt::Again(Failure::unreachable(e.to_string()))),
+        Err(e) => Err(Attempt::Fail(Failure::bad_input(e.to_string()))),
+    }
 }
 
 #[cfg(test)]
@@ -308,6 +683,7 @@ mod tests {
             ip: ip.into(),
             hostname: format!("host-{ip}"),
             instance_id: format!("i-{}", ip.replace('.', "")),
+            local_id: None,
         }
     }
 
@@ -316,17 +692,23 @@ mod tests {
         let cfg =
             SharedConfig::parse("com.netflix.exhibitor.servers-spec=1:10.0.0.1,2:host-10.0.0.2\n")
                 .unwrap();
-        assert_eq!(plan(&cfg, &me("10.0.0.1"), Some(3)), Ok(Plan::Listed(1)));
         assert_eq!(
-            plan(&cfg, &me("10.0.0.2"), Some(3)),
+            plan(&cfg, &me("10.0.0.1"), Some(3), &[]),
+            Ok(Plan::Listed(1))
+        );
+        assert_eq!(
+            plan(&cfg, &me("10.0.0.2"), Some(3), &[]),
             Ok(Plan::Listed(2)),
             "by hostname"
         );
-        assert_eq!(plan(&cfg, &me("10.0.0.3"), Some(3)), Ok(Plan::Register(3)));
-        assert_eq!(plan(&cfg, &me("10.0.0.3"), Some(2)), Ok(Plan::Full(2)));
-        assert_eq!(plan(&cfg, &me("10.0.0.3"), None), Ok(Plan::Full(2)));
         assert_eq!(
-            plan(&SharedConfig::default(), &me("10.0.0.9"), Some(3)),
+            plan(&cfg, &me("10.0.0.3"), Some(3), &[]),
+            Ok(Plan::Register(3))
+        );
+        assert_eq!(plan(&cfg, &me("10.0.0.3"), Some(2), &[]), Ok(Plan::Full(2)));
+        assert_eq!(plan(&cfg, &me("10.0.0.3"), None, &[]), Ok(Plan::Full(2)));
+        assert_eq!(
+            plan(&SharedConfig::default(), &me("10.0.0.9"), Some(3), &[]),
             Ok(Plan::Register(1))
         );
     }
@@ -352,8 +734,93 @@ mod tests {
             ip: "10.0.0.9".into(),
             hostname: "h".into(),
             instance_id: "i-1002".into(),
+            local_id: None,
         };
-        assert_eq!(plan(&cfg, &back, Some(3)), Ok(Plan::Removed));
+        assert_eq!(plan(&cfg, &back, Some(3), &[]), Ok(Plan::Removed));
+    }
+
+    #[test]
+    fn a_reused_address_is_another_server_and_instance_ids_come_first() {
+        let cfg = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.0.1,2:10.0.0.2,3:10.0.0.3\n\
+             mesos-boot.instances=1:i-1,2:i-2,3:i-dead\n",
+        )
+        .unwrap();
+        let new = Me {
+            ip: "10.0.0.3".into(),
+            hostname: "ip-10-0-0-3".into(),
+            instance_id: "i-new".into(),
+            local_id: None,
+        };
+        assert_eq!(
+            plan(&cfg, &new, Some(3), &[]),
+            Ok(Plan::Occupied {
+                id: 3,
+                instance: "i-dead".into()
+            })
+        );
+        // Found by instance id even when the address differs.
+        let moved = Me {
+            ip: "10.0.0.9".into(),
+            hostname: "h".into(),
+            instance_id: "i-2".into(),
+            local_id: None,
+        };
+        assert_eq!(plan(&cfg, &moved, Some(3), &[]), Ok(Plan::Listed(2)));
+        // An Exhibitor-era entry (no instance recorded) is matched by address.
+        let old = SharedConfig::parse("com.netflix.exhibitor.servers-spec=1:10.0.0.3\n").unwrap();
+        assert_eq!(plan(&old, &new, Some(3), &[]), Ok(Plan::Listed(1)));
+    }
+
+    #[test]
+    fn past_255_ids_are_recycled_only_when_nobody_holds_them() {
+        let mut cfg = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.0.1,3:10.0.0.3\n\
+             mesos-boot.instances=1:i-1,3:i-3,4:i-4\n",
+        )
+        .unwrap();
+        cfg.unknown.insert(LAST_ID_KEY.into(), "255".into());
+        // 1 and 3 listed, 4 recorded for an instance, 2 still in the running ensemble.
+        assert_eq!(
+            plan(&cfg, &me("10.0.0.9"), Some(5), &[2]),
+            Ok(Plan::Register(5))
+        );
+        assert_eq!(
+            plan(&cfg, &me("10.0.0.9"), Some(5), &[]),
+            Ok(Plan::Register(2))
+        );
+    }
+
+    #[test]
+    fn the_recorded_size_wins_over_this_nodes_view() {
+        let mut cfg = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.0.1,2:10.0.0.2,3:10.0.0.3\n",
+        )
+        .unwrap();
+        cfg.unknown.insert(SIZE_KEY.into(), "3".into());
+        assert_eq!(plan(&cfg, &me("10.0.0.4"), Some(5), &[]), Ok(Plan::Full(3)));
+        // Observers never count as voters.
+        let cfg = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.0.1,2:10.0.0.2,O:3:10.0.0.3\n\
+             mesos-boot.ensemble-size=3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            plan(&cfg, &me("10.0.0.4"), None, &[]),
+            Ok(Plan::Register(4))
+        );
+    }
+
+    #[test]
+    fn a_member_with_local_data_keeps_its_id() {
+        let cfg = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:10.0.0.1,2:10.0.0.2,3:10.0.0.3\n\
+             mesos-boot.ensemble-size=3\nmesos-boot.last-server-id=7\n",
+        )
+        .unwrap();
+        let mut back = me("10.0.0.9");
+        back.local_id = Some(6);
+        assert_eq!(plan(&cfg, &back, Some(3), &[]), Ok(Plan::Register(6)));
     }
 
     #[test]
@@ -361,7 +828,10 @@ mod tests {
         let mut cfg =
             SharedConfig::parse("com.netflix.exhibitor.servers-spec=1:10.0.0.1\n").unwrap();
         cfg.unknown.insert(LAST_ID_KEY.into(), "7".into());
-        assert_eq!(plan(&cfg, &me("10.0.0.3"), Some(3)), Ok(Plan::Register(8)));
+        assert_eq!(
+            plan(&cfg, &me("10.0.0.3"), Some(3), &[]),
+            Ok(Plan::Register(8))
+        );
     }
 
     #[tokio::test]
@@ -374,9 +844,18 @@ mod tests {
         for i in 0..20 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                register(&store, &me(&format!("10.0.1.{i}")), Some(20), deadline)
-                    .await
-                    .map(|r| r.0)
+                let sweeper = tokio::sync::Mutex::new(Sweeper::new(None, Duration::from_secs(60)));
+                let me = me(&format!("10.0.1.{i}"));
+                Registrar {
+                    store: &store,
+                    me: &me,
+                    size: Some(20),
+                    sweeper: &sweeper,
+                    deadline,
+                }
+                .register()
+                .await
+                .map(|r| r.0)
             }));
         }
         let mut ids = Vec::new();

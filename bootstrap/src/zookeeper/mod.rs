@@ -3,6 +3,8 @@
 //!
 //! - [`ensemble`]: registration in the shared config's servers-spec (compare-and-swap) and safe
 //!   first formation;
+//! - [`membership`]: the boot's membership step (register, look, form or join, or start
+//!   from local state);
 //! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
@@ -10,6 +12,7 @@
 //! - [`quorum`]: four-letter words and the leading Mesos master.
 
 pub mod ensemble;
+pub mod membership;
 pub mod quorum;
 pub mod reconcile;
 pub mod secret;

@@ -1,8 +1,15 @@
 //! Membership reconciliation, run by `mesos-boot serve` on every ZooKeeper node at a jittered
-//! interval: finds members whose instance is gone and removes them, first from servers-spec by
-//! a conditional write (so exactly one node acts per change), then from the running ensemble
-//! by `reconfig` remove, and only while the surviving voters keep a majority. A node that finds
-//! itself removed stops its ZooKeeper: a removed server must not rejoin by itself.
+//! interval: finds members whose instance is gone *and* whose ZooKeeper does not answer, and
+//! removes them, first from servers-spec by a conditional write that re-checks the instance id
+//! it decided on (so exactly one node acts per change, and a new instance at a reused address
+//! is never taken for the dead one), then from the running ensemble by `reconfig` remove, and
+//! only while the surviving voters keep a majority. A live member missing from servers-spec is
+//! put back. A node that finds itself removed stops its ZooKeeper: a removed server must not
+//! rejoin by itself. When the shared config is missing, a voter restores it from its newest
+//! earlier version and the live membership (conditional create).
+//!
+//! `/zookeeper/config` is read without credentials; the superuser secret is sent only for
+//! reconfig, and only to the current voters. A refused secret is read again (rotation).
 //!
 //! [`decide`] is the pure part (what the observations call for); [`Reconciler::pass`] observes
 //! and acts, and logs every decision with its reason.
@@ -12,12 +19,39 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::zookeeper::ensemble;
 use crate::instances::Aws;
-use crate::zookeeper::quorum;
-use crate::zookeeper::secret::{self, Secret};
 use crate::shared_config::{Server, SharedConfig, Store, StoreError};
+use crate::zookeeper::secret::{self, Secret};
 use crate::zookeeper::zkadmin::{self, LiveConfig};
+use crate::zookeeper::{ensemble, quorum};
+
+/// Whether server `id`'s ZooKeeper answers at `host`: `conf` on the client port names this
+/// server (another id there is another server at a reused address), or says it is not serving
+/// (something runs there: never judged dead); with no client answer, its election port
+/// accepting a connection (a paused or electing server) counts as alive too.
+async fn answers(id: u32, host: &str, ports: (u16, u16, u16)) -> bool {
+    let (_, election, client) = ports;
+    match quorum::four_letter(&format!("{host}:{client}"), "conf").await {
+        Ok(conf) if !conf.trim().is_empty() => {
+            match conf
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("serverId="))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+            {
+                Some(sid) => sid == id,
+                None => true,
+            }
+        }
+        _ => {
+            let addr = format!("{host}:{election}");
+            matches!(
+                tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
+                    .await,
+                Ok(Ok(_))
+            )
+        }
+    }
+}
 
 /// What one pass saw.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +68,11 @@ pub struct Observed {
     pub serving: BTreeSet<u32>,
     /// Members whose instance is gone: for how long, and why.
     pub gone: BTreeMap<u32, (Duration, String)>,
+    /// Members whose ZooKeeper answers at their address (as themselves): alive, whatever
+    /// EC2 says.
+    pub answering: BTreeSet<u32>,
+    /// Server ids recorded as removed (`mesos-boot.removed`).
+    pub removed_ids: BTreeSet<u32>,
 }
 
 /// What a pass should do.
@@ -49,6 +88,8 @@ pub enum Decision {
     Hold { id: u32, reason: String },
     /// This node was removed from the ensemble: stop its ZooKeeper.
     StopSelf { reason: String },
+    /// Server `id` serves in the running ensemble but servers-spec lost it: put it back.
+    Restore { id: u32, reason: String },
 }
 
 /// The pure decision over one pass's observations.
@@ -66,25 +107,48 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
         }
         return Decision::Nothing;
     }
+    let gone_past_grace = |id: u32| o.gone.get(&id).is_some_and(|(d, _)| *d >= grace);
     // Candidates, lowest id first: live members no longer in servers-spec (a removal that
-    // stopped between its two steps), then listed members gone for longer than the grace.
+    // stopped between its two steps, or an entry lost), then listed members gone for longer
+    // than the grace.
     let mut candidate = None;
     if let Some(live) = &o.live {
-        if let Some(m) = live
+        for m in live
             .members
             .iter()
-            .find(|m| m.id != o.myid && !in_spec(m.id))
+            .filter(|m| m.id != o.myid && !in_spec(m.id))
         {
-            candidate = Some((
-                m.id,
-                "in the running ensemble but no longer in servers-spec".to_string(),
-            ));
+            let removing = o.removed_ids.contains(&m.id);
+            if o.answering.contains(&m.id) && !removing {
+                return Decision::Restore {
+                    id: m.id,
+                    reason: format!(
+                        "server.{} ({}) answers in the running ensemble but servers-spec lost it",
+                        m.id, m.host
+                    ),
+                };
+            }
+            if removing || (gone_past_grace(m.id) && !o.answering.contains(&m.id)) {
+                candidate = Some((
+                    m.id,
+                    "in the running ensemble but no longer in servers-spec, and dead".to_string(),
+                ));
+                break;
+            }
         }
     }
     if candidate.is_none() {
         for (id, (for_how_long, why)) in &o.gone {
             if *id == o.myid || !in_spec(*id) {
                 continue;
+            }
+            if o.answering.contains(id) {
+                return Decision::Hold {
+                    id: *id,
+                    reason: format!(
+                        "{why}, but its ZooKeeper answers: a live voter is never removed"
+                    ),
+                };
             }
             if *for_how_long < grace {
                 return Decision::Wait {
@@ -96,7 +160,13 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
                     ),
                 };
             }
-            candidate = Some((*id, format!("{why}, for {}s", for_how_long.as_secs())));
+            candidate = Some((
+                *id,
+                format!(
+                    "{why}, for {}s, and its ZooKeeper does not answer",
+                    for_how_long.as_secs()
+                ),
+            ));
             break;
         }
     }
@@ -128,6 +198,9 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
     Decision::Remove { id, reason }
 }
 
+/// How long one pass may take.
+pub const PASS_DEADLINE: Duration = Duration::from_secs(120);
+
 /// The reconcile loop's state.
 pub struct Reconciler {
     pub store: Store,
@@ -139,6 +212,9 @@ pub struct Reconciler {
     pub grace: Duration,
     pub stop_command: String,
     pub root: std::path::PathBuf,
+    /// This server's client address (where `/zookeeper/config` is read when the shared config
+    /// is missing).
+    pub local: String,
     /// When each member was first seen gone.
     first_gone: HashMap<u32, Instant>,
     secret: Option<Secret>,
@@ -156,6 +232,7 @@ impl Reconciler {
         grace: Duration,
         stop_command: String,
         root: std::path::PathBuf,
+        local: String,
     ) -> Self {
         Reconciler {
             store,
@@ -166,6 +243,7 @@ impl Reconciler {
             grace,
             stop_command,
             root,
+            local,
             first_gone: HashMap::new(),
             secret: None,
             stopped: false,
@@ -173,12 +251,18 @@ impl Reconciler {
     }
 
     /// Runs passes forever, `interval` apart with ±50% jitter so members do not act at once.
+    /// Every pass has its own deadline: a hung call ends that pass, never the loop.
     pub async fn run(mut self, interval: Duration) {
         loop {
             let jitter = rand::random_range(0.5..1.5);
             tokio::time::sleep(interval.mul_f64(jitter)).await;
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "membership check skipped");
+            match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "membership check skipped"),
+                Err(_) => tracing::warn!(
+                    deadline = ?PASS_DEADLINE,
+                    "membership check did not finish before its deadline; skipped"
+                ),
             }
         }
     }
@@ -193,20 +277,28 @@ impl Reconciler {
     /// One look and, when called for, one action. `Err` when something needed could not be
     /// observed (then nothing is done).
     pub async fn pass(&mut self) -> Result<Decision, String> {
-        let secret = self.secret().await?;
-        let (cfg, _) = self.read().await?;
+        let (cfg, _) = match self.read().await? {
+            Some(got) => got,
+            None => {
+                self.restore().await?;
+                return Ok(Decision::Nothing);
+            }
+        };
         let spec = cfg.servers().map_err(|e| e.to_string())?;
         let port = cfg.client_port().map_err(|e| e.to_string())?;
         let all_hosts: Vec<String> = spec.iter().map(|s| format!("{}:{port}", s.host)).collect();
         // /zookeeper/config first, servers-spec again after: a server is registered in
         // servers-spec before it is added, so a member seen live is then seen in the spec.
-        let live = match zkadmin::connect(&all_hosts.join(","), &secret).await {
+        let live = match zkadmin::connect_anonymous(&all_hosts.join(",")).await {
             Ok(c) => zkadmin::get(&c).await.ok(),
             Err(_) => None,
         };
-        let (cfg, _) = self.read().await?;
+        let (cfg, version) = self
+            .read()
+            .await?
+            .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
         let spec = cfg.servers().map_err(|e| e.to_string())?;
-        let serving = match &live {
+        let serving: BTreeSet<u32> = match &live {
             Some(l) => {
                 let members: Vec<(u32, String, bool)> = l
                     .members
@@ -223,7 +315,43 @@ impl Reconciler {
             }
             None => BTreeSet::new(),
         };
+        if let Some(l) = &live {
+            if !ensemble::formed(&cfg) && l.voters().any(|m| m.id == self.myid) {
+                self.mark_formed(&cfg, &version).await;
+            }
+        }
         let gone = self.gone(&cfg, &spec).await?;
+        // Who answers as themselves: every member that looks gone, and every live member
+        // missing from servers-spec.
+        let mut to_check: BTreeMap<u32, String> = BTreeMap::new();
+        for id in gone.keys() {
+            if let Some(s) = spec.iter().find(|s| s.id == *id) {
+                to_check.insert(*id, s.host.clone());
+            }
+        }
+        if let Some(l) = &live {
+            for m in l
+                .members
+                .iter()
+                .filter(|m| !spec.iter().any(|s| s.id == m.id))
+            {
+                to_check.insert(m.id, m.host.clone());
+            }
+        }
+        let (q, e) = (
+            cfg.connect_port().map_err(|e| e.to_string())?,
+            cfg.election_port().map_err(|e| e.to_string())?,
+        );
+        let mut answering = BTreeSet::new();
+        for (id, host) in &to_check {
+            if answers(*id, host, (q, e, port)).await {
+                answering.insert(*id);
+            }
+        }
+        let removed_ids = ensemble::removed_entries(&cfg)
+            .into_iter()
+            .filter_map(|(id, _)| id)
+            .collect();
         let observed = Observed {
             myid: self.myid,
             my_instance: self.my_instance.clone(),
@@ -232,6 +360,8 @@ impl Reconciler {
             live,
             serving,
             gone,
+            answering,
+            removed_ids,
         };
         let decision = decide(&observed, self.grace);
         match &decision {
@@ -244,15 +374,26 @@ impl Reconciler {
                 )
             }
             Decision::Hold { id, reason } => {
-                tracing::warn!(
-                    server = id,
-                    reason,
-                    "membership: not removing a dead member"
-                )
+                tracing::warn!(server = id, reason, "membership: not removing a member")
             }
             Decision::Remove { id, reason } => {
                 tracing::info!(server = id, reason, "membership: removing a dead member");
-                self.remove(*id, &observed, &secret, port).await?;
+                let instance = ensemble::instances(&cfg).get(id).cloned();
+                if let Err(e) = self.remove(*id, instance, &observed, port).await {
+                    if zkadmin::refused_secret(&e) {
+                        tracing::warn!("membership: ZooKeeper refused the superuser secret; reading it again (rotation?)");
+                        self.secret = None;
+                    }
+                    return Err(e);
+                }
+            }
+            Decision::Restore { id, reason } => {
+                tracing::warn!(
+                    server = id,
+                    reason,
+                    "membership: putting a live member back into servers-spec"
+                );
+                self.put_back(*id, &observed).await?;
             }
             Decision::StopSelf { reason } => {
                 if !self.stopped {
@@ -265,16 +406,140 @@ impl Reconciler {
         Ok(decision)
     }
 
-    async fn read(&self) -> Result<(SharedConfig, String), String> {
-        let snap = self
-            .store
+    async fn mark_formed(&self, cfg: &SharedConfig, version: &str) {
+        let mut cfg = cfg.clone();
+        ensemble::set_formed(&mut cfg);
+        let (host, ip) = (format!("server.{}", self.myid), self.local.clone());
+        let text = cfg.to_properties(&ensemble::comments(&host, &ip));
+        match self.store.write(&text, Some(version)).await {
+            Ok(_) => tracing::info!(
+                key = ensemble::FORMED_KEY,
+                "membership: recorded that the ensemble formed"
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "membership: could not record that the ensemble formed; next pass")
+            }
+        }
+    }
+
+    /// The shared config is missing: a voter restores it from its newest earlier version with
+    /// the live membership, by a create-only write (one member wins).
+    async fn restore(&mut self) -> Result<(), String> {
+        let client = zkadmin::connect_anonymous(&self.local).await.map_err(|e| {
+            format!(
+                "the shared config is missing and {} does not answer: {e}",
+                self.local
+            )
+        })?;
+        let live = zkadmin::get(&client).await?;
+        if !live.voters().any(|m| m.id == self.myid) {
+            return Err(format!(
+                "{} is missing; server.{} is not a voter, so it leaves the restore to one",
+                self.store.location(),
+                self.myid
+            ));
+        }
+        let versions = self.store.versions().await.map_err(|e| e.to_string())?;
+        let mut base = None;
+        for v in versions.iter().filter(|v| !v.deleted) {
+            match self.store.read_version(&v.id).await {
+                Ok(text) => match SharedConfig::parse(&text) {
+                    Ok(cfg) => {
+                        base = Some((v.id.clone(), cfg));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(version = %v.id, error = %e, "membership: earlier version unusable")
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(version = %v.id, error = %e, "membership: earlier version unreadable")
+                }
+            }
+        }
+        let (from, mut cfg) = match base {
+            Some((id, cfg)) => (id, cfg),
+            None => {
+                tracing::warn!("membership: no earlier version of the shared config is readable; restoring the membership with default settings");
+                ("none".to_string(), SharedConfig::default())
+            }
+        };
+        let servers: Vec<Server> = live
+            .members
+            .iter()
+            .map(|m| Server {
+                id: m.id,
+                host: m.host.clone(),
+                kind: if m.participant {
+                    crate::shared_config::ServerKind::Standard
+                } else {
+                    crate::shared_config::ServerKind::Observer
+                },
+            })
+            .collect();
+        cfg.set_servers(&servers);
+        ensemble::keep_instances(&mut cfg, &servers.iter().map(|s| s.id).collect::<Vec<_>>());
+        ensemble::set_formed(&mut cfg);
+        let text = cfg.to_properties(&ensemble::comments(
+            &format!("server.{}", self.myid),
+            &self.local,
+        ));
+        match self.store.write(&text, None).await {
+            Ok(_) => {
+                tracing::warn!(from_version = %from, spec = %cfg.get("servers-spec"), live_version = %live.version, "membership: the shared config was missing; restored it from the live membership");
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!("membership: another member restored the shared config first");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Puts live member `id` back into servers-spec (its address from `/zookeeper/config`).
+    async fn put_back(&mut self, id: u32, o: &Observed) -> Result<(), String> {
+        let Some(m) = o.live.as_ref().and_then(|l| l.member(id)) else {
+            return Ok(());
+        };
+        let (mut cfg, version) = self
             .read()
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+        let mut servers = cfg.servers().map_err(|e| e.to_string())?;
+        if servers.iter().any(|s| s.id == id) {
+            return Ok(());
+        }
+        servers.push(Server {
+            id,
+            host: m.host.clone(),
+            kind: if m.participant {
+                crate::shared_config::ServerKind::Standard
+            } else {
+                crate::shared_config::ServerKind::Observer
+            },
+        });
+        servers.sort_by_key(|s| s.id);
+        cfg.set_servers(&servers);
+        let (host, ip) = self.whoami(o);
+        let text = cfg.to_properties(&ensemble::comments(&host, &ip));
+        match self.store.write(&text, Some(&version)).await {
+            Ok(_) => {
+                tracing::info!(server = id, spec = %cfg.get("servers-spec"), "membership: put back into servers-spec");
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn read(&self) -> Result<Option<(SharedConfig, String)>, String> {
+        let Some(snap) = self.store.read().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
         let cfg = SharedConfig::parse(&snap.text)
             .map_err(|e| format!("{}: {e}", self.store.location()))?;
-        Ok((cfg, snap.version))
+        Ok(Some((cfg, snap.version)))
     }
 
     /// Members (other than this one) whose instance is gone, with for how long.
@@ -322,19 +587,29 @@ impl Reconciler {
     async fn remove(
         &mut self,
         id: u32,
+        instance: Option<String>,
         o: &Observed,
-        secret: &Secret,
         port: u16,
     ) -> Result<(), String> {
-        // 1. servers-spec, by conditional write: the one writer that succeeds acts.
+        // 1. servers-spec, by conditional write: the one writer that succeeds acts. The write
+        //    re-checks that server `id` is still the instance decided on (EC2 reuses addresses:
+        //    a new instance must never land in the removed list).
         if o.spec.iter().any(|s| s.id == id) {
-            let (mut cfg, version) = self.read().await?;
-            if cfg
+            let (mut cfg, version) = self
+                .read()
+                .await?
+                .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+            let listed = cfg
                 .servers()
                 .map_err(|e| e.to_string())?
                 .iter()
-                .any(|s| s.id == id)
-            {
+                .any(|s| s.id == id);
+            let now = ensemble::instances(&cfg).get(&id).cloned();
+            if listed && now != instance {
+                tracing::info!(server = id, decided = ?instance, now = ?now, "membership: server.{id} belongs to another instance since the decision; not removing it");
+                return Ok(());
+            }
+            if listed {
                 let instance = ensemble::remove_member(&mut cfg, id)?;
                 let (host, ip) = self.whoami(o);
                 let text = cfg.to_properties(&ensemble::comments(&host, &ip));
@@ -350,17 +625,18 @@ impl Reconciler {
                 }
             }
         }
-        // 2. the running ensemble, through the members that serve.
+        // 2. the running ensemble, through its voters that serve (only they get the secret).
         if o.live.as_ref().is_some_and(|l| l.member(id).is_some()) {
             let through: Vec<String> = o
                 .live
                 .iter()
-                .flat_map(|l| l.members.iter())
+                .flat_map(|l| l.voters())
                 .filter(|m| m.id != id && o.serving.contains(&m.id))
                 .map(|m| format!("{}:{port}", m.host))
                 .collect();
+            let secret = self.secret().await?;
             let deadline = Instant::now() + Duration::from_secs(60);
-            let live = zkadmin::remove(&through.join(","), secret, id, deadline)
+            let live = zkadmin::remove(&through.join(","), &secret, id, deadline)
                 .await
                 .map_err(|f| f.message)?;
             self.first_gone.remove(&id);
@@ -431,6 +707,8 @@ mod tests {
             }),
             serving: serving.iter().copied().collect(),
             gone: BTreeMap::new(),
+            answering: serving.iter().copied().collect(),
+            removed_ids: BTreeSet::new(),
         }
     }
 
@@ -468,9 +746,32 @@ mod tests {
     }
 
     #[test]
-    fn a_live_member_missing_from_the_spec_is_removed_from_the_ensemble() {
+    fn a_live_member_missing_from_the_spec_is_put_back_and_a_dead_one_removed() {
+        // Server 3 answers: servers-spec lost it (an edit): put it back.
+        let mut o = observed(3, &[1, 2, 3]);
+        o.spec.retain(|s| s.id != 3);
+        assert!(matches!(decide(&o, GRACE), Decision::Restore { id: 3, .. }));
+        // A removal that stopped between its two steps: the id is recorded as removed.
+        o.removed_ids.insert(3);
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 3, .. }));
+        // Not answering, gone past the grace: the second step of a removal.
         let mut o = observed(3, &[1, 2]);
         o.spec.retain(|s| s.id != 3);
+        o.gone
+            .insert(3, (Duration::from_secs(90), "EC2 state terminated".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 3, .. }));
+        // Not answering, but nothing says its instance is gone: nothing is done.
+        o.gone.clear();
+        assert_eq!(decide(&o, GRACE), Decision::Nothing);
+    }
+
+    #[test]
+    fn a_member_that_answers_is_never_removed_whatever_ec2_says() {
+        let mut o = observed(3, &[1, 2, 3]);
+        o.gone
+            .insert(3, (Duration::from_secs(600), "EC2 state terminated".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Hold { id: 3, .. }));
+        o.answering.remove(&3);
         assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 3, .. }));
     }
 

@@ -8,8 +8,8 @@ use tokio::time::Instant;
 use zookeeper_client::{Client, EnsembleUpdate, Error as ZkError};
 
 use crate::failure::{Failure, Result};
-use crate::zookeeper::quorum;
 use crate::retry::{self, Attempt};
+use crate::zookeeper::quorum;
 use crate::zookeeper::secret::Secret;
 
 /// One server line of `/zookeeper/config`.
@@ -77,6 +77,17 @@ pub fn server_line(id: u32, host: &str, ports: (u16, u16, u16)) -> String {
     format!("server.{id}={host}:{quorum}:{election}:participant;{host}:{client}")
 }
 
+/// Connects to `hosts` (`h1:2181,h2:2181`) without credentials: enough to read
+/// `/zookeeper/config`, which ZooKeeper lets anyone read. The superuser secret is sent only
+/// for reconfig ([`connect`]).
+pub async fn connect_anonymous(hosts: &str) -> std::result::Result<Client, ZkError> {
+    Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .with_connection_timeout(Duration::from_secs(3))
+        .connect(hosts)
+        .await
+}
+
 /// Connects to `hosts` (`h1:2181,h2:2181`) as the digest superuser.
 pub async fn connect(hosts: &str, secret: &Secret) -> std::result::Result<Client, ZkError> {
     Client::connector()
@@ -100,10 +111,26 @@ pub async fn get(client: &Client) -> std::result::Result<LiveConfig, String> {
     parse_config(&String::from_utf8_lossy(&data))
 }
 
-/// The running ensemble's membership when any of `servers` (`(id, host:port, voter)`) serves
-/// with quorum; `None` when none does (a new ensemble, or one without quorum).
-pub async fn probe(servers: &[(u32, String, bool)], secret: &Secret) -> Option<LiveConfig> {
+/// What a look at the listed servers says about a running ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// Servers serve with quorum; their membership.
+    Live(LiveConfig),
+    /// No listed server answers at all.
+    Down,
+    /// Servers answer but none serves (a leader election, a lost quorum), or their
+    /// `/zookeeper/config` could not be read: nothing can be concluded yet.
+    Unsettled(String),
+}
+
+/// Looks at `servers` (`(id, host:port, voter)`): [`Probe::Live`] with `/zookeeper/config`
+/// (read without credentials, after a sync) when any serves. A failed read is
+/// [`Probe::Unsettled`], never "no ensemble".
+pub async fn probe(servers: &[(u32, String, bool)]) -> Probe {
     let state = quorum::ensemble_state(servers).await;
+    if state.servers.iter().all(|s| s.mode == quorum::Mode::Down) {
+        return Probe::Down;
+    }
     let serving: Vec<&str> = state
         .servers
         .iter()
@@ -111,39 +138,46 @@ pub async fn probe(servers: &[(u32, String, bool)], secret: &Secret) -> Option<L
         .map(|s| s.addr.as_str())
         .collect();
     if serving.is_empty() {
-        return None;
+        let answering: Vec<&str> = state
+            .servers
+            .iter()
+            .filter(|s| s.mode != quorum::Mode::Down)
+            .map(|s| s.addr.as_str())
+            .collect();
+        return Probe::Unsettled(format!(
+            "{} answer{} but none serves (leader election or no quorum)",
+            answering.join(","),
+            if answering.len() == 1 { "s" } else { "" }
+        ));
     }
     let hosts = serving.join(",");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let got = retry::until(
-        "ensemble membership",
-        deadline,
-        Duration::from_secs(1),
-        || async {
-            match connect(&hosts, secret).await {
-                Ok(c) => match get(&c).await {
-                    Ok(cfg) => Attempt::Done(cfg),
-                    Err(e) => Attempt::Again(e),
-                },
-                Err(e) => Attempt::Again(format!("{hosts}: {e}")),
-            }
-        },
-    )
-    .await;
-    match got {
-        Ok(cfg) => Some(cfg),
-        Err(e) => {
-            tracing::warn!(%hosts, error = %e.unwrap_or_default(), "servers answer srvr but /zookeeper/config could not be read");
-            None
-        }
+    let read = async {
+        let c = connect_anonymous(&hosts)
+            .await
+            .map_err(|e| format!("{hosts}: {e}"))?;
+        get(&c).await
+    };
+    match tokio::time::timeout(Duration::from_secs(10), read).await {
+        Ok(Ok(cfg)) => Probe::Live(cfg),
+        Ok(Err(e)) => Probe::Unsettled(format!("{hosts} serve but /zookeeper/config: {e}")),
+        Err(_) => Probe::Unsettled(format!(
+            "{hosts} serve but /zookeeper/config did not answer in 10s"
+        )),
     }
+}
+
+const REFUSED: &str = "ZooKeeper refused the superuser";
+
+/// Whether a reconfig error says the secret was refused (read it again: it may have rotated).
+pub fn refused_secret(message: &str) -> bool {
+    message.contains(REFUSED)
 }
 
 /// What one reconfig attempt's error means.
 fn classify(e: ZkError, what: &str) -> Attempt<LiveConfig, Failure> {
     match e {
         ZkError::NoAuth | ZkError::AuthFailed => Attempt::Fail(Failure::bad_input(format!(
-            "{what}: ZooKeeper refused the superuser ({e}); the servers were started with \
+            "{what}: {REFUSED} ({e}); the servers were started with \
              another secret than the one next to the shared config"
         ))),
         ZkError::ReconfigDisabled => Attempt::Fail(Failure::bad_input(format!(

@@ -1,0 +1,409 @@
+//! ZooKeeper membership under what AWS, time and operators do to it (issue 9), each scenario on
+//! real ZooKeeper 3.8, moto (S3, EC2, Auto Scaling), the IMDS emulator and the fault proxy:
+//! EC2 reusing a dead member's address, server ids past 255, an ensemble size that changes
+//! under a formation, registrants that die before the ensemble forms, a look at the ensemble
+//! during an election, a deleted shared config, a reboot while S3 is unreachable, throttling,
+//! and a member that EC2 calls gone while its ZooKeeper still answers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::*;
+use common::*;
+use mesos_boot_tests::fault::{Fault, FaultProxy};
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::{block_on, net, poll_until, zk};
+
+fn versioned_bucket_url() -> String {
+    let moto = Moto::shared();
+    let bucket = block_on(moto.unique_bucket("resilience"));
+    block_on(moto.enable_versioning(&bucket));
+    format!("s3://{bucket}/{KEY}")
+}
+
+fn put_object(url: &str, text: &str) {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    block_on(Moto::shared().put_object(bucket, key, text.as_bytes().to_vec()));
+}
+
+fn record(n: &Node) -> serde_json::Value {
+    n.boot_record()
+}
+
+/// Writes `/survivor/<name>` through `hosts` (acknowledged when this returns).
+fn write_znode(hosts: &str, name: &str) {
+    block_on(async {
+        let c = zookeeper_client::Client::connector()
+            .with_session_timeout(Duration::from_secs(20))
+            .connect(hosts)
+            .await
+            .expect("connect");
+        let opts = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        let _ = c.create("/survivor", b"", &opts).await;
+        c.create(&format!("/survivor/{name}"), name.as_bytes(), &opts)
+            .await
+            .expect("acknowledged write");
+    })
+}
+
+fn has_znode(hosts: &str, name: &str) -> bool {
+    block_on(async {
+        let c = zookeeper_client::Client::connector()
+            .with_session_timeout(Duration::from_secs(20))
+            .connect(hosts)
+            .await
+            .expect("connect");
+        c.sync("/").await.unwrap();
+        c.check_stat(&format!("/survivor/{name}")).await.unwrap().is_some()
+    })
+}
+
+fn hosts(nodes: &[&Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.client_addr())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn formed_ensemble(url: &str) -> Vec<(Node, String)> {
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 500));
+    nodes
+}
+
+fn signal(node: &Node, sig: i32) {
+    let pid = node.zk.as_ref().unwrap().pid().expect("zookeeper pid");
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+/// `/zookeeper/config` version as server `addr` reports it (`conf`).
+fn config_version(addr: &str) -> Option<String> {
+    let conf = zk::four_letter(addr, "conf", Duration::from_secs(2)).ok()?;
+    conf.lines()
+        .find_map(|l| l.trim().strip_prefix("version=").map(str::to_string))
+}
+
+#[test]
+fn a_new_instance_at_a_dead_members_address_is_a_new_server() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes = formed_ensemble(&url);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    write_znode(&hosts(&refs), "before");
+    let serves: Vec<Serve> = refs[..2].iter().map(|n| Serve::start(n)).collect();
+
+    // Server 3 dies; EC2 hands its address to the next instance at once.
+    let (dead, dead_instance) = (&nodes[2].0, nodes[2].1.clone());
+    assert!(dead.zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(&dead_instance));
+    let mut t = tags("zookeeper", &url);
+    t.push(("mesos:ensemble-size", "3"));
+    let (new_instance, _) = block_on(Moto::shared().run_instance(&t));
+    let fresh = Node::zookeeper(dead.ip, &t).with_instance_id(&new_instance);
+    let outs = boot_all(&[&fresh], 0);
+    assert_booted(&[&fresh], &outs);
+
+    let rec = record(&fresh);
+    assert_ne!(rec["myid"], 3, "the dead member's id is not taken over: {rec:#}");
+    assert_eq!(rec["membership"], "joined", "{rec:#}");
+    let live = live_voters(&refs[0].client_addr()).expect("conf");
+    assert_eq!(live.len(), 3, "{live:?}");
+    assert!(!live.iter().any(|(id, _)| *id == 3), "server.3 removed: {live:?}");
+    let text = object(&url);
+    let removed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mesos-boot.removed="))
+        .unwrap_or_default()
+        .replace("\\:", ":");
+    assert!(removed.contains(&dead_instance), "{text}");
+    assert!(!removed.contains(&new_instance), "the new instance is never marked removed: {text}");
+    assert!(has_znode(&fresh.client_addr(), "before"), "the data is kept");
+    drop(serves);
+}
+
+#[test]
+fn server_ids_past_255_are_recycled() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    // Every id was handed out once (crash-looping joins burn them).
+    put_object(
+        &url,
+        "com.netflix.exhibitor.servers-spec=\ncom.netflix.exhibitor.client-port=2181\n\
+         com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5\n\
+         mesos-boot.last-server-id=255\n",
+    );
+    let nodes = formed_ensemble(&url);
+    let spec = servers_spec(&url);
+    assert_eq!(spec.len(), 3, "{spec:?}");
+    assert!(spec.iter().all(|(id, _)| (1..=255).contains(id)), "{spec:?}");
+    let addr = nodes[0].0.client_addr();
+    assert_eq!(live_voters(&addr).map(|v| v.len()), Some(3));
+}
+
+#[test]
+fn the_ensemble_size_is_recorded_once_and_a_changed_desired_capacity_does_not_split_formation() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let group = format!("zk-size-{}", std::process::id());
+    block_on(Moto::shared().create_asg(&group, 3));
+    let t = [("aws:autoscaling:groupName", group.as_str())];
+    // The group's own instances, each served at a loopback address.
+    let nodes: Vec<(Node, String)> = block_on(Moto::shared().asg_instances(&group))
+        .into_iter()
+        .map(|id| {
+            let ip = net::alloc_ips(1)[0];
+            let mut tg = tags("zookeeper", &url);
+            tg.extend_from_slice(&t);
+            (Node::zookeeper(ip, &tg).with_instance_id(&id), id)
+        })
+        .collect();
+    assert_eq!(nodes.len(), 3);
+    // The first registers while the group wants 3 ...
+    let first = nodes[0].0.spawn(&["--timeout", "60s"]);
+    poll_until(Duration::from_secs(30), "the first registration", || {
+        (servers_spec(&url).len() == 1).then_some(())
+    })
+    .unwrap();
+    // ... then an operator raises it to 5 before the others boot.
+    block_on(Moto::shared().set_desired(&group, 5));
+    let rest: Vec<&Node> = nodes[1..].iter().map(|(n, _)| n).collect();
+    let outs = boot_all(&rest, 500);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", show(&first));
+    assert_booted(&rest, &outs);
+    assert!(object(&url).contains("mesos-boot.ensemble-size=3"), "{}", object(&url));
+    assert_eq!(live_voters(&nodes[0].0.client_addr()).map(|v| v.len()), Some(3));
+}
+
+#[test]
+fn registrants_that_die_before_the_ensemble_forms_do_not_block_it() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    // Two register, the third launch is late: they give up at their deadline (and their
+    // launch hook ABANDONs them); the group terminates them.
+    let early: Vec<(Node, String)> = (0..2).map(|_| zk_node(&url, "3", &[])).collect();
+    for (n, _) in &early {
+        let out = n.run(&["--timeout", "4s"]);
+        assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    }
+    assert_eq!(servers_spec(&url), vec![], "both took their registration back");
+    // Another registers and dies hard (no chance to take anything back).
+    let (hard, hard_instance) = zk_node(&url, "3", &[]);
+    let mut child = hard.spawn(&["--timeout", "60s"]);
+    poll_until(Duration::from_secs(30), "its registration", || {
+        (servers_spec(&url).len() == 1).then_some(())
+    })
+    .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    for (_, id) in &early {
+        block_on(Moto::shared().terminate_instance(id));
+    }
+    block_on(Moto::shared().terminate_instance(&hard_instance));
+
+    // The replacements form an ensemble: the dead registrant is removed while none is live.
+    let fresh: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = fresh.iter().map(|(n, _)| n).collect();
+    let handles: Vec<_> = refs
+        .iter()
+        .map(|n| {
+            let mut cmd = n.command(&["--timeout", "90s", "--grace", "2s"]);
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", show(o));
+    }
+    let spec: Vec<String> = servers_spec(&url).into_iter().map(|(_, h)| h).collect();
+    let mut want: Vec<String> = refs.iter().map(|n| n.ip.to_string()).collect();
+    want.sort();
+    let mut got = spec.clone();
+    got.sort();
+    assert_eq!(got, want, "only the live nodes are listed");
+    assert_eq!(live_voters(&refs[0].client_addr()).map(|v| v.len()), Some(3));
+}
+
+#[test]
+fn a_look_during_an_election_does_not_send_a_replacement_down_the_formation_path() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes = formed_ensemble(&url);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    let serves: Vec<Serve> = refs[..2].iter().map(|n| Serve::start(n)).collect();
+    assert!(refs[2].zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(&nodes[2].1));
+    let survivor = refs[0].client_addr();
+    poll_until(Duration::from_secs(60), "the dead member's removal", || {
+        (live_voters(&survivor)?.len() == 2 && servers_spec(&url).len() == 2).then_some(())
+    })
+    .unwrap();
+    drop(serves);
+
+    // One of the two voters stalls: the other loses its quorum and elects.
+    signal(refs[1], libc::SIGSTOP);
+    let (fresh, _) = zk_node(&url, "3", &[]);
+    let log = fresh.root.join("boot.log");
+    let mut cmd = fresh.command(&["--timeout", "120s"]);
+    cmd.stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let seen = poll_until(Duration::from_secs(60), "the replacement to wait for the election", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("not settled").then_some(())
+    });
+    signal(refs[1], libc::SIGCONT);
+    let out = child.wait_with_output().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    seen.unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(out.status.success(), "{text}");
+    assert_eq!(record(&fresh)["membership"], "joined", "{text}");
+    let live = live_voters(&survivor).expect("conf");
+    assert!(live.iter().any(|(_, h)| *h == fresh.ip.to_string()), "{live:?}");
+}
+
+#[test]
+fn a_deleted_shared_config_never_starts_a_second_ensemble() {
+    let _serial = one_at_a_time();
+    let url = versioned_bucket_url();
+    let nodes = formed_ensemble(&url);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    write_znode(&hosts(&refs), "before-delete");
+    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
+    poll_until(Duration::from_secs(30), "the formed marker", || {
+        object(&url).contains("mesos-boot.formed=").then_some(())
+    })
+    .unwrap();
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    block_on(Moto::shared().delete_object(bucket, key));
+
+    // A new node (a fourth) waits for the object instead of starting an ensemble of its own.
+    let (fresh, _) = zk_node(&url, "4", &[]);
+    let outs = boot_all(&[&fresh], 0);
+    assert_booted(&[&fresh], &outs);
+    assert_eq!(record(&fresh)["membership"], "joined");
+    let stderr = String::from_utf8_lossy(&outs[0].0.stderr).to_string();
+    assert!(stderr.contains("earlier versions"), "{stderr}");
+    let restores: usize = serves
+        .iter()
+        .map(|s| s.log().matches("restored it from the live membership").count())
+        .sum();
+    assert_eq!(restores, 1, "one member restores the object");
+
+    // An old member reboots: it comes back as a member of the same ensemble.
+    assert!(refs[0].zk.as_ref().unwrap().kill());
+    let out = refs[0].run(&["--timeout", "60s"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(record(refs[0])["membership"], "member");
+
+    let all: Vec<&Node> = refs.iter().copied().chain([&fresh]).collect();
+    let versions: std::collections::BTreeSet<Option<String>> =
+        all.iter().map(|n| config_version(&n.client_addr())).collect();
+    assert_eq!(versions.len(), 1, "one ensemble: {versions:?}");
+    assert_eq!(live_voters(&fresh.client_addr()).map(|v| v.len()), Some(4));
+    assert!(has_znode(&fresh.client_addr(), "before-delete"), "same data");
+}
+
+#[test]
+fn members_reboot_from_local_state_while_s3_is_unreachable() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes = formed_ensemble(&url);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    write_znode(&hosts(&refs), "before-outage");
+    for n in &refs {
+        assert!(n.zk.as_ref().unwrap().kill());
+    }
+    // S3 (the VPC endpoint) is gone: nothing listens there.
+    let closed = format!("http://127.0.0.1:{}", net::free_port("127.0.0.1".parse().unwrap()));
+    let handles: Vec<_> = refs
+        .iter()
+        .map(|n| {
+            let mut cmd = n.command(&["--timeout", "90s", "--offline-after", "3s"]);
+            cmd.env("AWS_ENDPOINT_URL", &closed);
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for (n, o) in refs.iter().zip(&outs) {
+        assert!(o.status.success(), "{}", show(o));
+        assert_eq!(record(n)["membership"], "local");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("starting ZooKeeper from this member's local state"),
+            "{}",
+            show(o)
+        );
+    }
+    assert!(has_znode(&hosts(&refs), "before-outage"));
+}
+
+#[test]
+fn throttling_and_slow_downs_are_retried_inside_the_deadline() {
+    let moto = Moto::shared();
+    let proxy = FaultProxy::start(&moto.host_port());
+    let url = s3_config(&shared_config(&net::alloc_ips(1)));
+    let key = url.rsplit_once('/').unwrap().1.to_string();
+    proxy.add(Fault::s3_slow_down(&key, 2));
+    proxy.add(Fault::too_many_requests(&key, 2));
+    proxy.add(Fault::ec2_throttled("Action=DescribeTags", 3));
+    let mut t = tags("master", &url);
+    t.push(("mesos:masters", "1"));
+    let (instance, _) = block_on(moto.run_instance(&t));
+    let node = Node::new(net::alloc_ip(), &t).with_instance_id(&instance);
+    // Tags are off in instance metadata: DescribeTags (throttled); IMDS throttles too.
+    node.imds.set_tags_enabled(false);
+    node.imds.set_fail_for(429, 3);
+    let mut cmd = node.command(&["--no-wait", "--start-command", "true", "--timeout", "60s"]);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(proxy.faulted() >= 7, "every fault was hit: {}", proxy.faulted());
+}
+
+#[test]
+fn a_member_whose_zookeeper_answers_is_never_removed_and_a_lost_entry_is_put_back() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes = formed_ensemble(&url);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
+    // EC2 says server 3's instance is gone, but its ZooKeeper serves.
+    block_on(Moto::shared().terminate_instance(&nodes[2].1));
+    poll_until(Duration::from_secs(30), "a hold on the live voter", || {
+        serves[..2]
+            .iter()
+            .any(|s| s.log().contains("a live voter is never removed"))
+            .then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
+    let survivor = refs[0].client_addr();
+    assert_eq!(live_voters(&survivor).map(|v| v.len()), Some(3));
+    assert_eq!(servers_spec(&url).len(), 3);
+
+    // An operator's edit loses server 2 from servers-spec: it is put back, not removed.
+    let text = object(&url);
+    let spec_line = text
+        .lines()
+        .find(|l| l.starts_with("com.netflix.exhibitor.servers-spec="))
+        .unwrap()
+        .to_string();
+    let kept: Vec<String> = spec_line
+        .trim_start_matches("com.netflix.exhibitor.servers-spec=")
+        .split(',')
+        .filter(|i| !i.starts_with("2\\:") && !i.starts_with("2:"))
+        .map(str::to_string)
+        .collect();
+    put_object(
+        &url,
+        &text.replace(&spec_line, &format!("com.netflix.exhibitor.servers-spec={}", kept.join(","))),
+    );
+    poll_until(Duration::from_secs(30), "server 2 back in servers-spec", || {
+        servers_spec(&url).iter().any(|(id, _)| *id == 2).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
+    assert_eq!(live_voters(&survivor).map(|v| v.len()), Some(3));
+}
