@@ -26,6 +26,13 @@ if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl
 fi
 
+# cargo-fuzz for bench/fuzz.sh and test.sh's short fuzz run (stable toolchain +
+# RUSTC_BOOTSTRAP=1). Built from source: about 2.5 min on a busy 2-core machine, once.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz"
+  cargo install --locked --quiet cargo-fuzz
+fi
+
 if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3' 2>/dev/null; then
   echo "setup: creating .venv with moto[server] and pytest"
   python3 -m venv .venv

@@ -39,5 +39,11 @@ rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
 cargo test --workspace
 
+section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
+# bench/fuzz.sh runs them for minutes; here a few seconds each catch a parser that panics.
+corpus=$(mktemp -d)
+FUZZ_CORPUS=$corpus bench/fuzz.sh "${FUZZ_SECONDS_CI:-5}"
+rm -rf "$corpus"
+
 section "Terraform, Packer, systemd (pytest)"
 .venv/bin/python -m pytest -q tests/terraform

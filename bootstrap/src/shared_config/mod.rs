@@ -1,9 +1,8 @@
 //! The ensemble's shared configuration in Exhibitor's format: the text format
-//! (`properties`), Exhibitor's model (`exhibitor`), and where it lives (`store`: S3 or a file,
-//! with compare-and-swap writes).
+//! (`properties`), Exhibitor's model (`exhibitor`), both from the I/O-free `exhibitor-config`
+//! crate, and where it lives (`store`: S3 or a file, with compare-and-swap writes).
 
-pub mod exhibitor;
-pub mod properties;
+pub use exhibitor_config::{exhibitor, properties};
 pub mod store;
 
 pub use exhibitor::{Server, ServerKind, SharedConfig};

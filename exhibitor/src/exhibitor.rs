@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::properties;
+use crate::properties;
 
 pub const ROOT_PREFIX: &str = "com.netflix.exhibitor.";
 pub const ROLLING_PREFIX: &str = "com.netflix.exhibitor-rolling.";

@@ -99,7 +99,7 @@ fn split_key_value(line: &str) -> Option<(&str, &str)> {
         match bytes[i] {
             b'\\' => i += 2,
             b'=' | b':' => {
-                let key = line[..i].trim_end_matches([' ', '\t', '\x0c']);
+                let key = trim_end_unescaped(&line[..i]);
                 let value = line[i + 1..].trim_start_matches([' ', '\t', '\x0c']);
                 return Some((key, value));
             }
@@ -107,6 +107,24 @@ fn split_key_value(line: &str) -> Option<(&str, &str)> {
         }
     }
     None
+}
+
+/// `s` without its trailing whitespace, except whitespace escaped by a backslash (`key\ `).
+fn trim_end_unescaped(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t' | b'\x0c') {
+        let backslashes = bytes[..end - 1]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn unescape(s: &str) -> Result<String, String> {
@@ -123,12 +141,25 @@ fn unescape(s: &str) -> Result<String, String> {
             Some('r') => out.push('\r'),
             Some('f') => out.push('\x0c'),
             Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let code = (hex.len() == 4)
-                    .then(|| u32::from_str_radix(&hex, 16).ok())
-                    .flatten()
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| format!("malformed \\uXXXX escape `\\u{hex}`"))?;
+                let unit = utf16_unit(&mut chars)?;
+                // Beyond U+FFFF, `store` (and Java) write a surrogate pair: `\uD83D\uDE00`.
+                let code = if (0xD800..0xDC00).contains(&unit) {
+                    let low = match (chars.next(), chars.next()) {
+                        (Some('\\'), Some('u')) => utf16_unit(&mut chars)?,
+                        _ => 0,
+                    };
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err(format!(
+                            "\\u{unit:04X} is the first half of a UTF-16 surrogate pair without \
+                             its second half"
+                        ));
+                    }
+                    0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    unit
+                };
+                let code = char::from_u32(code)
+                    .ok_or_else(|| format!("\\u{code:04X} is not a character on its own"))?;
                 out.push(code);
             }
             Some(other) => out.push(other),
@@ -136,6 +167,15 @@ fn unescape(s: &str) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The 4 hex digits after `\u`.
+fn utf16_unit(chars: &mut std::str::Chars<'_>) -> Result<u32, String> {
+    let hex: String = chars.by_ref().take(4).collect();
+    (hex.len() == 4 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| u32::from_str_radix(&hex, 16).ok())
+        .flatten()
+        .ok_or_else(|| format!("malformed \\uXXXX escape `\\u{hex}`"))
 }
 
 /// Escapes a key or value the way `Properties.store` does, so Java reads it back unchanged.
@@ -212,6 +252,28 @@ mod tests {
         assert!(parse("=value").unwrap_err().message.contains("empty key"));
     }
 
+    /// Found by the round-trip property test: an escaped trailing space of a key was trimmed
+    /// (`k\ =v` read as key `k`, `\ =v` as an empty key), and a character beyond U+FFFF, which
+    /// `store` writes as a surrogate pair, was refused.
+    #[test]
+    fn escaped_trailing_key_space_and_surrogate_pairs_read_back() {
+        let e = parse("k\\ =v\n\\ =w\nface=\\uD83D\\uDE00\nspaced   \t= x\n").unwrap();
+        let pairs: Vec<_> = e
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![("k ", "v"), (" ", "w"), ("face", "😀"), ("spaced", "x")]
+        );
+        assert!(parse("a=\\uD83D")
+            .unwrap_err()
+            .message
+            .contains("surrogate"));
+        assert!(parse("a=\\uDE00x").is_err());
+        assert!(parse("a=\\u+123").is_err(), "Java accepts hex digits only");
+    }
+
     #[test]
     fn store_round_trips() {
         let tricky = [
@@ -221,6 +283,7 @@ mod tests {
             "colon:hash#bang!",
             "back\\slash",
             "é\n",
+            "astral 😀",
         ];
         let pairs: Vec<(String, String)> = tricky
             .iter()
