@@ -124,6 +124,11 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(node: &Node) -> Serve {
+        Serve::start_with(node, &[])
+    }
+
+    /// `serve` with extra environment (e.g. `AWS_ENDPOINT_URL` through a fault proxy).
+    pub fn start_with(node: &Node, env: &[(&str, &str)]) -> Serve {
         let log = node.root.join("serve.log");
         let listen = format!("{}:8080", node.ip);
         let mut cmd = node.command(&[
@@ -139,6 +144,9 @@ impl Serve {
         ]);
         cmd.stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = proc::spawn_bound(cmd).expect("spawn mesos-boot serve");
         Serve { child, log }
     }
@@ -158,13 +166,15 @@ impl Drop for Serve {
 /// write ZooKeeper acknowledged (and when).
 pub struct Writer {
     stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<Vec<(u64, Instant)>>>,
+    acked: Arc<Mutex<Vec<(u64, Instant)>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
     pub fn start(hosts: String) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (flag, log) = (stop.clone(), acked.clone());
         let handle = std::thread::spawn(move || {
             block_on(async move {
                 let client = zookeeper_client::Client::connector()
@@ -175,7 +185,6 @@ impl Writer {
                 let opts = zookeeper_client::CreateMode::Persistent
                     .with_acls(zookeeper_client::Acls::anyone_all());
                 let _ = client.create("/writer", b"", &opts).await;
-                let mut acked = Vec::new();
                 let mut n = 0u64;
                 while !flag.load(Ordering::Relaxed) {
                     match client
@@ -183,25 +192,31 @@ impl Writer {
                         .await
                     {
                         Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
-                            acked.push((n, Instant::now()));
+                            log.lock().unwrap().push((n, Instant::now()));
                             n += 1;
                         }
                         // Not acknowledged: retry the same write (it may have landed).
                         Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
                 }
-                acked
             })
         });
         Writer {
             stop,
+            acked,
             handle: Some(handle),
         }
     }
 
+    /// The writes acknowledged so far.
+    pub fn acked(&self) -> Vec<(u64, Instant)> {
+        self.acked.lock().unwrap().clone()
+    }
+
     pub fn finish(mut self) -> Vec<(u64, Instant)> {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().unwrap().join().unwrap()
+        self.handle.take().unwrap().join().unwrap();
+        self.acked()
     }
 }
 

@@ -27,7 +27,8 @@ pub enum Action {
     Drop,
 }
 
-/// A fault for requests whose head or body contains `pattern`, `times` times.
+/// A fault for requests whose head or body contains `pattern` (empty: every request),
+/// `times` times.
 #[derive(Debug, Clone)]
 pub struct Fault {
     pub pattern: String,
@@ -184,6 +185,9 @@ impl Drop for FaultProxy {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     hay.windows(needle.len()).position(|w| w == needle)
 }
 

@@ -1,0 +1,262 @@
+//! A randomized soak of ZooKeeper membership on real ZooKeeper 3.8, moto and the fault proxy:
+//! a seeded sequence of steps (kill -9 a member and reboot it, terminate an instance and
+//! replace it at the same address, pause a member past the session timeout, an S3 outage with
+//! a reboot in it, delete the shared config) while a client writes sequential znodes. After
+//! every step: one ensemble (every member reports the same `/zookeeper/config` version, all
+//! voting), no acknowledged write lost, servers-spec equal to the live membership, no removed
+//! instance back in the ensemble.
+//!
+//! `SOAK_STEPS` (default 20) and `SOAK_SEED` (default: random, printed) choose the run;
+//! `bench/soak.sh` runs 200 steps and prints the counts.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::cluster::*;
+use common::*;
+use mesos_boot_tests::fault::{Action, Fault, FaultProxy};
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::{block_on, poll_until, zk};
+use rand::{Rng, SeedableRng};
+
+/// One member: its node, instance and serve.
+struct Member {
+    node: Node,
+    instance: String,
+    serve: Option<Serve>,
+}
+
+struct Cluster {
+    url: String,
+    proxy: FaultProxy,
+    members: Vec<Member>,
+    removed: BTreeSet<String>,
+}
+
+impl Cluster {
+    fn env(&self) -> Vec<(String, String)> {
+        vec![("AWS_ENDPOINT_URL".into(), self.proxy.endpoint())]
+    }
+
+    fn run(&self, node: &Node, args: &[&str]) -> std::process::Output {
+        let mut cmd = node.command(args);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn serve(&self, node: &Node) -> Serve {
+        let endpoint = self.proxy.endpoint();
+        Serve::start_with(node, &[("AWS_ENDPOINT_URL", &endpoint)])
+    }
+
+    fn reboot(&mut self, i: usize, offline: bool) -> Result<(), String> {
+        let m = &self.members[i];
+        m.node.zk.as_ref().unwrap().kill();
+        let out = self.run(&m.node, &["--timeout", "120s", "--offline-after", "3s"]);
+        if !out.status.success() {
+            return Err(format!("reboot of {}: {}", m.node.ip, show(&out)));
+        }
+        let how = m.node.boot_record()["membership"].clone();
+        let want = if offline { "local" } else { "member" };
+        if how != want {
+            return Err(format!("reboot of {}: membership {how}, expected {want}", m.node.ip));
+        }
+        Ok(())
+    }
+
+    /// The instance dies; the next one gets its address (EC2 reusing it).
+    fn replace(&mut self, i: usize) -> Result<(), String> {
+        let old = self.members.remove(i);
+        old.node.zk.as_ref().unwrap().kill();
+        drop(old.serve);
+        block_on(Moto::shared().terminate_instance(&old.instance));
+        self.removed.insert(old.instance.clone());
+        let mut t = tags("zookeeper", &self.url);
+        t.push(("mesos:ensemble-size", "3"));
+        let (instance, _) = block_on(Moto::shared().run_instance(&t));
+        let node = Node::zookeeper(old.node.ip, &t).with_instance_id(&instance);
+        let out = self.run(&node, &["--timeout", "120s", "--grace", "2s"]);
+        if !out.status.success() {
+            return Err(format!("replacement at {}: {}", node.ip, show(&out)));
+        }
+        let serve = Some(self.serve(&node));
+        self.members.insert(
+            i,
+            Member {
+                node,
+                instance,
+                serve,
+            },
+        );
+        Ok(())
+    }
+
+    /// Waits until the invariants hold (they may take a few passes to converge).
+    fn check(&self, writer: &Writer) -> Result<(), String> {
+        let addrs: Vec<String> = self.members.iter().map(|m| m.node.client_addr()).collect();
+        let hosts = addrs.join(",");
+        let settled = poll_until(Duration::from_secs(90), "one settled ensemble", || {
+            let versions: BTreeSet<Option<String>> = addrs
+                .iter()
+                .map(|a| {
+                    let conf = zk::four_letter(a, "conf", Duration::from_secs(2)).ok()?;
+                    conf.lines()
+                        .find_map(|l| l.trim().strip_prefix("version=").map(str::to_string))
+                })
+                .collect();
+            if versions.len() != 1 || versions.contains(&None) {
+                return None;
+            }
+            let live = live_voters(&addrs[0])?;
+            let want: BTreeSet<String> =
+                self.members.iter().map(|m| m.node.ip.to_string()).collect();
+            let got: BTreeSet<String> = live.iter().map(|(_, h)| h.clone()).collect();
+            if got != want {
+                return None;
+            }
+            let spec: BTreeSet<(u32, String)> = servers_spec(&self.url).into_iter().collect();
+            (spec == live).then_some(())
+        });
+        settled.map_err(|e| {
+            format!(
+                "{e}: spec {:?}, live {:?}",
+                servers_spec(&self.url),
+                live_voters(&addrs[0])
+            )
+        })?;
+        let acked = writer.acked();
+        let stored = children(&hosts, "/writer");
+        let lost: Vec<u64> = acked
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !stored.contains(n))
+            .collect();
+        if !lost.is_empty() {
+            return Err(format!("acknowledged writes lost: {lost:?}"));
+        }
+        let text = object(&self.url);
+        let instances: BTreeMap<String, String> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("mesos-boot.instances="))
+            .unwrap_or_default()
+            .replace("\\:", ":")
+            .split(',')
+            .filter_map(|e| e.split_once(':'))
+            .map(|(id, i)| (i.to_string(), id.to_string()))
+            .collect();
+        if let Some(back) = self.removed.iter().find(|i| instances.contains_key(*i)) {
+            return Err(format!("removed instance {back} is a member again: {text}"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write() {
+    let _serial = one_at_a_time();
+    let steps: usize = std::env::var("SOAK_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("SOAK_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    eprintln!("soak: {steps} steps, SOAK_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let url = {
+        let moto = Moto::shared();
+        let bucket = block_on(moto.unique_bucket("soak"));
+        block_on(moto.enable_versioning(&bucket));
+        format!("s3://{bucket}/{KEY}")
+    };
+    let proxy = FaultProxy::start(&Moto::shared().host_port());
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 500));
+    let mut cluster = Cluster {
+        url,
+        proxy,
+        members: Vec::new(),
+        removed: BTreeSet::new(),
+    };
+    for (node, instance) in nodes {
+        let serve = Some(cluster.serve(&node));
+        cluster.members.push(Member {
+            node,
+            instance,
+            serve,
+        });
+    }
+    let hosts = cluster
+        .members
+        .iter()
+        .map(|m| m.node.client_addr())
+        .collect::<Vec<_>>()
+        .join(",");
+    let writer = Writer::start(hosts);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let started = Instant::now();
+    for step in 0..steps {
+        let i = rng.random_range(0..cluster.members.len());
+        let kind = ["kill", "replace", "reboot", "pause", "s3-outage", "delete"][rng.random_range(0..6)];
+        eprintln!("soak step {step}: {kind} member {i}");
+        let done = match kind {
+            "kill" | "reboot" => cluster.reboot(i, false),
+            "replace" => cluster.replace(i),
+            "pause" => {
+                let pid = pid(&cluster.members[i].node);
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                // The fault itself: stalled for longer than the 10 s session timeout of
+                // mesos-boot's and serve's clients (not a synchronisation).
+                std::thread::sleep(Duration::from_secs(12));
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+                Ok(())
+            }
+            "s3-outage" => {
+                cluster.proxy.add(Fault {
+                    pattern: String::new(),
+                    action: Action::Drop,
+                    times: usize::MAX,
+                });
+                let r = cluster.reboot(i, true);
+                cluster.proxy.clear();
+                r
+            }
+            _ => {
+                let (bucket, key) = cluster.url.trim_start_matches("s3://").split_once('/').unwrap();
+                block_on(Moto::shared().delete_object(bucket, key));
+                poll_until(Duration::from_secs(60), "the restored shared config", || {
+                    let (b, k) = (bucket.to_string(), key.to_string());
+                    block_on(Moto::shared().get_object(&b, &k)).map(|_| ())
+                })
+                .map_err(|e| e.to_string())
+            }
+        };
+        let checked = done.and_then(|_| cluster.check(&writer));
+        if let Err(e) = checked {
+            let logs: Vec<String> = cluster
+                .members
+                .iter()
+                .filter_map(|m| m.serve.as_ref().map(|s| s.log()))
+                .map(|l| l.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
+                .collect();
+            panic!(
+                "soak step {step} ({kind}) failed, rerun with SOAK_SEED={seed}: {e}\n--- serve logs (newest first)\n{}",
+                logs.join("\n---\n")
+            );
+        }
+        *counts.entry(kind).or_default() += 1;
+    }
+    let acked = writer.finish();
+    eprintln!(
+        "soak: {steps} steps in {:?} (seed {seed}): {counts:?}; {} acknowledged writes, 0 lost",
+        started.elapsed(),
+        acked.len()
+    );
+}
