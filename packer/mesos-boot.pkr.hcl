@@ -53,6 +53,18 @@ build {
     destination = "/tmp/mesos-boot"
   }
 
+  # Mesos from step 1 (mesos-deb/): only the .deb enters this image, never a compiler. Without
+  # it, validation already fails: "Bad source 'mesos-deb/out/mesos_...deb'".
+  provisioner "file" {
+    source      = var.mesos_deb
+    destination = "/tmp/mesos.deb"
+  }
+
+  provisioner "file" {
+    source      = "${var.mesos_deb}.sha256"
+    destination = "/tmp/mesos.deb.sha256"
+  }
+
   provisioner "file" {
     source      = "../systemd/"
     destination = "/tmp/systemd"
@@ -68,12 +80,7 @@ build {
     environment_vars = [
       "DEBIAN_FRONTEND=noninteractive",
       "ZOOKEEPER_PACKAGE=${var.zookeeper_package}",
-      "MESOS_INSTALL=${var.mesos_install}",
       "MESOS_VERSION=${var.mesos_version}",
-      "MESOS_PACKAGE_URL=${var.mesos_package_url}",
-      "MESOS_PACKAGE_SHA256=${var.mesos_package_sha256}",
-      "MESOS_SOURCE_URL=${var.mesos_source_url}",
-      "MESOS_SOURCE_SHA256=${var.mesos_source_sha256}",
     ]
     scripts = [
       "scripts/base.sh",

@@ -52,40 +52,16 @@ variable "mesos_boot_binary" {
   description = "The static mesos-boot binary (cargo build --release --target x86_64-unknown-linux-musl)."
 }
 
-variable "mesos_install" {
-  type        = string
-  default     = "package"
-  description = "How Mesos gets onto the image: package (a .deb from mesos_package_url) or source (built from mesos_source_url)."
-}
-
 variable "mesos_version" {
   type        = string
   default     = "1.11.0"
   description = "Mesos version (checked after the install)."
 }
 
-variable "mesos_package_url" {
+variable "mesos_deb" {
   type        = string
-  default     = ""
-  description = "URL of a Mesos .deb for Debian 12 (mesos_install = package), e.g. from your own artifact store."
-}
-
-variable "mesos_package_sha256" {
-  type        = string
-  default     = ""
-  description = "SHA-256 of the .deb at mesos_package_url (required with it)."
-}
-
-variable "mesos_source_url" {
-  type        = string
-  default     = ""
-  description = "URL of the Mesos source tarball (mesos_install = source)."
-}
-
-variable "mesos_source_sha256" {
-  type        = string
-  default     = ""
-  description = "SHA-256 of the tarball at mesos_source_url (required with it)."
+  default     = "mesos-deb/out/mesos_1.11.0-1_amd64.deb"
+  description = "Local path of the Mesos .deb built by step 1 (packer build mesos-deb: the Apache source release, pinned version and SHA-256), with its `<mesos_deb>.sha256` beside it. Missing files stop `packer validate` / `packer build` before anything is launched."
 }
 
 variable "zookeeper_package" {

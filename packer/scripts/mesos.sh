@@ -1,40 +1,17 @@
 #!/bin/sh
-# Mesos from a .deb (MESOS_INSTALL=package) or built from source (MESOS_INSTALL=source).
+# Mesos from the .deb of step 1 (packer/mesos-deb: built from the Apache source release),
+# uploaded to /tmp/mesos.deb; apt installs its runtime libraries. No build tool enters the image.
 # Binaries end up as /usr/sbin/mesos-master and /usr/sbin/mesos-agent (what the units run).
 set -eu
 
-fetch() { # url sha256 destination
-  [ -n "$1" ] || { echo "mesos.sh: no URL given for MESOS_INSTALL=${MESOS_INSTALL}" >&2; exit 1; }
-  [ -n "$2" ] || { echo "mesos.sh: no SHA-256 given for $1" >&2; exit 1; }
-  curl -fsSL --retry 5 -o "$3" "$1"
-  echo "$2  $3" | sha256sum -c -
-}
-
-case "${MESOS_INSTALL}" in
-package)
-  fetch "${MESOS_PACKAGE_URL}" "${MESOS_PACKAGE_SHA256}" /tmp/mesos.deb
-  apt-get -y install /tmp/mesos.deb
-  rm -f /tmp/mesos.deb
-  ;;
-source)
-  apt-get -y install --no-install-recommends build-essential autoconf libtool libcurl4-openssl-dev \
-    libsasl2-dev libsasl2-modules libapr1-dev libsvn-dev zlib1g-dev libssl-dev default-jdk-headless \
-    python3 maven libevent-dev
-  fetch "${MESOS_SOURCE_URL}" "${MESOS_SOURCE_SHA256}" /tmp/mesos.tar.gz
-  mkdir -p /tmp/mesos-src
-  tar -xzf /tmp/mesos.tar.gz -C /tmp/mesos-src --strip-components=1
-  cd /tmp/mesos-src
-  ./configure --prefix=/usr --disable-python --disable-java --enable-optimize
-  make -j"$(nproc)"
-  make install
-  cd /
-  rm -rf /tmp/mesos-src /tmp/mesos.tar.gz
-  ;;
-*)
-  echo "mesos.sh: MESOS_INSTALL must be package or source, not ${MESOS_INSTALL}" >&2
+[ -s /tmp/mesos.deb ] || { echo "mesos.sh: /tmp/mesos.deb is missing: give -var mesos_deb=<the .deb of packer/mesos-deb>" >&2; exit 1; }
+sum="$(cut -d' ' -f1 /tmp/mesos.deb.sha256)"
+echo "${sum}  /tmp/mesos.deb" | sha256sum -c - || {
+  echo "mesos.sh: /tmp/mesos.deb does not match its .sha256 (${sum})" >&2
   exit 1
-  ;;
-esac
+}
+apt-get -y install --no-install-recommends /tmp/mesos.deb
+rm -f /tmp/mesos.deb /tmp/mesos.deb.sha256
 
 for b in mesos-master mesos-agent; do
   if [ ! -x "/usr/sbin/$b" ]; then
@@ -43,7 +20,14 @@ for b in mesos-master mesos-agent; do
     ln -sf "$found" "/usr/sbin/$b"
   fi
 done
+ldconfig
 /usr/sbin/mesos-master --version | grep -F "${MESOS_VERSION}"
+for tool in gcc g++ make mvn; do
+  if command -v "$tool" >/dev/null; then
+    echo "mesos.sh: build tool $tool is in the image" >&2
+    exit 1
+  fi
+done
 
 # Packaged units and wrapper config would start Mesos with the package's defaults
 # (e.g. /etc/mesos-master/quorum = 1): mesos-boot's units and env files replace them.

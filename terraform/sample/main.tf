@@ -150,14 +150,15 @@ module "agent" {
 module "autoscaler" {
   source = "../modules/autoscaler"
 
-  cluster_name       = var.cluster_name
-  zip_path           = var.autoscaler_zip_path
-  architecture       = var.autoscaler_architecture
-  subnet_ids         = local.vpc.private_subnet_ids
-  security_group_ids = [module.security_groups.autoscaler_security_group_id]
-  master_url         = module.load_balancers.master_url
-  agent_asg_name     = module.agent.asg_name
-  agent_asg_arn      = module.agent.asg_arn
-  kms_key_arn        = module.cluster.kms_key_arn
-  tags               = var.tags
+  cluster_name         = var.cluster_name
+  zip_path             = var.autoscaler_zip_path
+  architecture         = var.autoscaler_architecture
+  subnet_ids           = local.vpc.private_subnet_ids
+  security_group_ids   = [module.security_groups.autoscaler_security_group_id]
+  master_url           = module.load_balancers.master_url
+  agent_asg_name       = module.agent.asg_name
+  agent_asg_arn        = module.agent.asg_arn
+  kms_key_arn          = module.cluster.kms_key_arn
+  reserved_concurrency = var.autoscaler_reserved_concurrency
+  tags                 = var.tags
 }

@@ -25,8 +25,13 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name must be 2-20 characters of lower-case letters, digits and dashes, starting with a letter."
+    # The tightest of AWS's limits: `<cluster_name>-mesos-master` is a load balancer name (at
+    # most 32 characters, not starting with internal-); target group names are at most
+    # `<cluster_name>-z2181-<6 hex>` (32); the bucket name must not start with xn-- or sthree-.
+    condition = (can(regex("^[a-z][a-z0-9-]{0,17}[a-z0-9]$", var.cluster_name)) &&
+      !startswith(var.cluster_name, "internal-") && !startswith(var.cluster_name, "xn--") &&
+    !startswith(var.cluster_name, "sthree-") && !startswith(var.cluster_name, "amzn-s3-demo-"))
+    error_message = "cluster_name must be 2-19 characters of lower-case letters, digits and dashes, starting with a letter and not ending with a dash (`<cluster_name>-mesos-master` is a load balancer name, at most 32 characters), and must not start with internal-, xn--, sthree- or amzn-s3-demo-."
   }
 }
 
@@ -35,8 +40,13 @@ variable "top_fqdn" {
   type        = string
 
   validation {
-    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.top_fqdn))
-    error_message = "top_fqdn must be a lower-case DNS name without a trailing dot."
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.top_fqdn)) && !endswith(var.top_fqdn, ".mrap")
+    error_message = "top_fqdn must be a lower-case DNS name without a trailing dot (not ending in .mrap)."
+  }
+
+  validation {
+    condition     = length("${var.cluster_name}.${var.top_fqdn}") <= 63
+    error_message = "`<cluster_name>.<top_fqdn>` is the bucket name and may have at most 63 characters: top_fqdn may have at most ${62 - length(var.cluster_name)} with this cluster_name."
   }
 }
 
@@ -231,13 +241,40 @@ variable "force_destroy_bucket" {
 }
 
 variable "wait_for_capacity_timeout" {
-  description = "How long Terraform waits for each ASG's instances to be InService (\"0\" = do not wait)."
+  description = "How long Terraform waits for each ASG's instances to be InService (\"0\" = do not wait). Null = twice the launch hook's timeout plus 5 minutes (35m); see the node module."
   type        = string
-  default     = "15m"
+  default     = null
+
+  # The node module checks it against the hook's timeout (900 s here); repeated so that the
+  # plan names it even when another variable is wrong too.
+  validation {
+    condition = var.wait_for_capacity_timeout == null ? true : (
+      !can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout)) ? false : (
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) == 0 ||
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > 900
+      )
+    )
+    error_message = "wait_for_capacity_timeout must be 0 or a duration (like 35m) longer than the launch hook's timeout (900 s): a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
+  }
+}
+
+variable "autoscaler_reserved_concurrency" {
+  description = "Reserved concurrency of the autoscaler Lambda (1 = never two runs at once). Null = none (accounts with a low concurrency quota refuse a reservation)."
+  type        = number
+  default     = null
 }
 
 variable "tags" {
-  description = "Tags added to every resource."
+  description = "Tags added to every resource (and to the instances)."
   type        = map(string)
   default     = {}
+
+  # Instance metadata tags are on: EC2 refuses instance tag keys with a space or `/`.
+  validation {
+    condition = alltrue([
+      for k, v in var.tags :
+      can(regex("^[A-Za-z0-9+\\-=._:@]{1,128}$", k)) && !contains([".", "..", "_index"], k) && !startswith(lower(k), "aws:") && length(v) <= 256
+    ])
+    error_message = "tags: keys must be 1-128 characters of letters, digits and + - = . _ : @ (no space or /, not `.`, `..`, `_index`, not starting with aws:), values at most 256 characters."
+  }
 }

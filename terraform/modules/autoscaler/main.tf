@@ -93,17 +93,19 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Runs on a schedule; a failed run is superseded by the next one a minute later, so a dead-letter queue would only collect stale events.
   #checkov:skip=CKV_AWS_272:The zip is built by this repository's CI; code signing needs an AWS Signer profile, left to deployments that have one.
-  function_name                  = local.name
-  description                    = "Resizes the agents of Mesos cluster ${var.cluster_name}"
-  role                           = aws_iam_role.this.arn
-  filename                       = var.zip_path
-  source_code_hash               = filebase64sha256(var.zip_path)
-  runtime                        = "provided.al2023"
-  handler                        = "bootstrap"
-  architectures                  = [var.architecture]
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout
-  reserved_concurrent_executions = 1 # one autoscaler at a time: two would fight over the desired capacity
+  function_name    = local.name
+  description      = "Resizes the agents of Mesos cluster ${var.cluster_name}"
+  role             = aws_iam_role.this.arn
+  filename         = var.zip_path
+  source_code_hash = filebase64sha256(var.zip_path)
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  memory_size      = var.memory_size
+  timeout          = var.timeout
+  # Optional: accounts with a low concurrency quota refuse any reservation. Runs do not
+  # overlap anyway while `timeout` is below the schedule's period (no retries, see below).
+  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
 
   environment {
@@ -136,6 +138,14 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_iam_role_policy_attachment.vpc, aws_iam_role_policy.this]
 }
 
+# A scheduled tick is worth running only now: no async retries (the default is 2) and a short
+# event age (the default is 6 hours), so a throttled or failed tick is dropped, not run late.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = var.maximum_event_age
+}
+
 resource "aws_cloudwatch_event_rule" "this" {
   name                = local.name
   description         = "Runs the autoscaler of Mesos cluster ${var.cluster_name}"
@@ -147,6 +157,12 @@ resource "aws_cloudwatch_event_rule" "this" {
 resource "aws_cloudwatch_event_target" "this" {
   rule = aws_cloudwatch_event_rule.this.name
   arn  = aws_lambda_function.this.arn
+
+  # EventBridge's own delivery retries (default: 185 over 24 hours) would also run a tick late.
+  retry_policy {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = var.maximum_event_age
+  }
 }
 
 resource "aws_lambda_permission" "events" {

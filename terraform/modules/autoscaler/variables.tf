@@ -3,8 +3,9 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name must be 2-32 characters of lower-case letters, digits and dashes."
+    # The role's name_prefix `<cluster_name>-autoscaler-` may have at most 38 characters.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,24}[a-z0-9]$", var.cluster_name))
+    error_message = "cluster_name must be 2-26 characters of lower-case letters, digits and dashes, starting with a letter and not ending with a dash (the IAM role name prefix `<cluster_name>-autoscaler-` is at most 38 characters)."
   }
 }
 
@@ -138,4 +139,26 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency of the function (1 = never two runs at once). Null = none: accounts with a low concurrency quota refuse any reservation."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null ? true : var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be null or at least 1."
+  }
+}
+
+variable "maximum_event_age" {
+  description = "Seconds a scheduled tick may wait (throttling, failed delivery) before it is dropped; retries are off."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.maximum_event_age >= 60 && var.maximum_event_age <= 21600
+    error_message = "maximum_event_age must be between 60 and 21600 seconds."
+  }
 }

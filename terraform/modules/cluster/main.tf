@@ -9,7 +9,7 @@ data "aws_iam_session_context" "current" {
 
 locals {
   domain      = "${var.cluster_name}.${var.top_fqdn}"
-  bucket_name = local.domain
+  bucket_name = local.domain # at most 63 characters (checked in variables.tf)
   break_glass = distinct(concat(
     var.break_glass_principal_arns,
     var.allow_terraform_caller ? [data.aws_iam_session_context.current.issuer_arn] : [],
@@ -177,10 +177,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "bucket" {
+  # The objects (the shared config, the reconfig secret) only through the VPC endpoint. The
+  # bucket's own settings are not denied: any operator or CI role that IAM allows can still
+  # refresh and fix them from outside the VPC; `break_glass_principal_arns` (and the Terraform
+  # caller) may also read, write and delete objects from outside (force_destroy, repairs).
   statement {
-    sid       = "DenyOutsideVpcEndpoint"
-    effect    = "Deny"
-    actions   = ["s3:*"]
+    sid    = "DenyObjectsOutsideVpcEndpoint"
+    effect = "Deny"
+    actions = [
+      "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
+      "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete",
+    ]
     resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
     principals {
       type        = "*"

@@ -3,8 +3,9 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name must be 2-32 characters of lower-case letters, digits and dashes, starting with a letter (it is a DNS label and part of a bucket name)."
+    condition = (can(regex("^[a-z][a-z0-9-]{0,61}[a-z0-9]$", var.cluster_name)) &&
+    !startswith(var.cluster_name, "xn--") && !startswith(var.cluster_name, "sthree-") && !startswith(var.cluster_name, "amzn-s3-demo-"))
+    error_message = "cluster_name must be a DNS label of 2-63 lower-case letters, digits and dashes, starting with a letter, not ending with a dash, and not starting with xn--, sthree- or amzn-s3-demo- (S3 refuses such bucket names)."
   }
 }
 
@@ -13,8 +14,14 @@ variable "top_fqdn" {
   type        = string
 
   validation {
-    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.top_fqdn)) && length(var.top_fqdn) <= 60
-    error_message = "top_fqdn must be a lower-case DNS name without a trailing dot, short enough for `<cluster_name>.<top_fqdn>` to be a valid bucket name (63 characters)."
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.top_fqdn)) && !endswith(var.top_fqdn, ".mrap")
+    error_message = "top_fqdn must be a lower-case DNS name without a trailing dot (and not ending in .mrap, which S3 refuses in bucket names)."
+  }
+
+  # The bucket is `<cluster_name>.<top_fqdn>`: S3 bucket names have at most 63 characters.
+  validation {
+    condition     = length("${var.cluster_name}.${var.top_fqdn}") <= 63
+    error_message = "`<cluster_name>.<top_fqdn>` is the bucket name and may have at most 63 characters: top_fqdn may have at most ${62 - length(var.cluster_name)} with this cluster_name."
   }
 }
 
@@ -72,7 +79,7 @@ variable "shared_config_key" {
 }
 
 variable "break_glass_principal_arns" {
-  description = "IAM principal ARNs (roles or users, not STS session ARNs) still allowed to reach the bucket from outside the VPC endpoint, e.g. an operator's break-glass role."
+  description = "Administrator IAM principal ARNs (roles or users, not STS session ARNs: operators, CI) allowed to read, write and delete the bucket's objects from outside the VPC endpoint. The bucket's settings are not restricted to the endpoint, so every principal IAM allows can plan and apply."
   type        = list(string)
   default     = []
 

@@ -3,17 +3,31 @@ locals {
   master_listeners = { "80" = "master", "5050" = "master" }
   zk_listeners     = { "2181" = "zk_client", "8080" = "zk_api", "80" = "zk_api" }
 
+  # Target group names carry a hash of what forces a replacement (port, protocol, target type,
+  # VPC), so that a replacement made by create_before_destroy has a new name. At most
+  # 19 + 1 + 5 + 1 + 6 = 32 characters, AWS's limit.
+  tg_base = {
+    master    = "${var.cluster_name}-m5050"
+    zk_client = "${var.cluster_name}-z2181"
+    zk_api    = "${var.cluster_name}-z8080"
+  }
+  tg_ports = { master = 5050, zk_client = 2181, zk_api = 8080 }
+  tg_names = {
+    for k, base in local.tg_base :
+    k => "${base}-${substr(sha1(jsonencode([local.tg_ports[k], "TCP", "instance", var.vpc_id])), 0, 6)}"
+  }
+
   target_groups = {
     master = {
-      lb = "master", name = "${var.cluster_name}-master-5050", port = 5050
+      lb = "master", name = local.tg_names.master, port = 5050
       hc = { port = "traffic-port", path = var.master_health_path }
     }
     zk_client = {
-      lb = "zookeeper", name = "${var.cluster_name}-zk-2181", port = 2181
+      lb = "zookeeper", name = local.tg_names.zk_client, port = 2181
       hc = { port = "8080", path = var.zookeeper_health_path } # ZooKeeper's health as mesos-boot serve sees it
     }
     zk_api = {
-      lb = "zookeeper", name = "${var.cluster_name}-zk-8080", port = 8080
+      lb = "zookeeper", name = local.tg_names.zk_api, port = 8080
       hc = { port = "traffic-port", path = var.zookeeper_health_path }
     }
   }
@@ -74,7 +88,13 @@ resource "aws_lb_target_group" "this" {
     unhealthy_threshold = 3
   }
 
-  tags = var.tags
+  tags = merge(var.tags, { Name = local.tg_base[each.key] })
+
+  # A listener always points at a target group: the replacement must exist before the old one
+  # goes (its name differs, see tg_names).
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb_listener" "this" {

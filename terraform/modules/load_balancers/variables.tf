@@ -3,8 +3,8 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name must be 2-20 characters of lower-case letters, digits and dashes (NLB and target group names are limited to 32 characters)."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,17}[a-z0-9]$", var.cluster_name)) && !startswith(var.cluster_name, "internal-")
+    error_message = "cluster_name must be 2-19 characters of lower-case letters, digits and dashes, starting with a letter, not ending with a dash and not starting with \"internal-\": `<cluster_name>-mesos-master` is a load balancer name (at most 32 characters)."
   }
 }
 

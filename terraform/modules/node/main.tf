@@ -29,6 +29,11 @@ locals {
 
   asg_arn_pattern = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}"
   object_arn      = "${var.bucket_arn}/${var.shared_config_key}"
+  # Terraform waits longer than one launch lifecycle hook: an instance that cannot join is
+  # abandoned at the hook's timeout and replaced, and the wait still covers the replacement's
+  # start. A shorter wait fails the first apply and taints the group (see terraform/README.md).
+  wait_for_capacity_timeout = coalesce(var.wait_for_capacity_timeout, "${2 * var.lifecycle_hook_heartbeat_timeout + 300}s")
+
   # The ZooKeeper superuser secret that authenticates reconfig (created by mesos-boot).
   secret_key = "${var.shared_config_key}.zk-super"
 }
@@ -74,16 +79,13 @@ data "aws_iam_policy_document" "this" {
     resources = [local.object_arn]
   }
 
-  # Without ListBucket a missing object reads as 403 instead of 404.
+  # S3 answers a missing key with 404 only to a caller that may s3:ListBucket the bucket (an
+  # s3:prefix condition does not count: the GetObject request carries no prefix), else 403,
+  # which mesos-boot must treat as fatal. Listing shows key names, never contents.
   statement {
-    sid       = "ListSharedConfigKey"
+    sid       = "ListBucketSoMissingKeysAre404"
     actions   = ["s3:ListBucket"]
     resources = [var.bucket_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "s3:prefix"
-      values   = [var.shared_config_key]
-    }
   }
 
   statement {
@@ -116,19 +118,6 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  dynamic "statement" {
-    for_each = var.role == "zookeeper" ? [1] : []
-    content {
-      sid       = "ListSuperSecretKey"
-      actions   = ["s3:ListBucket"]
-      resources = [var.bucket_arn]
-      condition {
-        test     = "StringEquals"
-        variable = "s3:prefix"
-        values   = [local.secret_key]
-      }
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -191,6 +180,13 @@ resource "aws_launch_template" "this" {
     enabled = true
   }
 
+  # The instances' tags come from here, not from the group's tags: the group's tag blocks would
+  # be authoritative and delete the autoscaler's mesos-scale:state tag at every apply.
+  tag_specifications {
+    resource_type = "instance"
+    tags          = local.instance_tags
+  }
+
   tag_specifications {
     resource_type = "volume"
     tags          = local.instance_tags
@@ -204,17 +200,24 @@ resource "aws_launch_template" "this" {
 ################################################################################
 
 resource "aws_autoscaling_group" "this" {
-  name                      = local.asg_name
-  min_size                  = local.fixed ? var.size : var.min_size
-  max_size                  = local.fixed ? var.size : var.max_size
-  desired_capacity          = var.size
-  vpc_zone_identifier       = var.subnet_ids
-  target_group_arns         = var.target_group_arns
-  health_check_type         = length(var.target_group_arns) > 0 ? "ELB" : "EC2"
+  #checkov:skip=CKV_AWS_153:The instances' tags come from the launch template's tag_specifications and the group's from aws_autoscaling_group_tag: tag blocks here would be authoritative and delete the autoscaler's state tag
+  name                = local.asg_name
+  min_size            = local.fixed ? var.size : var.min_size
+  max_size            = local.fixed ? var.size : var.max_size
+  desired_capacity    = var.size
+  vpc_zone_identifier = var.subnet_ids
+  target_group_arns   = var.target_group_arns
+  # ZooKeeper: EC2 health only. Its target groups' /health is 200 only with quorum, so with ELB
+  # health a quorum loss would make every survivor unhealthy and the group would replace them
+  # all; the target groups still route on it. Masters: /master/health is per process.
+  health_check_type         = var.role != "zookeeper" && length(var.target_group_arns) > 0 ? "ELB" : "EC2"
   health_check_grace_period = var.health_check_grace_period
-  wait_for_capacity_timeout = var.wait_for_capacity_timeout
-  termination_policies      = ["OldestLaunchTemplate", "OldestInstance"]
-  enabled_metrics           = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"]
+  wait_for_capacity_timeout = local.wait_for_capacity_timeout
+  # AZRebalance terminates instances to even out the zones: agents are removed only by the
+  # autoscaler, after draining them.
+  suspended_processes  = var.role == "agent" ? ["AZRebalance"] : []
+  termination_policies = ["OldestLaunchTemplate", "OldestInstance"]
+  enabled_metrics      = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"]
 
   launch_template {
     id      = aws_launch_template.this.id
@@ -230,19 +233,26 @@ resource "aws_autoscaling_group" "this" {
     heartbeat_timeout    = var.lifecycle_hook_heartbeat_timeout
   }
 
-  dynamic "tag" {
-    for_each = local.instance_tags
-    content {
-      key                 = tag.key
-      value               = tag.value
-      propagate_at_launch = true
-    }
-  }
-
   lifecycle {
     # The autoscaler Lambda owns the agents' desired capacity; min = max pins the others.
-    ignore_changes = [desired_capacity]
+    # The group's tags are the aws_autoscaling_group_tag resources below (non-authoritative),
+    # so the autoscaler's own tag (mesos-scale:state) survives every apply.
+    ignore_changes = [desired_capacity, tag]
   }
 
   depends_on = [aws_iam_role_policy.this]
+}
+
+# The group's own tags, for people and tools listing groups; instances get theirs from the
+# launch template. One resource per tag: Terraform manages these keys and no other.
+resource "aws_autoscaling_group_tag" "this" {
+  for_each = local.instance_tags
+
+  autoscaling_group_name = aws_autoscaling_group.this.name
+
+  tag {
+    key                 = each.key
+    value               = each.value
+    propagate_at_launch = false
+  }
 }

@@ -3,8 +3,15 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name must be 2-32 characters of lower-case letters, digits and dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]*[a-z0-9]$", var.cluster_name))
+    error_message = "cluster_name must be lower-case letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+
+  # The IAM role's name_prefix `<cluster_name>-<role>-` may have at most 38 characters (64 minus
+  # the 26 Terraform appends): 27 characters for zookeeper, 30 for master, 31 for agent.
+  validation {
+    condition     = length("${var.cluster_name}-${var.role}-") <= 38
+    error_message = "cluster_name is too long for the IAM role name prefix `<cluster_name>-${var.role}-` (at most 38 characters: ${38 - length(var.role) - 2} for cluster_name)."
   }
 }
 
@@ -207,13 +214,23 @@ variable "health_check_grace_period" {
 }
 
 variable "wait_for_capacity_timeout" {
-  description = "How long Terraform waits for the ASG's instances to be InService (\"0\" = do not wait)."
+  description = "How long Terraform waits for the ASG's instances to be InService (\"0\" = do not wait). Null = twice `lifecycle_hook_heartbeat_timeout` plus 5 minutes; any other value must be longer than the hook's timeout."
   type        = string
-  default     = "15m"
+  default     = null
 
   validation {
-    condition     = can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout))
-    error_message = "wait_for_capacity_timeout must be a duration like 15m, or 0."
+    condition     = var.wait_for_capacity_timeout == null ? true : can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout))
+    error_message = "wait_for_capacity_timeout must be a duration like 35m, or 0."
+  }
+
+  validation {
+    condition = var.wait_for_capacity_timeout == null ? true : (
+      !can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout)) ? true : (
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) == 0 ||
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > var.lifecycle_hook_heartbeat_timeout
+      )
+    )
+    error_message = "wait_for_capacity_timeout must be 0 or longer than lifecycle_hook_heartbeat_timeout: a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
   }
 }
 
@@ -229,7 +246,17 @@ variable "mesos_boot_path" {
 }
 
 variable "tags" {
-  description = "Tags added to every resource (and propagated to instances)."
+  description = "Tags added to every resource (and to the instances, through the launch template)."
   type        = map(string)
   default     = {}
+
+  # Instance metadata tags are on (mesos-boot reads its tags there): EC2 then refuses instance
+  # tag keys with a space or `/`, and the keys `.`, `..` and `_index`.
+  validation {
+    condition = alltrue([
+      for k, v in var.tags :
+      can(regex("^[A-Za-z0-9+\\-=._:@]{1,128}$", k)) && !contains([".", "..", "_index"], k) && !startswith(lower(k), "aws:") && length(v) <= 256
+    ])
+    error_message = "tags: keys must be 1-128 characters of letters, digits and + - = . _ : @ (no space or /, not `.`, `..`, `_index`, not starting with aws:), values at most 256 characters."
+  }
 }

@@ -2,6 +2,9 @@
 # resource with a description, so a reviewer can read the whole matrix below.
 
 locals {
+  # "from-to" for a range, else one port
+  task_ports = "${var.task_port_range.from}-${var.task_port_range.to}"
+
   groups = {
     zookeeper    = "ZooKeeper nodes (ZooKeeper, mesos-boot serve / Exhibitor API)"
     master       = "Mesos masters"
@@ -24,7 +27,9 @@ locals {
     master_self      = ["master", 5050, "master", "Mesos masters among themselves (replicated log, leader)"]
     master_agent     = ["master", 5050, "agent", "Mesos agents registering with the masters"]
     master_lb        = ["master", 5050, "lb_master", "Mesos API/UI and /master/health through the mesos-master NLB"]
+    master_as        = ["master", 5050, "autoscaler", "Autoscaler to the leading master it was redirected to (/master/redirect)"]
     agent_master     = ["agent", 5051, "master", "Mesos masters to agents"]
+    agent_tasks_self = ["agent", local.task_ports, "agent", "Task ports between agents (tasks talking to tasks)"]
     lb_master_as     = ["lb_master", 5050, "autoscaler", "Autoscaler reads master metrics"]
   }
 
@@ -38,23 +43,30 @@ locals {
     master_agent     = ["master", 5051, "agent", "Mesos masters to agents"]
     agent_zk         = ["agent", 2181, "zookeeper", "Mesos agents to ZooKeeper"]
     agent_master     = ["agent", 5050, "master", "Mesos agents to masters"]
+    agent_tasks_self = ["agent", local.task_ports, "agent", "Task ports between agents (tasks talking to tasks)"]
     lb_master_tg     = ["lb_master", 5050, "master", "NLB to masters (traffic and health checks)"]
     lb_zk_client     = ["lb_zookeeper", 2181, "zookeeper", "NLB to ZooKeeper client port"]
     lb_zk_api        = ["lb_zookeeper", 8080, "zookeeper", "NLB to Exhibitor API (traffic and health checks)"]
     as_master_lb     = ["autoscaler", 5050, "lb_master", "Autoscaler reads master metrics through the NLB"]
+    as_master        = ["autoscaler", 5050, "master", "Autoscaler to the leading master (after /master/redirect)"]
   }
 
   nodes_and_lambda = ["zookeeper", "master", "agent", "autoscaler"]
-  lb_listeners = {
-    lb_master_80   = ["lb_master", 80]
-    lb_master_5050 = ["lb_master", 5050]
-    lb_zk_2181     = ["lb_zookeeper", 2181]
-    lb_zk_8080     = ["lb_zookeeper", 8080]
-    lb_zk_80       = ["lb_zookeeper", 80]
+  # What clients (client_cidr_blocks) reach: the NLBs' listeners; the leading master itself
+  # (the UI and API redirect to it); the agents' 5051 (sandboxes, files) and task ports.
+  client_ports = {
+    lb_master_80   = ["lb_master", 80, "Clients to the internal NLB on 80"]
+    lb_master_5050 = ["lb_master", 5050, "Clients to the internal NLB on 5050"]
+    lb_zk_2181     = ["lb_zookeeper", 2181, "Clients to the internal NLB on 2181"]
+    lb_zk_8080     = ["lb_zookeeper", 8080, "Clients to the internal NLB on 8080"]
+    lb_zk_80       = ["lb_zookeeper", 80, "Clients to the internal NLB on 80"]
+    master_5050    = ["master", 5050, "Clients to the leading master (UI and API redirect there)"]
+    agent_5051     = ["agent", 5051, "Clients to the agents (sandboxes and task logs in the UI)"]
+    agent_tasks    = ["agent", local.task_ports, "Clients to the task ports of the agents"]
   }
   client_rules = merge([
-    for k, v in local.lb_listeners : {
-      for c in var.client_cidr_blocks : "${k}_${c}" => [v[0], v[1], c]
+    for k, v in local.client_ports : {
+      for c in var.client_cidr_blocks : "${k}_${c}" => [v[0], v[1], c, v[2]]
     }
   ]...)
 }
@@ -63,7 +75,8 @@ resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:Attached by the node, load_balancers and autoscaler modules (see sample/); a scan of this module alone cannot see it
   for_each = local.groups
 
-  name        = "${var.name}-${replace(each.key, "_", "-")}"
+  # name_prefix: create_before_destroy needs the replacement to have another name.
+  name_prefix = "${var.name}-${replace(each.key, "_", "-")}-"
   description = each.value
   vpc_id      = var.vpc_id
 
@@ -84,8 +97,8 @@ resource "aws_vpc_security_group_ingress_rule" "group" {
 
   security_group_id            = aws_security_group.this[each.value[0]].id
   ip_protocol                  = "tcp"
-  from_port                    = each.value[1]
-  to_port                      = each.value[1]
+  from_port                    = tonumber(split("-", tostring(each.value[1]))[0])
+  to_port                      = tonumber(reverse(split("-", tostring(each.value[1])))[0])
   referenced_security_group_id = aws_security_group.this[each.value[2]].id
   description                  = each.value[3]
 
@@ -97,8 +110,8 @@ resource "aws_vpc_security_group_egress_rule" "group" {
 
   security_group_id            = aws_security_group.this[each.value[0]].id
   ip_protocol                  = "tcp"
-  from_port                    = each.value[1]
-  to_port                      = each.value[1]
+  from_port                    = tonumber(split("-", tostring(each.value[1]))[0])
+  to_port                      = tonumber(reverse(split("-", tostring(each.value[1])))[0])
   referenced_security_group_id = aws_security_group.this[each.value[2]].id
   description                  = each.value[3]
 
@@ -110,10 +123,10 @@ resource "aws_vpc_security_group_ingress_rule" "clients" {
 
   security_group_id = aws_security_group.this[each.value[0]].id
   ip_protocol       = "tcp"
-  from_port         = each.value[1]
-  to_port           = each.value[1]
+  from_port         = tonumber(split("-", tostring(each.value[1]))[0])
+  to_port           = tonumber(reverse(split("-", tostring(each.value[1])))[0])
   cidr_ipv4         = each.value[2]
-  description       = "Clients to the internal NLB on ${each.value[1]}"
+  description       = each.value[3]
 
   tags = var.tags
 }

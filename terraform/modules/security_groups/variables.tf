@@ -64,3 +64,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "task_port_range" {
+  description = "Ports the agents offer to tasks (Mesos' default `ports` resource is 31000-32000): open between agents and from client_cidr_blocks."
+  type        = object({ from = number, to = number })
+  default     = { from = 31000, to = 32000 }
+
+  validation {
+    condition     = var.task_port_range.from >= 1024 && var.task_port_range.from <= var.task_port_range.to && var.task_port_range.to <= 65535
+    error_message = "task_port_range must be from <= to within 1024-65535."
+  }
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Builds Mesos ${MESOS_VERSION} from the Apache source release into ${MESOS_DEB} (Debian 12).
+# Runs in the throw-away build container of mesos-deb.pkr.hcl only.
+set -eu
+
+apt-get update
+apt-get -y install --no-install-recommends build-essential autoconf automake libtool curl ca-certificates \
+  libcurl4-openssl-dev libsasl2-dev libsasl2-modules libapr1-dev libsvn-dev zlib1g-dev libssl-dev \
+  libevent-dev python3 default-jdk-headless maven dpkg-dev
+
+curl -fsSL --retry 5 -o /tmp/mesos.tar.gz "${MESOS_SOURCE_URL}"
+echo "${MESOS_SOURCE_SHA256}  /tmp/mesos.tar.gz" | sha256sum -c -
+
+rm -rf /tmp/mesos-src /tmp/mesos-root
+mkdir -p /tmp/mesos-src /tmp/mesos-root/DEBIAN
+tar -xzf /tmp/mesos.tar.gz -C /tmp/mesos-src --strip-components=1
+cd /tmp/mesos-src
+# GCC 12 warns where GCC 4.8-9 (what Mesos 1.11 was released with) did not.
+./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --disable-python --disable-java \
+  --enable-optimize --disable-werror CXXFLAGS="-O2 -Wno-deprecated-declarations"
+make -j"$(nproc)"
+make install DESTDIR=/tmp/mesos-root
+/tmp/mesos-root/usr/sbin/mesos-master --version 2>/dev/null | grep -F "${MESOS_VERSION}" ||
+  LD_LIBRARY_PATH=/tmp/mesos-root/usr/lib /tmp/mesos-root/usr/sbin/mesos-master --version | grep -F "${MESOS_VERSION}"
+
+cat > /tmp/mesos-root/DEBIAN/control <<CONTROL
+Package: mesos
+Version: ${MESOS_VERSION}-1
+Architecture: amd64
+Maintainer: mesos-boot image build
+Depends: libcurl4, libsasl2-2, libsasl2-modules, libapr1, libsvn1, zlib1g, libssl3, libevent-2.1-7, libevent-openssl-2.1-7, libevent-pthreads-2.1-7
+Description: Apache Mesos ${MESOS_VERSION}, built from the Apache source release
+ mesos-master, mesos-agent and libmesos; no units (mesos-boot's systemd units run them).
+CONTROL
+dpkg-deb --root-owner-group --build /tmp/mesos-root "${MESOS_DEB}"
+(cd "$(dirname "${MESOS_DEB}")" && sha256sum "$(basename "${MESOS_DEB}")" > "${MESOS_DEB}.sha256")
+cat "${MESOS_DEB}.sha256"
