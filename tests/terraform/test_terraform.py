@@ -593,7 +593,8 @@ def test_iam_least_privilege(deployed):
         # 404 only then (403 otherwise, fatal for mesos-boot). moto cannot show the difference.
         lb = p["ListBucketSoMissingKeysAre404"]
         assert lb == {"actions": {"s3:ListBucket"}, "resources": {f"arn:aws:s3:::{DOMAIN}"}, "condition": None}
-        assert not any("ListBucket" in a for sid, st in p.items() if sid != "ListBucketSoMissingKeysAre404" for a in st["actions"])
+        listing = {"ListBucketSoMissingKeysAre404", "ListSharedConfigVersions"}
+        assert not any("ListBucket" in a for sid, st in p.items() if sid not in listing for a in st["actions"])
         if role == "zookeeper":
             assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
             assert p["DiscoverEnsemble"]["actions"] == {
@@ -602,7 +603,12 @@ def test_iam_least_privilege(deployed):
             assert p["ZooKeeperSuperSecret"]["actions"] == {"s3:GetObject", "s3:PutObject"}
             assert p["ZooKeeperSuperSecret"]["resources"] == {obj + ".zk-super"}
             assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
+            # The key's versions only: a deleted shared config is not a new cluster.
+            lv = p["ListSharedConfigVersions"]
+            assert lv["actions"] == {"s3:ListBucketVersions"} and lv["resources"] == {f"arn:aws:s3:::{DOMAIN}"}
+            assert lv["condition"] is not None
         else:
+            assert "ListSharedConfigVersions" not in p
             assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion"}
             assert "DiscoverEnsemble" not in p
             # The reconfig secret is the ZooKeeper nodes' alone.

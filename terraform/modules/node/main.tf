@@ -88,6 +88,22 @@ data "aws_iam_policy_document" "this" {
     resources = [var.bucket_arn]
   }
 
+  # ZooKeeper nodes tell a deleted shared config (earlier versions, a delete marker) from a new
+  # cluster, and serve restores it from its newest version: the key's versions only.
+  dynamic "statement" {
+    for_each = var.role == "zookeeper" ? [1] : []
+    content {
+      sid       = "ListSharedConfigVersions"
+      actions   = ["s3:ListBucketVersions"]
+      resources = [var.bucket_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "s3:prefix"
+        values   = [var.shared_config_key]
+      }
+    }
+  }
+
   statement {
     sid       = "UseBucketKeyThroughS3"
     actions   = var.role == "zookeeper" ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
