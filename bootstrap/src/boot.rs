@@ -14,21 +14,21 @@ use clap::ArgMatches;
 use tokio::time::Instant;
 
 use crate::cli::{layered, BootArgs};
-use crate::zookeeper::ensemble;
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::instances::Aws;
 use crate::lifecycle;
-use crate::zookeeper::quorum;
 use crate::record::{EnsembleMember, Recorder};
 use crate::render::{self, Node, Templates};
 use crate::retry::{self, Attempt};
-use crate::zookeeper::secret::{self, Secret};
 use crate::service;
 use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{
     Location, Server, ServerKind, SharedConfig, Snapshot, Store, StoreError,
 };
+use crate::zookeeper::ensemble;
+use crate::zookeeper::quorum;
+use crate::zookeeper::secret::{self, Secret};
 use crate::zookeeper::zkadmin;
 
 /// A ZooKeeper node's place in the ensemble, decided before anything is written.
@@ -189,7 +189,7 @@ impl Boot {
             identity: &identity,
             config: &config,
             myid,
-            zk_jvm_flags: zk.as_ref().map(|m| m.secret.jvm_flag()),
+            zk_super_digest: zk.as_ref().map(|m| m.secret.super_digest()),
         };
         let mut outputs = render::plan(&node, &templates)?;
         if settings.role == Role::Zookeeper {
@@ -512,7 +512,7 @@ impl Boot {
                 let port = config.client_port()?;
                 let addr = format!("{}:{port}", identity.ip.value);
                 let id = myid.unwrap_or_default();
-                let mode = quorum::wait_local_member(&addr, id, self.deadline).await?;
+                let mode = quorum::wait_local_member(&addr, id, ensemble, self.deadline).await?;
                 tracing::info!(?mode, id, "local ZooKeeper is a voting member of a quorum");
                 Ok(())
             }
