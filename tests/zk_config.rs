@@ -93,15 +93,16 @@ fn owner_and_mode(path: &Path) -> (u32, u32) {
 /// A reconfig that removes `leaving`, through `addr` only, as `super` when `secret` is given.
 fn reconfig_remove(addr: &str, secret: Option<&str>, leaving: &str) -> Result<(), ZkError> {
     block_on(async {
-        let mut c = Client::connector();
-        c.with_session_timeout(Duration::from_secs(10));
-        if let Some(s) = secret {
-            c.with_auth("digest", format!("super:{s}").as_bytes());
-        }
+        let c = Client::connector().with_session_timeout(Duration::from_secs(10));
+        let c = match secret {
+            Some(s) => c.with_auth("digest", format!("super:{s}").as_bytes()),
+            None => c,
+        };
         let client = c.connect(addr).await?;
+        let (none, leave): ([&str; 0], [&str; 1]) = ([], [leaving]);
         let update = EnsembleUpdate::Incremental {
-            joinings: std::iter::empty::<&str>(),
-            leavings: std::iter::once(leaving),
+            joinings: none.iter().copied(),
+            leavings: leave.iter().copied(),
         };
         client.update_ensemble(update, None).await.map(|_| ())
     })
@@ -133,14 +134,18 @@ fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
         let pid = guard.pid().expect("ZooKeeper runs");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert!(
-            status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())),
+            status.lines().any(|l| l.starts_with("Uid:")
+                && l.split_whitespace().nth(1) == Some(uid.to_string().as_str())),
             "ZooKeeper runs as zookeeper: {status}"
         );
         let cmdline = proc::cmdline(pid).unwrap();
         let digest = digest_of(n).expect("zoo.cfg names the superuser digest");
         assert!(digest.starts_with("super:"), "{digest}");
-        for needle in ["superDigest", &digest[6..], &secret] {
-            assert!(!cmdline.contains(needle), "`{needle}` on the command line: {cmdline}");
+        for needle in ["superDigest", &digest[6..], secret.as_str()] {
+            assert!(
+                !cmdline.contains(needle),
+                "`{needle}` on the command line: {cmdline}"
+            );
         }
         let env = n.file("/etc/mesos-boot/zookeeper.env");
         assert!(!env.contains(&digest[6..]), "{env}");
@@ -148,22 +153,39 @@ fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
         // zookeeper's, still with the digest.
         let cfg = n.file("/etc/zookeeper/conf/zoo.cfg");
         assert!(cfg.contains("dynamicConfigFile="), "{cfg}");
-        assert!(!cfg.contains("# "), "ZooKeeper's rewrite has no comments: {cfg}");
+        assert!(
+            !cfg.contains("# "),
+            "ZooKeeper's rewrite has no comments: {cfg}"
+        );
         assert_eq!(owner_and_mode(&guard.config_path()), (uid, 0o600));
         let snapshots = n.root.join("srv/zk/snapshots");
         let txlog = n.root.join("srv/zk/txlog");
-        assert!(cfg.contains(&format!("dataDir={}\n", snapshots.display())), "{cfg}");
-        assert!(cfg.contains(&format!("dataLogDir={}\n", txlog.display())), "{cfg}");
+        assert!(
+            cfg.contains(&format!("dataDir={}\n", snapshots.display())),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("dataLogDir={}\n", txlog.display())),
+            "{cfg}"
+        );
         assert_eq!(owner_and_mode(&snapshots).0, uid);
         assert_eq!(owner_and_mode(&txlog).0, uid);
-        assert_eq!(n.file("/srv/zk/snapshots/myid").trim().parse::<u32>().is_ok(), true);
+        assert!(n
+            .file("/srv/zk/snapshots/myid")
+            .trim()
+            .parse::<u32>()
+            .is_ok());
         // ZooKeeper wrote its transaction log where dataLogDir says, as the zookeeper user.
         let logs: Vec<_> = std::fs::read_dir(txlog.join("version-2"))
             .expect("txlog/version-2 written by ZooKeeper")
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
             .collect();
-        assert!(!logs.is_empty(), "no transaction log in {}", txlog.display());
+        assert!(
+            !logs.is_empty(),
+            "no transaction log in {}",
+            txlog.display()
+        );
         assert_eq!(logs[0].metadata().unwrap().uid(), uid);
         // Only the four-letter words mesos-boot sends are allowed.
         let ruok = zk::four_letter(&n.client_addr(), "ruok", Duration::from_secs(2)).unwrap();
@@ -180,7 +202,10 @@ fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
         .unwrap();
     assert!(start.status.success(), "{}", show(&start));
     zk::wait_serving(&first.client_addr(), LONG).unwrap_or_else(|e| {
-        panic!("{e}\n{}", zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40))
+        panic!(
+            "{e}\n{}",
+            zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40)
+        )
     });
     let addr = first.client_addr();
     let without = reconfig_remove(&addr, None, "3");
@@ -191,11 +216,19 @@ fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
     let with = poll_until(LONG, "an authenticated reconfig through server 1", || {
         reconfig_remove(&addr, Some(&secret), "3").ok()
     });
-    with.unwrap_or_else(|e| panic!("{e}\n{}", zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40)));
+    with.unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40)
+        )
+    });
     let conf = zk::four_letter(&addr, "conf", Duration::from_secs(2)).unwrap();
     assert!(!conf.contains("server.3="), "{conf}");
     // The reconfig made ZooKeeper rewrite zoo.cfg again: still private, still with the digest.
-    assert_eq!(owner_and_mode(&first.zk.as_ref().unwrap().config_path()), (uid, 0o600));
+    assert_eq!(
+        owner_and_mode(&first.zk.as_ref().unwrap().config_path()),
+        (uid, 0o600)
+    );
     assert!(digest_of(first).is_some());
 }
 
@@ -227,7 +260,7 @@ fn a_leader_that_does_not_serve_clients_counts_as_the_serving_leader() {
     let listen = format!("{}:8080", leader.ip);
     let mut cmd = leader.command(&["serve", "--listen", &listen, "--reconcile-interval", "0"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut serve = proc::spawn_bound(cmd).expect("spawn mesos-boot serve");
+    let _serve = Serve(proc::spawn_bound(cmd).expect("spawn mesos-boot serve"));
     let base = format!("http://{listen}");
     let health = poll_until(Duration::from_secs(30), "serve /health", || {
         http::get(&format!("{base}/health"), &[]).ok()
@@ -236,14 +269,29 @@ fn a_leader_that_does_not_serve_clients_counts_as_the_serving_leader() {
     assert_eq!(health.status, 200, "{}", health.text());
     let state = http::get(&format!("{base}/exhibitor/v1/cluster/state"), &[]).unwrap();
     let state: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
-    assert_eq!((&state["isLeader"], &state["state"]), (&serde_json::json!(true), &serde_json::json!(3)), "{state}");
+    assert_eq!(
+        (&state["isLeader"], &state["state"]),
+        (&serde_json::json!(true), &serde_json::json!(3)),
+        "{state}"
+    );
     let status = http::get(&format!("{base}/exhibitor/v1/cluster/status"), &[]).unwrap();
     let status: Vec<serde_json::Value> = serde_json::from_slice(&status.body).unwrap();
     assert_eq!(status.len(), 3, "{status:?}");
-    assert!(status.iter().all(|s| s["description"] == "serving"), "{status:?}");
+    assert!(
+        status.iter().all(|s| s["description"] == "serving"),
+        "{status:?}"
+    );
     let leaders: Vec<&serde_json::Value> =
         status.iter().filter(|s| s["isLeader"] == true).collect();
     assert_eq!(leaders.len(), 1, "{status:?}");
     assert_eq!(leaders[0]["hostname"], leader.ip.to_string());
-    proc::terminate_child(&mut serve, Duration::from_secs(2));
+}
+
+/// `mesos-boot serve`, stopped when dropped (also when an assertion fails).
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        proc::terminate_child(&mut self.0, Duration::from_secs(2));
+    }
 }
