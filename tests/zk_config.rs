@@ -175,18 +175,10 @@ fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
             .trim()
             .parse::<u32>()
             .is_ok());
-        // ZooKeeper wrote its transaction log where dataLogDir says, as the zookeeper user.
-        let logs: Vec<_> = std::fs::read_dir(txlog.join("version-2"))
-            .expect("txlog/version-2 written by ZooKeeper")
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
-            .collect();
-        assert!(
-            !logs.is_empty(),
-            "no transaction log in {}",
-            txlog.display()
-        );
-        assert_eq!(logs[0].metadata().unwrap().uid(), uid);
+        // ZooKeeper made its snapshot and transaction-log directories where dataDir and
+        // dataLogDir say, as the zookeeper user (log files appear with the first write).
+        assert_eq!(owner_and_mode(&snapshots.join("version-2")).0, uid);
+        assert_eq!(owner_and_mode(&txlog.join("version-2")).0, uid);
         // Only the four-letter words mesos-boot sends are allowed.
         let ruok = zk::four_letter(&n.client_addr(), "ruok", Duration::from_secs(2)).unwrap();
         assert!(ruok.contains("not in the whitelist"), "ruok: {ruok}");
