@@ -208,7 +208,7 @@ fn dry_run_prints_everything_and_writes_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let root = node.root.display();
     assert!(
-        stdout.contains(&format!("--- {root}/etc/zookeeper/conf/zoo.cfg (mode 644)")),
+        stdout.contains(&format!("--- {root}/etc/zookeeper/conf/zoo.cfg (mode 600)")),
         "{stdout}"
     );
     assert!(
@@ -309,4 +309,82 @@ fn help_documents_exit_codes_and_precedence() {
     ] {
         assert!(help.contains(needle), "{needle}: {help}");
     }
+}
+
+/// zoo-cfg-extra keys that would weaken the ensemble (no ACLs, another superuser, the keys
+/// mesos-boot owns in zoo.cfg, membership lines) are refused before anything is registered or
+/// written, naming the object and the key.
+#[test]
+fn zoo_cfg_extra_that_weakens_the_ensemble_is_refused_naming_the_key() {
+    for (pair, key) in [
+        ("skipACL\\=yes", "skipACL"),
+        (
+            "DigestAuthenticationProvider.superDigest\\=super:x",
+            "DigestAuthenticationProvider.superDigest",
+        ),
+        ("dataDir\\=/tmp/elsewhere", "dataDir"),
+        ("4lw.commands.whitelist\\=*", "4lw.commands.whitelist"),
+        ("reconfigEnabled\\=false", "reconfigEnabled"),
+        ("server.9\\=10.9.9.9:2888:3888", "server.9"),
+    ] {
+        let text = format!(
+            "com.netflix.exhibitor.servers-spec=\n\
+             com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=2000&{pair}\n"
+        );
+        let url = s3_config(&text);
+        let mut t = tags("zookeeper", &url);
+        t.push(("mesos:ensemble-size", "1"));
+        let node = Node::new(net::alloc_ip(), &t);
+        fails(
+            &node,
+            &["--no-start"],
+            2,
+            &format!("{url}: key com.netflix.exhibitor.zoo-cfg-extra: `{key}`"),
+        );
+        let (bucket, k) = url.trim_start_matches("s3://").split_once('/').unwrap();
+        let moto = Moto::shared();
+        let (now, _) = block_on(moto.get_object(bucket, k)).unwrap();
+        assert_eq!(
+            String::from_utf8(now).unwrap(),
+            text,
+            "{key}: no registration"
+        );
+        // Masters and agents read the same object: refused there too.
+        fails(
+            &agent_with(&url, &[]),
+            &["--no-wait"],
+            2,
+            &format!("`{key}`"),
+        );
+    }
+}
+
+/// A shared config object larger than 1 MiB is refused with its size and URL, whatever it
+/// contains (here: a valid config padded with comments).
+#[test]
+fn a_shared_config_over_1_mib_is_refused() {
+    let mut text = shared_config(&[net::alloc_ip()]);
+    let pad = format!("#{}\n", "x".repeat(1023));
+    while text.len() <= 1024 * 1024 {
+        text.push_str(&pad);
+    }
+    let url = s3_config(&text);
+    let stderr = fails(
+        &agent_with(&url, &[]),
+        &["--no-wait"],
+        2,
+        &format!("{url}: object is {} bytes", text.len()),
+    );
+    assert!(stderr.contains("1 MiB"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exhibitor.properties");
+    std::fs::write(&path, &text).unwrap();
+    let url = format!("file://{}", path.display());
+    fails(
+        &agent_with(&url, &[]),
+        &["--no-wait"],
+        2,
+        &format!("{url}: object is {} bytes", text.len()),
+    );
 }

@@ -56,7 +56,10 @@ fn has_znode(hosts: &str, name: &str) -> bool {
             .await
             .expect("connect");
         c.sync("/").await.unwrap();
-        c.check_stat(&format!("/survivor/{name}")).await.unwrap().is_some()
+        c.check_stat(&format!("/survivor/{name}"))
+            .await
+            .unwrap()
+            .is_some()
     })
 }
 
@@ -108,11 +111,17 @@ fn a_new_instance_at_a_dead_members_address_is_a_new_server() {
     assert_booted(&[&fresh], &outs);
 
     let rec = record(&fresh);
-    assert_ne!(rec["myid"], 3, "the dead member's id is not taken over: {rec:#}");
+    assert_ne!(
+        rec["myid"], 3,
+        "the dead member's id is not taken over: {rec:#}"
+    );
     assert_eq!(rec["membership"], "joined", "{rec:#}");
     let live = live_voters(&refs[0].client_addr()).expect("conf");
     assert_eq!(live.len(), 3, "{live:?}");
-    assert!(!live.iter().any(|(id, _)| *id == 3), "server.3 removed: {live:?}");
+    assert!(
+        !live.iter().any(|(id, _)| *id == 3),
+        "server.3 removed: {live:?}"
+    );
     let text = object(&url);
     let removed = text
         .lines()
@@ -120,8 +129,14 @@ fn a_new_instance_at_a_dead_members_address_is_a_new_server() {
         .unwrap_or_default()
         .replace("\\:", ":");
     assert!(removed.contains(&dead_instance), "{text}");
-    assert!(!removed.contains(&new_instance), "the new instance is never marked removed: {text}");
-    assert!(has_znode(&fresh.client_addr(), "before"), "the data is kept");
+    assert!(
+        !removed.contains(&new_instance),
+        "the new instance is never marked removed: {text}"
+    );
+    assert!(
+        has_znode(&fresh.client_addr(), "before"),
+        "the data is kept"
+    );
     drop(serves);
 }
 
@@ -139,7 +154,10 @@ fn server_ids_past_255_are_recycled() {
     let nodes = formed_ensemble(&url);
     let spec = servers_spec(&url);
     assert_eq!(spec.len(), 3, "{spec:?}");
-    assert!(spec.iter().all(|(id, _)| (1..=255).contains(id)), "{spec:?}");
+    assert!(
+        spec.iter().all(|(id, _)| (1..=255).contains(id)),
+        "{spec:?}"
+    );
     let addr = nodes[0].0.client_addr();
     assert_eq!(live_voters(&addr).map(|v| v.len()), Some(3));
 }
@@ -175,8 +193,15 @@ fn the_ensemble_size_is_recorded_once_and_a_changed_desired_capacity_does_not_sp
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "{}", show(&first));
     assert_booted(&rest, &outs);
-    assert!(object(&url).contains("mesos-boot.ensemble-size=3"), "{}", object(&url));
-    assert_eq!(live_voters(&nodes[0].0.client_addr()).map(|v| v.len()), Some(3));
+    assert!(
+        object(&url).contains("mesos-boot.ensemble-size=3"),
+        "{}",
+        object(&url)
+    );
+    assert_eq!(
+        live_voters(&nodes[0].0.client_addr()).map(|v| v.len()),
+        Some(3)
+    );
 }
 
 #[test]
@@ -190,7 +215,11 @@ fn registrants_that_die_before_the_ensemble_forms_do_not_block_it() {
         let out = n.run(&["--timeout", "4s"]);
         assert_eq!(out.status.code(), Some(4), "{}", show(&out));
     }
-    assert_eq!(servers_spec(&url), vec![], "both took their registration back");
+    assert_eq!(
+        servers_spec(&url),
+        vec![],
+        "both took their registration back"
+    );
     // Another registers and dies hard (no chance to take anything back).
     let (hard, hard_instance) = zk_node(&url, "3", &[]);
     let mut child = hard.spawn(&["--timeout", "60s"]);
@@ -225,7 +254,10 @@ fn registrants_that_die_before_the_ensemble_forms_do_not_block_it() {
     let mut got = spec.clone();
     got.sort();
     assert_eq!(got, want, "only the live nodes are listed");
-    assert_eq!(live_voters(&refs[0].client_addr()).map(|v| v.len()), Some(3));
+    assert_eq!(
+        live_voters(&refs[0].client_addr()).map(|v| v.len()),
+        Some(3)
+    );
 }
 
 #[test]
@@ -252,10 +284,14 @@ fn a_look_during_an_election_does_not_send_a_replacement_down_the_formation_path
     cmd.stderr(std::fs::File::create(&log).unwrap())
         .stdout(std::process::Stdio::null());
     let child = cmd.spawn().unwrap();
-    let seen = poll_until(Duration::from_secs(60), "the replacement to wait for the election", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        text.contains("not settled").then_some(())
-    });
+    let seen = poll_until(
+        Duration::from_secs(60),
+        "the replacement to wait for the election",
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("not settled").then_some(())
+        },
+    );
     signal(refs[1], libc::SIGCONT);
     let out = child.wait_with_output().unwrap();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -263,7 +299,10 @@ fn a_look_during_an_election_does_not_send_a_replacement_down_the_formation_path
     assert!(out.status.success(), "{text}");
     assert_eq!(record(&fresh)["membership"], "joined", "{text}");
     let live = live_voters(&survivor).expect("conf");
-    assert!(live.iter().any(|(_, h)| *h == fresh.ip.to_string()), "{live:?}");
+    assert!(
+        live.iter().any(|(_, h)| *h == fresh.ip.to_string()),
+        "{live:?}"
+    );
 }
 
 #[test]
@@ -290,7 +329,11 @@ fn a_deleted_shared_config_never_starts_a_second_ensemble() {
     assert!(stderr.contains("earlier versions"), "{stderr}");
     let restores: usize = serves
         .iter()
-        .map(|s| s.log().matches("restored it from the live membership").count())
+        .map(|s| {
+            s.log()
+                .matches("restored it from the live membership")
+                .count()
+        })
         .sum();
     assert_eq!(restores, 1, "one member restores the object");
 
@@ -301,11 +344,16 @@ fn a_deleted_shared_config_never_starts_a_second_ensemble() {
     assert_eq!(record(refs[0])["membership"], "member");
 
     let all: Vec<&Node> = refs.iter().copied().chain([&fresh]).collect();
-    let versions: std::collections::BTreeSet<Option<String>> =
-        all.iter().map(|n| config_version(&n.client_addr())).collect();
+    let versions: std::collections::BTreeSet<Option<String>> = all
+        .iter()
+        .map(|n| config_version(&n.client_addr()))
+        .collect();
     assert_eq!(versions.len(), 1, "one ensemble: {versions:?}");
     assert_eq!(live_voters(&fresh.client_addr()).map(|v| v.len()), Some(4));
-    assert!(has_znode(&fresh.client_addr(), "before-delete"), "same data");
+    assert!(
+        has_znode(&fresh.client_addr(), "before-delete"),
+        "same data"
+    );
 }
 
 #[test]
@@ -319,7 +367,10 @@ fn members_reboot_from_local_state_while_s3_is_unreachable() {
         assert!(n.zk.as_ref().unwrap().kill());
     }
     // S3 (the VPC endpoint) is gone: nothing listens there.
-    let closed = format!("http://127.0.0.1:{}", net::free_port("127.0.0.1".parse().unwrap()));
+    let closed = format!(
+        "http://127.0.0.1:{}",
+        net::free_port("127.0.0.1".parse().unwrap())
+    );
     let handles: Vec<_> = refs
         .iter()
         .map(|n| {
@@ -333,7 +384,8 @@ fn members_reboot_from_local_state_while_s3_is_unreachable() {
         assert!(o.status.success(), "{}", show(o));
         assert_eq!(record(n)["membership"], "local");
         assert!(
-            String::from_utf8_lossy(&o.stderr).contains("starting ZooKeeper from this member's local state"),
+            String::from_utf8_lossy(&o.stderr)
+                .contains("starting ZooKeeper from this member's local state"),
             "{}",
             show(o)
         );
@@ -361,7 +413,11 @@ fn throttling_and_slow_downs_are_retried_inside_the_deadline() {
     cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
-    assert!(proxy.faulted() >= 7, "every fault was hit: {}", proxy.faulted());
+    assert!(
+        proxy.faulted() >= 7,
+        "every fault was hit: {}",
+        proxy.faulted()
+    );
 }
 
 #[test]
@@ -399,11 +455,21 @@ fn a_member_whose_zookeeper_answers_is_never_removed_and_a_lost_entry_is_put_bac
         .collect();
     put_object(
         &url,
-        &text.replace(&spec_line, &format!("com.netflix.exhibitor.servers-spec={}", kept.join(","))),
+        &text.replace(
+            &spec_line,
+            &format!("com.netflix.exhibitor.servers-spec={}", kept.join(",")),
+        ),
     );
-    poll_until(Duration::from_secs(30), "server 2 back in servers-spec", || {
-        servers_spec(&url).iter().any(|(id, _)| *id == 2).then_some(())
-    })
+    poll_until(
+        Duration::from_secs(30),
+        "server 2 back in servers-spec",
+        || {
+            servers_spec(&url)
+                .iter()
+                .any(|(id, _)| *id == 2)
+                .then_some(())
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
     assert_eq!(live_voters(&survivor).map(|v| v.len()), Some(3));
 }

@@ -63,7 +63,10 @@ impl Cluster {
         let how = m.node.boot_record()["membership"].clone();
         let want = if offline { "local" } else { "member" };
         if how != want {
-            return Err(format!("reboot of {}: membership {how}, expected {want}", m.node.ip));
+            return Err(format!(
+                "reboot of {}: membership {how}, expected {want}",
+                m.node.ip
+            ));
         }
         Ok(())
     }
@@ -204,7 +207,8 @@ fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write
     let started = Instant::now();
     for step in 0..steps {
         let i = rng.random_range(0..cluster.members.len());
-        let kind = ["kill", "replace", "reboot", "pause", "s3-outage", "delete"][rng.random_range(0..6)];
+        let kind =
+            ["kill", "replace", "reboot", "pause", "s3-outage", "delete"][rng.random_range(0..6)];
         eprintln!("soak step {step}: {kind} member {i}");
         let done = match kind {
             "kill" | "reboot" => cluster.reboot(i, false),
@@ -229,12 +233,20 @@ fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write
                 r
             }
             _ => {
-                let (bucket, key) = cluster.url.trim_start_matches("s3://").split_once('/').unwrap();
+                let (bucket, key) = cluster
+                    .url
+                    .trim_start_matches("s3://")
+                    .split_once('/')
+                    .unwrap();
                 block_on(Moto::shared().delete_object(bucket, key));
-                poll_until(Duration::from_secs(60), "the restored shared config", || {
-                    let (b, k) = (bucket.to_string(), key.to_string());
-                    block_on(Moto::shared().get_object(&b, &k)).map(|_| ())
-                })
+                poll_until(
+                    Duration::from_secs(60),
+                    "the restored shared config",
+                    || {
+                        let (b, k) = (bucket.to_string(), key.to_string());
+                        block_on(Moto::shared().get_object(&b, &k)).map(|_| ())
+                    },
+                )
                 .map_err(|e| e.to_string())
             }
         };

@@ -176,7 +176,7 @@ impl Boot {
             identity: &identity,
             config: &config,
             myid,
-            zk_jvm_flags: zk.as_ref().map(|m| m.secret.jvm_flag()),
+            zk_super_digest: zk.as_ref().map(|m| m.secret.super_digest()),
         };
         let mut outputs = render::plan(&node, &templates)?;
         if settings.role == Role::Zookeeper {
@@ -417,7 +417,8 @@ impl Boot {
         self.rec.record.start_command = Some(cmd);
         self.rec.step("start");
         if !self.args.no_wait {
-            let mode = quorum::wait_local_member(&o.client_addr, o.myid, self.deadline).await?;
+            let mode = quorum::wait_local_member(&o.client_addr, o.myid, &o.servers, self.deadline)
+                .await?;
             tracing::info!(
                 ?mode,
                 id = o.myid,
@@ -466,7 +467,7 @@ impl Boot {
                 let port = config.client_port()?;
                 let addr = format!("{}:{port}", identity.ip.value);
                 let id = myid.unwrap_or_default();
-                let mode = quorum::wait_local_member(&addr, id, self.deadline).await?;
+                let mode = quorum::wait_local_member(&addr, id, ensemble, self.deadline).await?;
                 tracing::info!(?mode, id, "local ZooKeeper is a voting member of a quorum");
                 Ok(())
             }

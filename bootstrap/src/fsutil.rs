@@ -33,6 +33,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<boo
     Ok(true)
 }
 
+/// Creates directory `path` (and its parents) when missing, with `mode` for the directory
+/// itself. An existing directory keeps its mode. Returns whether it was created.
+pub fn ensure_dir(path: &Path, mode: u32) -> std::io::Result<bool> {
+    if path.is_dir() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(true)
+}
+
+/// Gives `path` (not what is inside it) to `user` and that user's primary group. Needs root:
+/// when mesos-boot does not run as root (a developer's `--root` run), nothing can be given and
+/// nothing is done. A missing user is an error: the image lacks the package that runs as it.
+pub fn give_to(path: &Path, user: &str) -> std::io::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let found = nix::unistd::User::from_name(user).map_err(std::io::Error::from)?;
+    let user =
+        found.ok_or_else(|| std::io::Error::other(format!("no user `{user}` on this system")))?;
+    std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,7 +101,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
                     identity: &identity,
                     config: &config,
                     myid: zk.then_some(1),
-                    zk_jvm_flags: zk.then(|| "-Dcheck=image".to_string()),
+                    zk_super_digest: zk.then(|| "super:check-image".to_string()),
                 };
                 render::plan(&node, templates)
             })

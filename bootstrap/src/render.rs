@@ -35,6 +35,7 @@ pub const EMBEDDED: [(&str, &str); 6] = [
 
 /// Paths on the node (before `--root`).
 pub mod paths {
+    pub const ZK_CONF_DIR: &str = "/etc/zookeeper/conf";
     pub const ZOO_CFG: &str = "/etc/zookeeper/conf/zoo.cfg";
     pub const ZOO_CFG_DYNAMIC: &str = "/etc/zookeeper/conf/zoo.cfg.dynamic";
     pub const ZK_DATA_DIR: &str = "/var/lib/zookeeper";
@@ -125,7 +126,7 @@ impl Templates {
     }
 }
 
-/// A file to write.
+/// A file (or directory) to write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Output {
     /// Path on the node (without `--root`).
@@ -133,7 +134,16 @@ pub struct Output {
     #[serde(skip)]
     pub content: String,
     pub mode: u32,
+    /// The user (and its group) that must own it; `None`: root, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<&'static str>,
+    /// A directory to create (mode applied only when it is created), not a file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dir: bool,
 }
+
+/// The user ZooKeeper runs as (Debian's package, `User=` of zookeeper.service).
+pub const ZK_USER: &str = "zookeeper";
 
 /// Everything a render needs.
 pub struct Node<'a> {
@@ -143,8 +153,9 @@ pub struct Node<'a> {
     pub config: &'a SharedConfig,
     /// This node's ZooKeeper id (zookeeper role only).
     pub myid: Option<u32>,
-    /// ZooKeeper's extra JVM flags (zookeeper role only: the superuser digest).
-    pub zk_jvm_flags: Option<String>,
+    /// `super:<digest>` of the reconfig superuser (zookeeper role only), written into zoo.cfg
+    /// (mode 0600, owned by zookeeper), never onto the JVM's command line.
+    pub zk_super_digest: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -160,18 +171,19 @@ struct ZkServer {
     role: &'static str,
 }
 
-/// Keys mesos-boot owns in zoo.cfg; the same keys in zoo-cfg-extra are ignored with a warning.
-const OWNED_ZOO_KEYS: [&str; 9] = [
-    "dataDir",
-    "dataLogDir",
-    "clientPort",
-    "clientPortAddress",
-    "dynamicConfigFile",
-    "standaloneEnabled",
-    "reconfigEnabled",
-    "4lw.commands.whitelist",
-    "admin.enableServer",
-];
+/// A ZooKeeper directory setting: `None` when empty; an error naming the key unless it is an
+/// absolute path that fits on a zoo.cfg line.
+fn zk_dir(config: &SharedConfig, name: &str) -> Result<Option<String>> {
+    match config.get(name).trim() {
+        "" => Ok(None),
+        d if d.starts_with('/') && !d.contains(|c: char| c.is_control()) && d != "/" => {
+            Ok(Some(d.to_string()))
+        }
+        d => Err(Failure::bad_input(format!(
+            "key com.netflix.exhibitor.{name}: `{d}` is not an absolute directory path"
+        ))),
+    }
+}
 
 /// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
 pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
@@ -193,6 +205,8 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
         path: path.to_string(),
         content,
         mode,
+        owner: None,
+        dir: false,
     };
     match s.role {
         Role::Zookeeper => {
@@ -206,20 +220,19 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                         "key com.netflix.exhibitor.zoo-cfg-extra: `{key}` would break zoo.cfg"
                     )));
                 }
-                if OWNED_ZOO_KEYS.contains(&key.as_str()) {
-                    tracing::warn!(key, "zoo-cfg-extra sets a key mesos-boot owns; ignored");
-                    continue;
-                }
+                // Keys mesos-boot owns and keys that weaken the ensemble never get here: the
+                // shared config refuses them when it is read (exhibitor::check_zoo_cfg_key).
                 extra.push(Pair { key, value });
             }
-            let data_dir = match node.config.get("zookeeper-data-directory").trim() {
-                "" => paths::ZK_DATA_DIR.to_string(),
-                d => d.to_string(),
+            // Exhibitor's zookeeper-data-directory is dataDir, its zookeeper-log-directory
+            // dataLogDir (the transaction logs; empty: in dataDir). Both must be owned by the
+            // zookeeper user, or ZooKeeper cannot write its snapshots and logs.
+            let data_dir = match zk_dir(node.config, "zookeeper-data-directory")? {
+                None => paths::ZK_DATA_DIR.to_string(),
+                Some(d) => d,
             };
-            let data_log_dir = match node.config.get("zookeeper-log-directory").trim() {
-                "" => None,
-                d => Some(at(node.root, d)),
-            };
+            let data_log_dir_path = zk_dir(node.config, "zookeeper-log-directory")?;
+            let data_log_dir = data_log_dir_path.as_deref().map(|d| at(node.root, d));
             let servers: Vec<ZkServer> = node
                 .config
                 .servers()?
@@ -244,18 +257,27 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "client_port": node.config.client_port()?,
                 "connect_port": node.config.connect_port()?,
                 "election_port": node.config.election_port()?,
-                "jvm_flags": node.zk_jvm_flags.clone().unwrap_or_default(),
+                "super_digest": node.zk_super_digest.clone().unwrap_or_default(),
+                "four_letter_words": crate::zookeeper::quorum::FourLetter::ALL
+                    .map(|w| w.as_str())
+                    .join(","),
             });
-            out.push(file(
+            // zoo.cfg carries the superuser digest: 0600 and ZooKeeper's own, since ZooKeeper
+            // rewrites it (and writes zoo.cfg.dynamic.<version> beside it) on every reconfig.
+            let zk_owned = |mut o: Output| {
+                o.owner = Some(ZK_USER);
+                o
+            };
+            out.push(zk_owned(file(
                 paths::ZOO_CFG,
                 templates.render("zoo.cfg.tera", &ctx)?,
-                0o644,
-            ));
-            out.push(file(
+                0o600,
+            )));
+            out.push(zk_owned(file(
                 paths::ZOO_CFG_DYNAMIC,
                 templates.render("zoo.cfg.dynamic.tera", &ctx)?,
                 0o644,
-            ));
+            )));
             out.push(file(
                 &format!("{}/myid", data_dir.trim_end_matches('/')),
                 format!("{myid}\n"),
@@ -266,6 +288,22 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 templates.render("zookeeper.env.tera", &ctx)?,
                 0o600,
             ));
+            let dir = |path: &str| Output {
+                path: path.trim_end_matches('/').to_string(),
+                content: String::new(),
+                mode: 0o750,
+                owner: Some(ZK_USER),
+                dir: true,
+            };
+            out.push(dir(&data_dir));
+            if let Some(d) = &data_log_dir_path {
+                out.push(dir(d));
+            }
+            // ZooKeeper writes its versioned dynamic config and rewrites zoo.cfg there.
+            out.push(Output {
+                mode: 0o755,
+                ..dir(paths::ZK_CONF_DIR)
+            });
         }
         Role::Master => {
             let masters = s
@@ -439,14 +477,26 @@ pub struct Written {
     pub changed: bool,
 }
 
-/// Writes every output atomically under `root`.
+/// Writes every output atomically under `root` (directories first: created when missing,
+/// with their mode), then gives it to its owner.
 pub fn write(root: &Path, outputs: &[Output]) -> Result<Vec<Written>> {
-    outputs
-        .iter()
+    let dirs = outputs.iter().filter(|o| o.dir);
+    dirs.chain(outputs.iter().filter(|o| !o.dir))
         .map(|o| {
             let target = under(root, &o.path);
-            let changed = crate::fsutil::write_atomic(&target, o.content.as_bytes(), o.mode)
-                .map_err(|e| Failure::internal(format!("writing {}: {e}", target.display())))?;
+            let failed =
+                |e: std::io::Error| Failure::internal(format!("writing {}: {e}", target.display()));
+            let changed = if o.dir {
+                crate::fsutil::ensure_dir(&target, o.mode).map_err(failed)?
+            } else {
+                crate::fsutil::write_atomic(&target, o.content.as_bytes(), o.mode)
+                    .map_err(failed)?
+            };
+            if let Some(user) = o.owner {
+                crate::fsutil::give_to(&target, user).map_err(|e| {
+                    Failure::internal(format!("giving {} to {user}: {e}", target.display()))
+                })?;
+            }
             Ok(Written {
                 path: target.display().to_string(),
                 changed,
@@ -506,7 +556,7 @@ mod tests {
     fn config() -> SharedConfig {
         SharedConfig::parse(
             "com.netflix.exhibitor.servers-spec=1:10.0.1.11,2:10.0.1.12,3:10.0.1.13,O:4:10.0.1.14\n\
-             com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=2000&initLimit\\=10&syncLimit\\=5&autopurge.purgeInterval\\=6&dataDir\\=/ignored\n",
+             com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=2000&initLimit\\=10&syncLimit\\=5&autopurge.purgeInterval\\=6\n",
         )
         .unwrap()
     }
@@ -545,10 +595,10 @@ mod tests {
             identity: &id,
             config: &cfg,
             myid,
-            zk_jvm_flags: myid.map(|_| {
+            zk_super_digest: myid.map(|_| {
                 crate::zookeeper::secret::Secret::parse(&"s".repeat(32), "test")
                     .unwrap()
-                    .jvm_flag()
+                    .super_digest()
             }),
         };
         plan(&node, &Templates::load(None)?)
@@ -569,6 +619,107 @@ mod tests {
         assert!(out[0]
             .content
             .contains("dataDir=/tmp/node2/var/lib/zookeeper\n"));
+    }
+
+    /// zoo.cfg allows exactly the four-letter words mesos-boot sends (quorum::FourLetter), no
+    /// more (ZooKeeper's default whitelist would answer `ruok`, `mntr`, ... to anyone).
+    #[test]
+    fn four_letter_whitelist_is_what_mesos_boot_sends() {
+        let out = render("zookeeper", &[], "/", Some(2)).unwrap();
+        let line = out[0]
+            .content
+            .lines()
+            .find_map(|l| l.strip_prefix("4lw.commands.whitelist="))
+            .unwrap();
+        let mut allowed: Vec<&str> = line.split(',').collect();
+        allowed.sort();
+        let mut sent: Vec<&str> = crate::zookeeper::quorum::FourLetter::ALL
+            .iter()
+            .map(|w| w.as_str())
+            .collect();
+        sent.sort();
+        assert_eq!(allowed, sent);
+    }
+
+    /// The digest is in zoo.cfg, 0600 and zookeeper's; nothing carries it on a command line.
+    #[test]
+    fn the_superuser_digest_is_in_a_private_zoo_cfg_only() {
+        let out = render("zookeeper", &[], "/", Some(2)).unwrap();
+        let digest = crate::zookeeper::secret::Secret::parse(&"s".repeat(32), "test")
+            .unwrap()
+            .super_digest();
+        let zoo = &out[0];
+        assert_eq!(zoo.path, paths::ZOO_CFG);
+        assert!(zoo.content.contains(&format!(
+            "\nDigestAuthenticationProvider.superDigest={digest}\n"
+        )));
+        assert_eq!((zoo.mode, zoo.owner), (0o600, Some(ZK_USER)));
+        for o in &out[1..] {
+            assert!(
+                !o.content.contains(&digest[6..]),
+                "{}: {}",
+                o.path,
+                o.content
+            );
+        }
+    }
+
+    /// Exhibitor's data and transaction-log directories become dataDir and dataLogDir,
+    /// created for the zookeeper user; anything but an absolute path is refused by name.
+    #[test]
+    fn custom_data_and_log_directories() {
+        let s = settings("zookeeper", &[]);
+        let id = identity();
+        let plan_with = |text: &str| {
+            let cfg = SharedConfig::parse(text).unwrap();
+            let node = Node {
+                root: Path::new("/r"),
+                settings: &s,
+                identity: &id,
+                config: &cfg,
+                myid: Some(1),
+                zk_super_digest: None,
+            };
+            plan(&node, &Templates::load(None).unwrap())
+        };
+        let out = plan_with(
+            "com.netflix.exhibitor.servers-spec=1:10.0.1.12\n\
+             com.netflix.exhibitor.zookeeper-data-directory=/opt/zk/snap/\n\
+             com.netflix.exhibitor.zookeeper-log-directory=/opt/zk/log\n",
+        )
+        .unwrap();
+        assert!(
+            out[0].content.contains("\ndataDir=/r/opt/zk/snap/\n"),
+            "{}",
+            out[0].content
+        );
+        assert!(
+            out[0].content.contains("\ndataLogDir=/r/opt/zk/log\n"),
+            "{}",
+            out[0].content
+        );
+        let dirs: Vec<(&str, u32, Option<&str>)> = out
+            .iter()
+            .filter(|o| o.dir)
+            .map(|o| (o.path.as_str(), o.mode, o.owner))
+            .collect();
+        assert_eq!(
+            dirs,
+            vec![
+                ("/opt/zk/snap", 0o750, Some(ZK_USER)),
+                ("/opt/zk/log", 0o750, Some(ZK_USER)),
+                (paths::ZK_CONF_DIR, 0o755, Some(ZK_USER)),
+            ]
+        );
+        assert!(out.iter().any(|o| o.path == "/opt/zk/snap/myid"));
+        let err = plan_with("com.netflix.exhibitor.servers-spec=1:10.0.1.12\ncom.netflix.exhibitor.zookeeper-log-directory=logs\n")
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("key com.netflix.exhibitor.zookeeper-log-directory: `logs`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -607,7 +758,7 @@ mod tests {
             identity: &id,
             config: &cfg,
             myid: None,
-            zk_jvm_flags: None,
+            zk_super_digest: None,
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);

@@ -101,18 +101,37 @@ async fn status(State(api): State<Arc<Api>>) -> Response {
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };
-    let port = cfg.client_port().unwrap_or(2181);
     let servers = cfg.servers().unwrap_or_default();
-    let checks = servers.iter().map(|s| async move {
-        let mode = quorum::mode(&format!("{}:{port}", s.host)).await;
-        let (code, description) = code(mode);
-        json!({ "hostname": s.host, "code": code, "description": description, "isLeader": mode == Mode::Leader })
-    });
-    Json(futures::future::join_all(checks).await).into_response()
+    // One look at the whole ensemble, so that a leader with leaderServes=no is recognised.
+    let ensemble = crate::boot::ensemble_of(&cfg).unwrap_or_default();
+    let state = quorum::ensemble_state(&ensemble).await;
+    let entries: Vec<_> = servers
+        .iter()
+        .map(|s| {
+            let mode = state
+                .servers
+                .iter()
+                .find(|st| st.id == s.id)
+                .map_or(Mode::Down, |st| st.mode);
+            let (code, description) = code(mode);
+            json!({ "hostname": s.host, "code": code, "description": description, "isLeader": mode == Mode::Leader })
+        })
+        .collect();
+    Json(entries).into_response()
+}
+
+/// The local server's mode; a "not serving" answer is checked against the ensemble, since a
+/// leader with leaderServes=no answers so.
+async fn local_mode(api: &Api) -> Mode {
+    let ensemble = match api.config().await {
+        Ok(cfg) => crate::boot::ensemble_of(&cfg).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    quorum::mode_among(&api.local, &ensemble).await
 }
 
 async fn state(State(api): State<Arc<Api>>) -> Response {
-    let mode = quorum::mode(&api.local).await;
+    let mode = local_mode(&api).await;
     let (code, description) = code(mode);
     Json(json!({
         "switches": { "restarts": false, "unlistedRestarts": false, "cleanup": false, "backups": false },
@@ -124,7 +143,7 @@ async fn state(State(api): State<Arc<Api>>) -> Response {
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Response {
-    let mode = quorum::mode(&api.local).await;
+    let mode = local_mode(&api).await;
     let body = json!({ "server": api.local, "mode": mode });
     if matches!(mode, Mode::Leader | Mode::Follower) {
         (StatusCode::OK, Json(body)).into_response()

@@ -190,6 +190,51 @@ pub fn parse_extra(value: &str) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
+/// zoo.cfg keys mesos-boot writes itself: zoo-cfg-extra may not set them.
+pub const OWNED_ZOO_KEYS: [&str; 9] = [
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "clientPortAddress",
+    "dynamicConfigFile",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "4lw.commands.whitelist",
+    "admin.enableServer",
+];
+
+/// Prefixes of ZooKeeper's membership keys, which belong in the dynamic config (reconfig's).
+pub const MEMBERSHIP_PREFIXES: [&str; 3] = ["server.", "group.", "weight."];
+
+/// zoo-cfg-extra keys that would weaken the ensemble, and why.
+pub const WEAKENING_ZOO_KEYS: [(&str, &str); 2] = [
+    ("skipACL", "would turn off every ACL check"),
+    (
+        "DigestAuthenticationProvider.superDigest",
+        "would name a superuser other than the one mesos-boot authenticates reconfig with",
+    ),
+];
+
+/// Whether zoo-cfg-extra may set zoo.cfg key `key`; the error says why not.
+pub fn check_zoo_cfg_key(key: &str) -> Result<(), String> {
+    if let Some((_, why)) = WEAKENING_ZOO_KEYS.iter().find(|(k, _)| *k == key) {
+        return Err(format!("`{key}` {why}; remove it"));
+    }
+    if OWNED_ZOO_KEYS.contains(&key) {
+        return Err(format!(
+            "`{key}` is set by mesos-boot itself (zoo.cfg's owned keys: {}); remove it",
+            OWNED_ZOO_KEYS.join(", ")
+        ));
+    }
+    if MEMBERSHIP_PREFIXES.iter().any(|p| key.starts_with(p)) {
+        return Err(format!(
+            "`{key}` is membership, which is servers-spec's and ZooKeeper's dynamic config's; \
+             remove it"
+        ));
+    }
+    Ok(())
+}
+
 /// The inverse of [`parse_extra`].
 pub fn format_extra(pairs: &[(String, String)]) -> String {
     pairs
@@ -286,8 +331,15 @@ impl SharedConfig {
         self.port("election-port")
     }
 
+    /// zoo-cfg-extra's pairs; a key that would weaken the ensemble or that mesos-boot owns is
+    /// an error naming it ([`check_zoo_cfg_key`]).
     pub fn zoo_cfg_extra(&self) -> Result<Vec<(String, String)>, ConfigError> {
-        parse_extra(self.get("zoo-cfg-extra")).map_err(|m| value_error("zoo-cfg-extra", m))
+        let pairs =
+            parse_extra(self.get("zoo-cfg-extra")).map_err(|m| value_error("zoo-cfg-extra", m))?;
+        for (key, _) in &pairs {
+            check_zoo_cfg_key(key).map_err(|m| value_error("zoo-cfg-extra", m))?;
+        }
+        Ok(pairs)
     }
 
     /// Whether a rolling change is in progress (Exhibitor's own notion).
@@ -393,6 +445,36 @@ mod tests {
         assert_eq!(pairs[2], ("a b".into(), "c&d".into()));
         assert_eq!(parse_extra(&format_extra(&pairs)).unwrap(), pairs);
         assert!(parse_extra("syncLimit").unwrap_err().contains("syncLimit"));
+    }
+
+    #[test]
+    fn zoo_cfg_extra_may_not_weaken_the_ensemble_or_set_owned_keys() {
+        let extra = |v: &str| {
+            SharedConfig::parse(&format!("com.netflix.exhibitor.zoo-cfg-extra={v}\n"))
+                .map(|c| c.zoo_cfg_extra().unwrap())
+        };
+        for (v, key) in [
+            ("skipACL\\=yes", "skipACL"),
+            ("skipACL\\=no", "skipACL"),
+            (
+                "tickTime\\=2000&DigestAuthenticationProvider.superDigest\\=super:abc",
+                "DigestAuthenticationProvider.superDigest",
+            ),
+            ("dataDir\\=/x", "dataDir"),
+            ("admin.enableServer\\=true", "admin.enableServer"),
+            ("server.4\\=h:1:2", "server.4"),
+            ("weight.1\\=0", "weight.1"),
+        ] {
+            let err = extra(v).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "key com.netflix.exhibitor.zoo-cfg-extra: `{key}` "
+                )),
+                "{err}"
+            );
+        }
+        let ok = extra("tickTime\\=2000&leaderServes\\=no&quorumListenOnAllIPs\\=true").unwrap();
+        assert_eq!(ok.len(), 3);
     }
 
     #[test]

@@ -9,9 +9,12 @@
 #
 # Environment: JAVA (default /usr/bin/java), ZK_CLASSPATH (default Debian's
 # /etc/zookeeper/conf:/usr/share/java/zookeeper.jar, plus log4j bindings when
-# installed), JVMFLAGS (extra JVM flags). Like zookeeper.service, it adds
-# MESOS_BOOT_ZK_OPTS from ROOT/etc/mesos-boot/zookeeper.env when mesos-boot
-# rendered it (the superuser digest).
+# installed), JVMFLAGS (extra JVM flags), ZK_USER (run the JVM as this user,
+# as zookeeper.service does with User=zookeeper; default: the caller). Like
+# zookeeper.service, it adds MESOS_BOOT_ZK_OPTS from
+# ROOT/etc/mesos-boot/zookeeper.env when mesos-boot rendered it, and starts the
+# JVM with umask 077 (the unit's UMask=0077), so that ZooKeeper's own rewrites of
+# zoo.cfg, which carries the superuser digest, stay 0600.
 set -eu
 
 ROOT=${1:?usage: zk-start.sh ROOT}
@@ -45,7 +48,7 @@ if [ -s "$PIDFILE" ]; then
             # Right after a start the pid may still be nohup or setsid on
             # their way to exec java; their command line is already the JVM's.
             case $(cat "/proc/$pid/comm" 2>/dev/null) in
-                java|nohup|setsid)
+                java|nohup|setsid|setpriv)
                     if kill -0 "$pid" 2>/dev/null \
                         && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fqx -- "$CFG"; then
                         exit 0
@@ -56,9 +59,16 @@ if [ -s "$PIDFILE" ]; then
     esac
 fi
 
+AS_USER=
+if [ -n "${ZK_USER:-}" ]; then
+    # setpriv execs (no fork), so $! stays the JVM.
+    AS_USER="setpriv --reuid=$ZK_USER --regid=$ZK_USER --init-groups"
+fi
+umask 077
+
 # No job control in a non-interactive sh, so the background job is not a
 # process-group leader: setsid does not fork and $! is the JVM itself.
-nohup setsid "$JAVA" \
+nohup setsid $AS_USER "$JAVA" \
     -cp "$ZK_CLASSPATH" \
     "-Dzookeeper.log.dir=$LOG_DIR" \
     -Dzookeeper.root.logger=INFO,CONSOLE \

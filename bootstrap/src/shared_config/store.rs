@@ -1,6 +1,8 @@
 //! Where the shared config lives: `s3://bucket/key` (AWS SDK) or `file:///path`.
 //!
-//! Reads are one request (`GetObject`). Writes are compare-and-swap: on S3 with
+//! Reads are one request (`GetObject`), refused without reading the body when the object is
+//! larger than [`MAX_OBJECT_BYTES`] (a shared config is a few KiB; a huge object is a mistake
+//! or an attack, never a config). Writes are compare-and-swap: on S3 with
 //! `If-None-Match: *` (create) or `If-Match: <etag>` (update), 412 meaning someone else
 //! wrote first; on a file with an exclusive lock on `<path>.lock` and a comparison of the
 //! content's version, then a temp file renamed over the old one.
@@ -10,6 +12,20 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+
+/// The largest shared config (or secret) object mesos-boot reads: 1 MiB.
+pub const MAX_OBJECT_BYTES: u64 = 1024 * 1024;
+
+fn too_large(loc: &Location, size: Option<u64>) -> StoreError {
+    let size = size.map_or("more than 1048576".to_string(), |n| n.to_string());
+    StoreError::Other(
+        loc.to_string(),
+        format!(
+            "object is {size} bytes, larger than the {MAX_OBJECT_BYTES} bytes (1 MiB) a shared \
+             config may have; refusing to read it"
+        ),
+    )
+}
 
 /// A parsed shared-config URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,13 +293,27 @@ impl Store {
             }
         };
         let version = out.e_tag().unwrap_or_default().to_string();
-        let bytes = out
-            .body
-            .collect()
+        // Content-Length first, so a huge object is refused before its body is read; then a
+        // capped read, in case the length was absent or wrong.
+        if let Some(len) = out
+            .content_length()
+            .filter(|n| *n as u64 > MAX_OBJECT_BYTES)
+        {
+            return Err(too_large(&self.location, Some(len as u64)));
+        }
+        let mut body = out.body;
+        let mut bytes: Vec<u8> = Vec::new();
+        while let Some(chunk) = body
+            .try_next()
             .await
             .map_err(|e| StoreError::Unreachable(self.location.to_string(), e.to_string()))?
-            .into_bytes();
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > MAX_OBJECT_BYTES {
+                return Err(too_large(&self.location, None));
+            }
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
             StoreError::Other(self.location.to_string(), "object is not UTF-8 text".into())
         })?;
         Ok(Some(Snapshot { text, version }))
@@ -373,11 +403,26 @@ fn content_version(text: &str) -> String {
 }
 
 fn read_file(path: &Path, loc: &Location) -> Result<Option<Snapshot>, StoreError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(Snapshot {
-            version: content_version(&text),
-            text,
-        })),
+    use std::io::Read;
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::new();
+        // One byte more than the cap tells "too large" without reading a huge file whole.
+        file.take(MAX_OBJECT_BYTES + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) if bytes.len() as u64 > MAX_OBJECT_BYTES => {
+            let size = std::fs::metadata(path).ok().map(|m| m.len());
+            Err(too_large(loc, size))
+        }
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| StoreError::Other(loc.to_string(), "file is not UTF-8 text".into()))?;
+            Ok(Some(Snapshot {
+                version: content_version(&text),
+                text,
+            }))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             Err(StoreError::Denied(loc.to_string(), e.to_string()))
@@ -441,6 +486,31 @@ mod tests {
             let err = Location::parse(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}")), "{err}");
         }
+    }
+
+    /// An object over 1 MiB is refused with its size, without being read whole (a sparse
+    /// 16 GiB file answers at once).
+    #[tokio::test]
+    async fn objects_over_1_mib_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exhibitor.properties");
+        let store = Store::new(Location::File { path: path.clone() }, None);
+        std::fs::write(&path, "#".repeat(MAX_OBJECT_BYTES as usize)).unwrap();
+        assert!(
+            store.read().await.unwrap().is_some(),
+            "exactly 1 MiB is fine"
+        );
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(16 << 30).unwrap();
+        let err = store.read().await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "file://{}: object is 17179869184 bytes, larger than the 1048576 bytes (1 MiB) \
+                 a shared config may have; refusing to read it",
+                path.display()
+            )
+        );
     }
 
     #[tokio::test]

@@ -71,6 +71,8 @@ pub struct Offline {
     /// This server's client address from its dynamic config.
     pub client_addr: String,
     pub dynamic: PathBuf,
+    /// `(id, host:client-port, voter)` of the members in the local dynamic config.
+    pub servers: Vec<(u32, String, bool)>,
     /// Why the shared config was not used.
     pub reason: String,
 }
@@ -96,10 +98,19 @@ pub async fn decide(inp: Inputs<'_>) -> Result<Decision> {
                     local.myid
                 ))
             })?;
+            let servers = zkadmin::parse_config(text)
+                .map(|c| {
+                    c.members
+                        .iter()
+                        .filter_map(|m| Some((m.id, self::client_addr(text, m.id)?, m.participant)))
+                        .collect()
+                })
+                .unwrap_or_default();
             return Ok(Decision::Offline(Offline {
                 myid: local.myid,
                 client_addr,
                 dynamic: dynamic.clone(),
+                servers,
                 reason,
             }));
         }

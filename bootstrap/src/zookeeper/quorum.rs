@@ -14,11 +14,32 @@ use crate::retry::{self, Attempt};
 
 const FOUR_LETTER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The four-letter words mesos-boot sends (boot, `status`, `serve`); zoo.cfg's
+/// `4lw.commands.whitelist` is exactly these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FourLetter {
+    /// The server's mode.
+    Srvr,
+    /// The server's view of the membership.
+    Conf,
+}
+
+impl FourLetter {
+    pub const ALL: [FourLetter; 2] = [FourLetter::Srvr, FourLetter::Conf];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FourLetter::Srvr => "srvr",
+            FourLetter::Conf => "conf",
+        }
+    }
+}
+
 /// Sends a four-letter word and reads the whole answer.
-pub async fn four_letter(addr: &str, cmd: &str) -> std::io::Result<String> {
+pub async fn four_letter(addr: &str, cmd: FourLetter) -> std::io::Result<String> {
     let io = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.write_all(cmd.as_bytes()).await?;
+        stream.write_all(cmd.as_str().as_bytes()).await?;
         let mut buf = Vec::new();
         stream.read_to_end(&mut buf).await?;
         Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -68,7 +89,7 @@ pub fn parse_srvr(text: &str) -> Mode {
 }
 
 pub async fn mode(addr: &str) -> Mode {
-    match four_letter(addr, "srvr").await {
+    match four_letter(addr, FourLetter::Srvr).await {
         Ok(text) => parse_srvr(&text),
         Err(_) => Mode::Down,
     }
@@ -112,7 +133,8 @@ pub async fn ensemble_state(servers: &[(u32, String, bool)]) -> EnsembleState {
             mode: mode(addr).await,
         }
     });
-    let states: Vec<ServerState> = futures::future::join_all(checks).await;
+    let mut states: Vec<ServerState> = futures::future::join_all(checks).await;
+    recognise_quiet_leader(&mut states);
     let voters = states.iter().filter(|s| s.voter).count();
     let serving = states
         .iter()
@@ -122,6 +144,24 @@ pub async fn ensemble_state(servers: &[(u32, String, bool)]) -> EnsembleState {
     EnsembleState {
         has_quorum: voters > 0 && serving * 2 > voters && leaders == 1,
         servers: states,
+    }
+}
+
+/// A leader started with `leaderServes=no` answers every four-letter word as a server without
+/// quorum does ("This ZooKeeper instance is not currently serving requests"). Followers serve only
+/// once they are synced with a leader that has quorum, so when no server says `leader` but some
+/// voter serves as a follower, the leader is among the voters that answer "not serving"; when
+/// exactly one does, it is that leader, and it counts as a serving leader in every check.
+fn recognise_quiet_leader(states: &mut [ServerState]) {
+    if states.iter().any(|s| s.mode == Mode::Leader) {
+        return;
+    }
+    let follows = states.iter().any(|s| s.voter && s.mode == Mode::Follower);
+    let mut quiet = states
+        .iter_mut()
+        .filter(|s| s.voter && s.mode == Mode::NotServing);
+    if let (true, Some(leader), None) = (follows, quiet.next(), quiet.next()) {
+        leader.mode = Mode::Leader;
     }
 }
 
@@ -164,8 +204,30 @@ pub async fn wait_ensemble(
     })
 }
 
+/// The mode of the server at `addr`, one of `servers`: a "not serving" answer is checked
+/// against the others, since a leader with `leaderServes=no` answers just so.
+pub async fn mode_among(addr: &str, servers: &[(u32, String, bool)]) -> Mode {
+    let mode = mode(addr).await;
+    if mode != Mode::NotServing || !servers.iter().any(|(_, a, _)| a == addr) {
+        return mode;
+    }
+    ensemble_state(servers)
+        .await
+        .servers
+        .into_iter()
+        .find(|s| s.addr == addr)
+        .map_or(mode, |s| s.mode)
+}
+
 /// Waits until the local server is a voting member of an ensemble that has a leader.
-pub async fn wait_local_member(addr: &str, myid: u32, deadline: Instant) -> Result<Mode> {
+/// `servers` (the ensemble, the local server included) recognise a local leader that does not
+/// serve clients (`leaderServes=no`): a leader is always a voting member.
+pub async fn wait_local_member(
+    addr: &str,
+    myid: u32,
+    servers: &[(u32, String, bool)],
+    deadline: Instant,
+) -> Result<Mode> {
     let answered = Cell::new(false);
     let answered = &answered;
     let got = retry::until(
@@ -173,14 +235,18 @@ pub async fn wait_local_member(addr: &str, myid: u32, deadline: Instant) -> Resu
         deadline,
         Duration::from_secs(1),
         move || async move {
-            let mode = mode(addr).await;
+            let mode = mode_among(addr, servers).await;
             if mode != Mode::Down {
                 answered.set(true);
             }
             if !matches!(mode, Mode::Leader | Mode::Follower) {
                 return Attempt::Again(format!("{addr} is {mode:?}"));
             }
-            match four_letter(addr, "conf").await {
+            if mode == Mode::Leader {
+                // Only a voter leads (and a quiet leader would not answer `conf`).
+                return Attempt::Done(mode);
+            }
+            match four_letter(addr, FourLetter::Conf).await {
                 Ok(conf) if conf_lists_participant(&conf, myid) => Attempt::Done(mode),
                 Ok(_) => Attempt::Again(format!(
                     "{addr} serves but server.{myid} is not a voting member yet"

@@ -31,7 +31,7 @@ use crate::zookeeper::{ensemble, quorum};
 /// accepting a connection (a paused or electing server) counts as alive too.
 async fn answers(id: u32, host: &str, ports: (u16, u16, u16)) -> bool {
     let (_, election, client) = ports;
-    match quorum::four_letter(&format!("{host}:{client}"), "conf").await {
+    match quorum::four_letter(&format!("{host}:{client}"), quorum::FourLetter::Conf).await {
         Ok(conf) if !conf.trim().is_empty() => {
             match conf
                 .lines()

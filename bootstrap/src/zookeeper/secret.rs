@@ -2,9 +2,10 @@
 //!
 //! One random secret per shared config, kept next to it (`<shared-config>.zk-super`: the same
 //! bucket, or a 0600 file beside the file store). The first ZooKeeper node to need it creates
-//! it with a create-only write, so every node agrees on one secret. Servers get only its digest
-//! (`-Dzookeeper.DigestAuthenticationProvider.superDigest=super:<digest>`); mesos-boot
-//! authenticates as `super` with the secret itself. It is never in user-data or in the AMI:
+//! it with a create-only write, so every node agrees on one secret. Servers get only its digest,
+//! as `DigestAuthenticationProvider.superDigest=super:<digest>` in zoo.cfg (mode 0600, owned by
+//! zookeeper; ZooKeeper takes unknown zoo.cfg keys as `zookeeper.*` system properties), never
+//! on the JVM's command line; mesos-boot authenticates as `super` with the secret itself. It is never in user-data or in the AMI:
 //! who can read the object is the ZooKeeper instance role (see terraform/modules/node).
 
 use std::time::Duration;
@@ -59,14 +60,6 @@ impl Secret {
         format!(
             "super:{}",
             base64::engine::general_purpose::STANDARD.encode(hash)
-        )
-    }
-
-    /// The JVM flag that makes `super` ZooKeeper's superuser.
-    pub fn jvm_flag(&self) -> String {
-        format!(
-            "-Dzookeeper.DigestAuthenticationProvider.superDigest={}",
-            self.super_digest()
         )
     }
 

@@ -1,0 +1,289 @@
+//! zoo.cfg as ZooKeeper runs it, with real ZooKeeper 3.8: Exhibitor's custom data and log
+//! directories, owned by the zookeeper user that runs the JVM (as zookeeper.service does); the
+//! reconfig superuser's digest in zoo.cfg (0600), never on the JVM's command line, and still
+//! authenticating reconfig after ZooKeeper rewrote zoo.cfg and restarted; the four-letter-word
+//! whitelist; and a leader that does not serve clients (`leaderServes=no`).
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+use mesos_boot_tests::moto::Moto;
+use mesos_boot_tests::{block_on, http, net, poll_until, proc, zk};
+use zookeeper_client::{Client, EnsembleUpdate, Error as ZkError};
+
+/// These tests start three JVMs each: one at a time on a 2-core machine.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The zookeeper user's uid (Debian's package creates it).
+fn zookeeper_uid() -> u32 {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f[0] == "zookeeper").then(|| f[2].parse().unwrap())
+        })
+        .expect("the zookeeper user (Debian's zookeeper package)")
+}
+
+/// Three nodes booting one new ensemble from `text` (an object without servers), their ZooKeeper
+/// run as `zk_user` when given. Returns the nodes, the S3 URL and mesos-boot's outputs.
+fn boot_three(text: &str, zk_user: Option<&str>) -> (Vec<Node>, String, Vec<Output>) {
+    let url = s3_config(text);
+    let mut t = tags("zookeeper", &url);
+    t.push(("mesos:ensemble-size", "3"));
+    let nodes: Vec<Node> = net::alloc_ips(3)
+        .into_iter()
+        .map(|ip| Node::zookeeper(ip, &t))
+        .collect();
+    let children: Vec<Child> = nodes
+        .iter()
+        .map(|n| {
+            // The zookeeper user must reach the node's files, as on a real root file system.
+            std::fs::set_permissions(&n.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let mut cmd = n.command(&["--timeout", "90s"]);
+            if let Some(user) = zk_user {
+                cmd.env("ZK_USER", user);
+            }
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    (nodes, url, outputs)
+}
+
+fn all_booted(nodes: &[Node], outputs: &[Output]) {
+    for (n, out) in nodes.iter().zip(outputs) {
+        assert!(
+            out.status.success(),
+            "node {}: {}\n--- ZooKeeper:\n{}",
+            n.ip,
+            show(out),
+            zk::log_tail(&n.zk.as_ref().unwrap().log_path(), 30)
+        );
+    }
+}
+
+fn secret(url: &str) -> String {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let (bytes, _) = block_on(Moto::shared().get_object(bucket, &format!("{key}.zk-super")))
+        .expect("the secret object");
+    String::from_utf8(bytes).unwrap().trim().to_string()
+}
+
+fn owner_and_mode(path: &Path) -> (u32, u32) {
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.uid(), m.mode() & 0o777)
+}
+
+/// A reconfig that removes `leaving`, through `addr` only, as `super` when `secret` is given.
+fn reconfig_remove(addr: &str, secret: Option<&str>, leaving: &str) -> Result<(), ZkError> {
+    block_on(async {
+        let c = Client::connector().with_session_timeout(Duration::from_secs(10));
+        let c = match secret {
+            Some(s) => c.with_auth("digest", format!("super:{s}").as_bytes()),
+            None => c,
+        };
+        let client = c.connect(addr).await?;
+        let (none, leave): ([&str; 0], [&str; 1]) = ([], [leaving]);
+        let update = EnsembleUpdate::Incremental {
+            joinings: none.iter().copied(),
+            leavings: leave.iter().copied(),
+        };
+        client.update_ensemble(update, None).await.map(|_| ())
+    })
+}
+
+/// Exhibitor's `zookeeper-data-directory` and `zookeeper-log-directory` become dataDir and
+/// dataLogDir, created and owned by the zookeeper user that runs ZooKeeper, which starts and
+/// writes its snapshots and transaction logs there. The superuser digest is in zoo.cfg (0600,
+/// zookeeper's) and on no JVM command line; after ZooKeeper rewrote zoo.cfg and restarted,
+/// reconfig through that very server still authenticates (and without the secret it does not).
+#[test]
+fn custom_dirs_owned_by_zookeeper_and_the_digest_only_in_a_private_zoo_cfg() {
+    let _serial = one_at_a_time();
+    let uid = zookeeper_uid();
+    let text = "com.netflix.exhibitor.zookeeper-data-directory=/srv/zk/snapshots\n\
+                com.netflix.exhibitor.zookeeper-log-directory=/srv/zk/txlog\n\
+                com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5\n";
+    let (nodes, url, outputs) = boot_three(text, Some("zookeeper"));
+    all_booted(&nodes, &outputs);
+    let secret = secret(&url);
+    let digest_of = |n: &Node| {
+        n.file("/etc/zookeeper/conf/zoo.cfg")
+            .lines()
+            .find_map(|l| l.strip_prefix("DigestAuthenticationProvider.superDigest="))
+            .map(str::to_string)
+    };
+    for n in &nodes {
+        let guard = n.zk.as_ref().unwrap();
+        let pid = guard.pid().expect("ZooKeeper runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(
+            status.lines().any(|l| l.starts_with("Uid:")
+                && l.split_whitespace().nth(1) == Some(uid.to_string().as_str())),
+            "ZooKeeper runs as zookeeper: {status}"
+        );
+        let cmdline = proc::cmdline(pid).unwrap();
+        let digest = digest_of(n).expect("zoo.cfg names the superuser digest");
+        assert!(digest.starts_with("super:"), "{digest}");
+        for needle in ["superDigest", &digest[6..], secret.as_str()] {
+            assert!(
+                !cmdline.contains(needle),
+                "`{needle}` on the command line: {cmdline}"
+            );
+        }
+        let env = n.file("/etc/mesos-boot/zookeeper.env");
+        assert!(!env.contains(&digest[6..]), "{env}");
+        // ZooKeeper rewrote zoo.cfg at its first start (versioned dynamic file): still 0600 and
+        // zookeeper's, still with the digest.
+        let cfg = n.file("/etc/zookeeper/conf/zoo.cfg");
+        assert!(cfg.contains("dynamicConfigFile="), "{cfg}");
+        assert!(
+            !cfg.contains("# "),
+            "ZooKeeper's rewrite has no comments: {cfg}"
+        );
+        assert_eq!(owner_and_mode(&guard.config_path()), (uid, 0o600));
+        let snapshots = n.root.join("srv/zk/snapshots");
+        let txlog = n.root.join("srv/zk/txlog");
+        assert!(
+            cfg.contains(&format!("dataDir={}\n", snapshots.display())),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("dataLogDir={}\n", txlog.display())),
+            "{cfg}"
+        );
+        assert_eq!(owner_and_mode(&snapshots).0, uid);
+        assert_eq!(owner_and_mode(&txlog).0, uid);
+        assert!(n
+            .file("/srv/zk/snapshots/myid")
+            .trim()
+            .parse::<u32>()
+            .is_ok());
+        // ZooKeeper made its snapshot and transaction-log directories where dataDir and
+        // dataLogDir say, as the zookeeper user (log files appear with the first write).
+        assert_eq!(owner_and_mode(&snapshots.join("version-2")).0, uid);
+        assert_eq!(owner_and_mode(&txlog.join("version-2")).0, uid);
+        // Only the four-letter words mesos-boot sends are allowed.
+        let ruok = zk::four_letter(&n.client_addr(), "ruok", Duration::from_secs(2)).unwrap();
+        assert!(ruok.contains("not in the whitelist"), "ruok: {ruok}");
+    }
+
+    // Restart server 1 from ZooKeeper's own rewrite of zoo.cfg, then reconfig through it alone.
+    let first = &nodes[0];
+    assert!(first.zk.as_ref().unwrap().kill());
+    let start = std::process::Command::new(zk::zk_start_script())
+        .arg(&first.root)
+        .env("ZK_USER", "zookeeper")
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{}", show(&start));
+    zk::wait_serving(&first.client_addr(), LONG).unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40)
+        )
+    });
+    let addr = first.client_addr();
+    let without = reconfig_remove(&addr, None, "3");
+    assert!(
+        matches!(without, Err(ZkError::NoAuth)),
+        "reconfig without the secret: {without:?}"
+    );
+    let with = poll_until(LONG, "an authenticated reconfig through server 1", || {
+        reconfig_remove(&addr, Some(&secret), "3").ok()
+    });
+    with.unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            zk::log_tail(&first.zk.as_ref().unwrap().log_path(), 40)
+        )
+    });
+    let conf = zk::four_letter(&addr, "conf", Duration::from_secs(2)).unwrap();
+    assert!(!conf.contains("server.3="), "{conf}");
+    // The reconfig made ZooKeeper rewrite zoo.cfg again: still private, still with the digest.
+    assert_eq!(
+        owner_and_mode(&first.zk.as_ref().unwrap().config_path()),
+        (uid, 0o600)
+    );
+    assert!(digest_of(first).is_some());
+}
+
+/// A leader started with `leaderServes=no` answers `srvr` "This ZooKeeper instance is not
+/// currently serving requests". It still counts as the serving leader: every node's boot
+/// succeeds (the leader's own too), `status` is healthy, and `serve` reports one leader, every
+/// server serving, and a healthy leader (the load balancer's health check).
+#[test]
+fn a_leader_that_does_not_serve_clients_counts_as_the_serving_leader() {
+    let _serial = one_at_a_time();
+    let text = "com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5&leaderServes\\=no\n";
+    let (nodes, _url, outputs) = boot_three(text, None);
+    all_booted(&nodes, &outputs);
+    let srvr: Vec<String> = nodes
+        .iter()
+        .map(|n| zk::four_letter(&n.client_addr(), "srvr", Duration::from_secs(2)).unwrap())
+        .collect();
+    let quiet: Vec<usize> = (0..3)
+        .filter(|i| srvr[*i].contains("not currently serving requests"))
+        .collect();
+    assert_eq!(quiet.len(), 1, "one leader that does not serve: {srvr:?}");
+    let leader = &nodes[quiet[0]];
+
+    for n in &nodes {
+        let out = n.run(&["status", "--json"]);
+        assert!(out.status.success(), "status on {}: {}", n.ip, show(&out));
+    }
+
+    let listen = format!("{}:8080", leader.ip);
+    let mut cmd = leader.command(&["serve", "--listen", &listen, "--reconcile-interval", "0"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let _serve = Serve(proc::spawn_bound(cmd).expect("spawn mesos-boot serve"));
+    let base = format!("http://{listen}");
+    let health = poll_until(Duration::from_secs(30), "serve /health", || {
+        http::get(&format!("{base}/health"), &[]).ok()
+    })
+    .unwrap();
+    assert_eq!(health.status, 200, "{}", health.text());
+    let state = http::get(&format!("{base}/exhibitor/v1/cluster/state"), &[]).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+    assert_eq!(
+        (&state["isLeader"], &state["state"]),
+        (&serde_json::json!(true), &serde_json::json!(3)),
+        "{state}"
+    );
+    let status = http::get(&format!("{base}/exhibitor/v1/cluster/status"), &[]).unwrap();
+    let status: Vec<serde_json::Value> = serde_json::from_slice(&status.body).unwrap();
+    assert_eq!(status.len(), 3, "{status:?}");
+    assert!(
+        status.iter().all(|s| s["description"] == "serving"),
+        "{status:?}"
+    );
+    let leaders: Vec<&serde_json::Value> =
+        status.iter().filter(|s| s["isLeader"] == true).collect();
+    assert_eq!(leaders.len(), 1, "{status:?}");
+    assert_eq!(leaders[0]["hostname"], leader.ip.to_string());
+}
+
+/// `mesos-boot serve`, stopped when dropped (also when an assertion fails).
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        proc::terminate_child(&mut self.0, Duration::from_secs(2));
+    }
+}
