@@ -20,20 +20,7 @@ for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
   mkdir -p "$h/$cgroup/$name"
   echo $$ >"$h/$cgroup/$name/cgroup.procs"
 done
-mkdir -p "$state/upper" "$state/work" "$state/merged" "$state/dmi" /run/systemd/nspawn
-# The DMI an EC2 instance shows (what cloud-init's Ec2 datasource identifies AWS by, and only
-# then uses IMDSv2 tokens): an ec2-prefixed product UUID and serial, vendor "Amazon EC2".
-if [ ! -s "$state/dmi/product_uuid" ]; then
-  uuid=ec2$(od -An -N14 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-29)
-  uuid=$(echo "$uuid" | sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)/\1-\2-\3-\4-/')
-  echo "$uuid" >"$state/dmi/product_uuid"
-  echo "$uuid" >"$state/dmi/product_serial"
-  echo "Amazon EC2" >"$state/dmi/sys_vendor"
-  echo "Amazon EC2" >"$state/dmi/board_vendor"
-  echo "Amazon EC2" >"$state/dmi/chassis_vendor"
-  echo "Amazon EC2" >"$state/dmi/chassis_asset_tag"
-  echo "t3.medium" >"$state/dmi/product_name"
-fi
+mkdir -p "$state/upper" "$state/work" "$state/merged" /run/systemd/nspawn
 
 exec unshare -m --propagation private bash -euo pipefail -c '
   name=$1 lower=$2 state=$3 netns=$4
@@ -44,8 +31,7 @@ exec unshare -m --propagation private bash -euo pipefail -c '
     rc=0
     systemd-nspawn --quiet --boot --register=no --keep-unit --resolv-conf=off --timezone=off \
       --link-journal=no --machine="$name" --hostname="$name" --directory="$state/merged" \
-      --network-namespace-path="/run/netns/$netns" --console=read-only \
-      --bind-ro="$state/dmi:/sys/class/dmi/id" || rc=$?
+      --network-namespace-path="/run/netns/$netns" --console=read-only || rc=$?
     [ "$rc" = 133 ] || exit "$rc"
     echo "node $name: rebooting" >&2
   done
