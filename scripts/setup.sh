@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 pkgs=(zookeeper)
 [ "$mode" = demo ] || pkgs+=(musl-tools packer systemd iproute2)
+# The booted-image test and demo (tests/image.rs, scripts/demo-image.sh): debootstrap builds the
+# image, systemd-nspawn (systemd-container) boots it. --no-install-recommends keeps
+# libnss-mymachines (a recommendation) out of the host's /etc/nsswitch.conf.
+[ "$mode" = demo ] || pkgs+=(debootstrap systemd-container)
 need_apt=()
 for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")

@@ -7,6 +7,7 @@ install -o root -g root -m 0644 /tmp/systemd/*.service /etc/systemd/system/
 install -d -m 0755 /etc/mesos-boot /usr/share/mesos-boot/templates
 install -o root -g root -m 0644 /tmp/templates/*.tera /usr/share/mesos-boot/templates/
 rm -rf /tmp/mesos-boot /tmp/systemd /tmp/templates
-systemctl daemon-reload
+# Only a running systemd has units to reload (not so in a build root: packer/local-image.sh).
+if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 # Nothing is enabled here: the instance's cloud-init enables mesos-boot@<role> (and serve on ZooKeeper).
 /usr/local/bin/mesos-boot --version

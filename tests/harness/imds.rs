@@ -14,7 +14,9 @@
 //! `local-hostname`, `hostname`, `placement/availability-zone`,
 //! `placement/region`, `instance-type`, `tags/instance` (keys, one per line),
 //! `tags/instance/<key>`, `user-data` (404 when none),
-//! `dynamic/instance-identity/document`; anything else is 404. With tags
+//! `dynamic/instance-identity/document`, the listings of `meta-data/`, `placement/` and `tags/`
+//! (as cloud-init crawls them), every dated API version (`/2009-04-04/...`) as `latest`;
+//! anything else is 404. With tags
 //! disabled ([`ImdsEmulator::set_tags_enabled`]) the tag paths answer 404, as
 //! AWS does when instance metadata tags are off.
 
@@ -24,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
@@ -113,7 +115,11 @@ struct Inner {
     fail: Option<u16>,
     /// Requests left to fail with `fail` (`None`: until cleared).
     fail_left: Option<u64>,
-    tokens: HashMap<String, Instant>,
+    /// token → (expiry, the address it was issued to: a token is good only on its instance).
+    tokens: HashMap<String, (Instant, std::net::IpAddr)>,
+    /// Per-source instances ([`ImdsEmulator::set_instance_for`]): one emulator at
+    /// 169.254.169.254 answering many instances, each by its own address, as each EC2 host does.
+    by_source: HashMap<Ipv4Addr, Instance>,
     total: u64,
     per_path: HashMap<String, u64>,
 }
@@ -132,8 +138,15 @@ impl ImdsEmulator {
     /// Starts serving `instance` on `127.0.0.1:<ephemeral port>`. Tags are
     /// enabled and no failure is injected.
     pub fn start(instance: Instance) -> ImdsEmulator {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("bind IMDS emulator on 127.0.0.1");
+        ImdsEmulator::start_at(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), instance)
+    }
+
+    /// Starts serving on `addr` (e.g. `169.254.169.254:80` inside a network namespace of the
+    /// test's own). Requests from an address given to [`ImdsEmulator::set_instance_for`] get
+    /// that instance; any other source gets `instance`.
+    pub fn start_at(addr: SocketAddr, instance: Instance) -> ImdsEmulator {
+        let listener = std::net::TcpListener::bind(addr)
+            .unwrap_or_else(|e| panic!("bind IMDS emulator on {addr}: {e}"));
         listener
             .set_nonblocking(true)
             .expect("set IMDS listener non-blocking");
@@ -144,6 +157,7 @@ impl ImdsEmulator {
             fail: None,
             fail_left: None,
             tokens: HashMap::new(),
+            by_source: HashMap::new(),
             total: 0,
             per_path: HashMap::new(),
         }));
@@ -161,6 +175,7 @@ impl ImdsEmulator {
                 rt.block_on(async move {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("IMDS tokio listener");
+                    let app = app.into_make_service_with_connect_info::<SocketAddr>();
                     tokio::select! {
                         r = axum::serve(listener, app) => {
                             if let Err(e) = r {
@@ -227,6 +242,16 @@ impl ImdsEmulator {
         self.lock().instance = instance;
     }
 
+    /// Serves `instance` to requests from `source` (its own address).
+    pub fn set_instance_for(&self, source: Ipv4Addr, instance: Instance) {
+        self.lock().by_source.insert(source, instance);
+    }
+
+    /// Stops serving the instance at `source` (it answers as to any other source).
+    pub fn remove_instance_for(&self, source: Ipv4Addr) {
+        self.lock().by_source.remove(&source);
+    }
+
     /// The instance data currently served.
     pub fn instance(&self) -> Instance {
         self.lock().instance.clone()
@@ -273,6 +298,21 @@ fn status_only(status: StatusCode) -> Response {
     r
 }
 
+/// IMDS serves every API version (`/latest/`, `/2009-04-04/`, `/2021-03-23/`, ...) the same
+/// way: versioned paths are answered as `/latest/...`.
+fn versioned(path: &str) -> String {
+    let mut parts = path.splitn(3, '/');
+    let (_, version, rest) = (parts.next(), parts.next(), parts.next());
+    match (version, rest) {
+        (Some(v), Some(rest))
+            if v.len() == 10 && v.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+        {
+            format!("/latest/{rest}")
+        }
+        _ => path.to_string(),
+    }
+}
+
 /// Decodes `%XX` escapes (tag keys may arrive with ':' escaped).
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -295,11 +335,12 @@ fn percent_decode(s: &str) -> String {
 
 async fn handle(
     State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let path = uri.path().to_string();
+    let path = versioned(uri.path());
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     st.total += 1;
     *st.per_path.entry(path.clone()).or_default() += 1;
@@ -325,7 +366,7 @@ async fn handle(
     }
 
     let now = Instant::now();
-    st.tokens.retain(|_, exp| *exp > now);
+    st.tokens.retain(|_, (exp, _)| *exp > now);
 
     if path == "/latest/api/token" {
         if method != Method::PUT {
@@ -339,7 +380,7 @@ async fn handle(
             Some(ttl @ 1..=MAX_TTL_SECONDS) => {
                 let token = Alphanumeric.sample_string(&mut rand::rng(), 56);
                 st.tokens
-                    .insert(token.clone(), now + Duration::from_secs(ttl));
+                    .insert(token.clone(), (now + Duration::from_secs(ttl), peer.ip()));
                 let mut r = text(StatusCode::OK, token);
                 r.headers_mut().insert(TTL_HEADER, HeaderValue::from(ttl));
                 r
@@ -354,16 +395,29 @@ async fn handle(
     let token_ok = headers
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| st.tokens.contains_key(t));
+        .is_some_and(|t| st.tokens.get(t).is_some_and(|(_, ip)| *ip == peer.ip()));
     if !token_ok {
         return status_only(StatusCode::UNAUTHORIZED);
     }
 
-    let i = &st.instance;
+    let i = match peer.ip() {
+        std::net::IpAddr::V4(v4) => st.by_source.get(&v4).unwrap_or(&st.instance),
+        _ => &st.instance,
+    };
     let found = |s: String| text(StatusCode::OK, s);
     let not_found = || status_only(StatusCode::NOT_FOUND);
     let md = path.strip_prefix("/latest/meta-data/");
     match (path.as_str(), md) {
+        // Directory listings, as cloud-init's Ec2 datasource crawls them.
+        ("/latest/meta-data/" | "/latest/meta-data", _) => found(
+            "ami-id\nhostname\ninstance-id\ninstance-type\nlocal-hostname\nlocal-ipv4\nplacement/\ntags/"
+                .to_string(),
+        ),
+        (_, Some("ami-id")) => found("ami-0123456789abcdef0".to_string()),
+        (_, Some("placement/" | "placement")) => {
+            found("availability-zone\nregion".to_string())
+        }
+        (_, Some("tags/" | "tags")) if st.tags_enabled => found("instance".to_string()),
         ("/latest/user-data", _) => match &i.user_data {
             Some(u) => found(u.clone()),
             None => not_found(),

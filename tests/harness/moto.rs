@@ -85,11 +85,17 @@ impl Moto {
     }
 
     fn start() -> Result<Moto, String> {
+        Moto::start_on(Ipv4Addr::LOCALHOST)
+    }
+
+    /// A moto server of its own on `host` (e.g. an address in a network namespace the test
+    /// created, so that the namespaces' programs reach it); stopped with the test process.
+    pub fn start_on(host: Ipv4Addr) -> Result<Moto, String> {
         let exe = moto_server_path()?;
         let mut last_err = String::new();
         // A freshly probed port can be taken before moto binds it: retry.
         for attempt in 0..3 {
-            let port = crate::net::free_port(Ipv4Addr::LOCALHOST);
+            let port = crate::net::free_port(host);
             let log_path = std::env::temp_dir().join(format!(
                 "mesos-boot-tests-moto-{}-{attempt}.log",
                 std::process::id()
@@ -105,7 +111,7 @@ impl Moto {
                 .unwrap_or_else(|| PathBuf::from("python3"));
             let mut cmd = Command::new(&python);
             cmd.arg(workspace_root().join("tests/harness/moto_ext.py"))
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-H", &host.to_string(), "-p", &port.to_string()])
                 // AWS managed policies (AWSLambdaVPCAccessExecutionRole, ...) for Terraform.
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdin(Stdio::null())
@@ -113,7 +119,7 @@ impl Moto {
                 .stderr(log);
             let mut child = proc::spawn_bound(cmd)
                 .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-            let endpoint = format!("http://127.0.0.1:{port}");
+            let endpoint = format!("http://{host}:{port}");
             let deadline = Instant::now() + STARTUP_TIMEOUT;
             loop {
                 if let Ok(r) = crate::http::get(&format!("{endpoint}/moto-api/"), &[]) {

@@ -1,0 +1,411 @@
+//! A stand-in for Apache Mesos' `mesos-master` and `mesos-agent` daemons, for the booted image
+//! test (`tests/image.rs`): installed by the test-only layer as `/usr/sbin/mesos-master` and
+//! `/usr/sbin/mesos-agent` (symlinks: the role is the name it is run as, or the first argument
+//! `master` / `agent`). It reads the configuration the real daemons read from the environment
+//! (`MESOS_<FLAG>`, see the configuration docs) and behaves as documented where the rest of the
+//! system can see it:
+//!
+//! * master: `MESOS_ZK` (`zk://host:port,.../path`) is required, and then so are `MESOS_QUORUM`
+//!   and `MESOS_WORK_DIR` (Mesos refuses to start without them: the replicated log); it binds
+//!   `MESOS_IP:MESOS_PORT` (5050), registers a replicated-log replica under `<path>/log_replicas/`
+//!   and contends for leadership with an ephemeral sequential `<path>/json.info_<seq>` holding
+//!   `MasterInfo` JSON (the lowest sequence leads, as Mesos' ZooKeeper detector decides). It
+//!   serves `/master/state` (`leader`, `cluster`, `slaves[]`), `/master/redirect` (307 to the
+//!   leader) and `/health`. A lost ZooKeeper session makes it exit, as Mesos does.
+//! * agent: `MESOS_MASTER` (`zk://...` or `host:port`) and `MESOS_WORK_DIR` are required; it binds
+//!   `MESOS_IP:MESOS_PORT` (5051), finds the leading master (lowest `json.info_*`), registers
+//!   with it by libprocess message (`POST /master/mesos.internal.RegisterSlaveMessage`,
+//!   `Libprocess-From: slave(1)@ip:port`, the `SlaveInfo` fields as JSON), re-registers when the
+//!   leader changes, keeps its agent id in `<work_dir>/meta/slaves/latest`, and serves `/state`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mesos_boot_tests::mesos;
+use serde_json::{json, Value};
+use zookeeper_client as zk;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn required(name: &str, why: &str) -> anyhow::Result<String> {
+    env(name).with_context(|| format!("{name} is required ({why})"))
+}
+
+/// `zk://h1:2181,h2:2181/mesos` → (`h1:2181,h2:2181`, `/mesos`).
+fn parse_zk(url: &str) -> anyhow::Result<(String, String)> {
+    let rest = url
+        .strip_prefix("zk://")
+        .with_context(|| format!("{url}: not a zk:// URL"))?;
+    let (hosts, path) = rest
+        .split_once('/')
+        .with_context(|| format!("{url}: no znode path"))?;
+    if hosts.is_empty() {
+        bail!("{url}: no ZooKeeper host");
+    }
+    Ok((hosts.to_string(), format!("/{path}")))
+}
+
+fn ip_port(default_port: u16) -> anyhow::Result<(Ipv4Addr, u16)> {
+    let ip: Ipv4Addr = env("MESOS_IP")
+        .unwrap_or_else(|| "0.0.0.0".into())
+        .parse()
+        .context("MESOS_IP")?;
+    let port = match env("MESOS_PORT") {
+        Some(p) => p.parse().context("MESOS_PORT")?,
+        None => default_port,
+    };
+    Ok((ip, port))
+}
+
+async fn connect(hosts: &str) -> anyhow::Result<zk::Client> {
+    zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .with_connection_timeout(Duration::from_secs(5))
+        .connect(hosts)
+        .await
+        .with_context(|| format!("connect to ZooKeeper {hosts}"))
+}
+
+/// The leading master's `MasterInfo`: the lowest `json.info_*` under `path`.
+async fn leader(client: &zk::Client, path: &str) -> Option<Value> {
+    let mut children = client.list_children(path).await.ok()?;
+    children.retain(|c| c.starts_with("json.info_"));
+    children.sort();
+    let first = children.first()?;
+    let (data, _) = client.get_data(&format!("{path}/{first}")).await.ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+#[derive(Default)]
+struct MasterState {
+    me: Value,
+    leader: Option<Value>,
+    cluster: Option<String>,
+    agents: BTreeMap<String, Value>,
+}
+
+type Shared = Arc<Mutex<MasterState>>;
+
+fn pid_of(info: &Value) -> String {
+    info["pid"].as_str().unwrap_or_default().to_string()
+}
+
+async fn master_state(State(st): State<Shared>) -> Response {
+    let st = st.lock().unwrap();
+    let leader = st.leader.as_ref();
+    let mut body = json!({
+        "version": mesos::MESOS_VERSION,
+        "id": st.me["id"],
+        "pid": pid_of(&st.me),
+        "hostname": st.me["hostname"],
+        "activated_slaves": st.agents.len(),
+        "slaves": st.agents.values().cloned().collect::<Vec<_>>(),
+        "frameworks": [],
+    });
+    if let Some(l) = leader {
+        body["leader"] = json!(pid_of(l));
+        body["leader_info"] = l.clone();
+    }
+    if let Some(c) = &st.cluster {
+        body["cluster"] = json!(c);
+    }
+    axum::Json(body).into_response()
+}
+
+async fn master_redirect(State(st): State<Shared>) -> Response {
+    let st = st.lock().unwrap();
+    match &st.leader {
+        Some(l) => {
+            let loc = format!(
+                "//{}:{}",
+                l["address"]["ip"].as_str().unwrap_or_default(),
+                l["port"]
+            );
+            (StatusCode::TEMPORARY_REDIRECT, [("location", loc)]).into_response()
+        }
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// A libprocess message from an agent: accepted only by the leader (others drop it, as a
+/// non-leading Mesos master does), answered 202 as libprocess does.
+async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let from = headers
+        .get("libprocess-from")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let Some((_, addr)) = from.split_once('@') else {
+        return (StatusCode::BAD_REQUEST, "missing Libprocess-From").into_response();
+    };
+    let Ok(info) = serde_json::from_str::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "SlaveInfo is not JSON").into_response();
+    };
+    let mut st = st.lock().unwrap();
+    let leading = st
+        .leader
+        .as_ref()
+        .is_some_and(|l| pid_of(l) == pid_of(&st.me));
+    if !leading {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let id = info["id"].as_str().unwrap_or_default().to_string();
+    let agent = json!({
+        "id": id,
+        "pid": from,
+        "hostname": info["hostname"],
+        "port": addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()),
+        "attributes": info["attributes"],
+        "active": true,
+        "registered_time": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default(),
+    });
+    eprintln!("master: agent {id} at {addr} registered");
+    st.agents.insert(id, agent);
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn run_master() -> anyhow::Result<()> {
+    let zk_url = required("MESOS_ZK", "the master's --zk")?;
+    let (hosts, path) = parse_zk(&zk_url)?;
+    let quorum: usize = required("MESOS_QUORUM", "--quorum must be given with --zk")?
+        .parse()
+        .context("MESOS_QUORUM")?;
+    let work_dir = required("MESOS_WORK_DIR", "--work_dir: the replicated log")?;
+    std::fs::create_dir_all(&work_dir).with_context(|| format!("MESOS_WORK_DIR {work_dir}"))?;
+    let (ip, port) = ip_port(5050)?;
+    let hostname = env("MESOS_HOSTNAME").unwrap_or_else(|| ip.to_string());
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, port)))
+        .await
+        .with_context(|| format!("bind {ip}:{port}"))?;
+
+    let client = connect(&hosts).await?;
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+    client
+        .mkdir(&format!("{path}/log_replicas"), &persistent)
+        .await
+        .with_context(|| format!("mkdir {path}/log_replicas"))?;
+    client
+        .create(
+            &format!("{path}/log_replicas/"),
+            format!("log-replica(1)@{ip}:{port}").as_bytes(),
+            &ephemeral,
+        )
+        .await
+        .context("register the log replica")?;
+    let info = mesos::master_info_json(ip, &hostname, port);
+    let (_, seq) = client
+        .create(
+            &format!("{path}/json.info_"),
+            &serde_json::to_vec(&info)?,
+            &ephemeral,
+        )
+        .await
+        .context("create json.info_")?;
+    eprintln!("master: {ip}:{port} contending as {path}/json.info_{seq} (quorum {quorum})");
+
+    let state: Shared = Arc::new(Mutex::new(MasterState {
+        me: info,
+        cluster: env("MESOS_CLUSTER"),
+        ..Default::default()
+    }));
+    let app = axum::Router::new()
+        .route("/master/state", get(master_state))
+        .route("/state", get(master_state))
+        .route("/master/redirect", get(master_redirect))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route(
+            "/master/mesos.internal.RegisterSlaveMessage",
+            post(register_agent),
+        )
+        .route(
+            "/master/mesos.internal.ReregisterSlaveMessage",
+            post(register_agent),
+        )
+        .with_state(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut events = client.state_watcher();
+    let mut was_leader = false;
+    loop {
+        let l = leader(&client, &path).await;
+        let leading = l.as_ref().is_some_and(|l| {
+            let st = state.lock().unwrap();
+            pid_of(l) == pid_of(&st.me)
+        });
+        if leading && !was_leader {
+            eprintln!("master: elected leader");
+        }
+        was_leader = leading;
+        state.lock().unwrap().leader = l;
+        tokio::select! {
+            s = events.changed() => {
+                if matches!(s, zk::SessionState::Expired | zk::SessionState::Closed | zk::SessionState::AuthFailed) {
+                    bail!("lost the ZooKeeper session ({s:?}): exiting, as Mesos does");
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn agent_state(State(st): State<Arc<Mutex<Value>>>) -> Response {
+    axum::Json(st.lock().unwrap().clone()).into_response()
+}
+
+fn attributes(spec: &str) -> Value {
+    spec.split(';')
+        .filter_map(|kv| kv.split_once(':'))
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+async fn run_agent() -> anyhow::Result<()> {
+    let master = required("MESOS_MASTER", "the agent's --master")?;
+    let work_dir = required("MESOS_WORK_DIR", "the agent's --work_dir")?;
+    let (ip, port) = ip_port(5051)?;
+    let hostname = env("MESOS_HOSTNAME").unwrap_or_else(|| ip.to_string());
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, port)))
+        .await
+        .with_context(|| format!("bind {ip}:{port}"))?;
+    let meta = std::path::Path::new(&work_dir).join("meta/slaves");
+    std::fs::create_dir_all(&meta).with_context(|| format!("MESOS_WORK_DIR {work_dir}"))?;
+    let latest = meta.join("latest");
+    let id = match std::fs::read_to_string(&latest) {
+        Ok(id) => id.trim().to_string(),
+        Err(_) => {
+            let r: u64 = rand::random();
+            let id = format!("{r:016x}-S0");
+            std::fs::write(&latest, &id).with_context(|| format!("{}", latest.display()))?;
+            id
+        }
+    };
+    let slave_info = json!({
+        "id": id,
+        "hostname": hostname,
+        "port": port,
+        "attributes": attributes(&env("MESOS_ATTRIBUTES").unwrap_or_default()),
+        "containerizers": env("MESOS_CONTAINERIZERS").unwrap_or_else(|| "mesos".into()),
+    });
+    let state = Arc::new(Mutex::new(json!({
+        "id": id, "hostname": hostname, "pid": format!("slave(1)@{ip}:{port}"),
+        "version": mesos::MESOS_VERSION, "master_hostname": null,
+    })));
+    let app = axum::Router::new()
+        .route("/state", get(agent_state))
+        .route("/slave(1)/state", get(agent_state))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .with_state(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let zk_source = if master.starts_with("zk://") {
+        let (hosts, path) = parse_zk(&master)?;
+        Some((connect(&hosts).await?, path))
+    } else {
+        None
+    };
+    let mut registered_with: Option<String> = None;
+    loop {
+        if let Some((client, _)) = &zk_source {
+            let s = client.state();
+            if s.is_terminated() {
+                bail!("lost the ZooKeeper session ({s:?})");
+            }
+        }
+        let target = match &zk_source {
+            Some((client, path)) => leader(client, path).await.map(|l| {
+                (
+                    format!(
+                        "{}:{}",
+                        l["address"]["ip"].as_str().unwrap_or_default(),
+                        l["port"]
+                    ),
+                    l["hostname"].clone(),
+                )
+            }),
+            None => Some((master.clone(), json!(master))),
+        };
+        if let Some((addr, leader_host)) = target {
+            if registered_with.as_deref() != Some(addr.as_str()) {
+                let message = if registered_with.is_none() {
+                    "RegisterSlaveMessage"
+                } else {
+                    "ReregisterSlaveMessage"
+                };
+                let url = format!("http://{addr}/master/mesos.internal.{message}");
+                let from = format!("slave(1)@{ip}:{port}");
+                let sent = tokio::task::spawn_blocking({
+                    let body = slave_info.to_string();
+                    move || {
+                        mesos_boot_tests::http::request(
+                            "POST",
+                            &url,
+                            &[("Libprocess-From", from.as_str())],
+                            body.as_bytes(),
+                        )
+                    }
+                })
+                .await?;
+                match sent {
+                    Ok(r) if r.status == 202 => {
+                        eprintln!("agent: {message} sent to the leading master {addr}");
+                        state.lock().unwrap()["master_hostname"] = leader_host;
+                        registered_with = Some(addr);
+                    }
+                    Ok(r) => eprintln!("agent: {addr} answered {}", r.status),
+                    Err(e) => eprintln!("agent: {addr}: {e}"),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn main() {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let role = match (name.as_str(), std::env::args().nth(1).as_deref()) {
+        ("mesos-master", _) | (_, Some("master")) => "master",
+        ("mesos-agent" | "mesos-slave", _) | (_, Some("agent")) => "agent",
+        _ => {
+            eprintln!("mesos-emulator: run as mesos-master or mesos-agent (or with master|agent)");
+            std::process::exit(2);
+        }
+    };
+    if std::env::args().any(|a| a == "--version") {
+        println!("mesos {}", mesos::MESOS_VERSION);
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async {
+        if role == "master" {
+            run_master().await
+        } else {
+            run_agent().await
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("mesos-{role}: {e:#}");
+        std::process::exit(1);
+    }
+}
