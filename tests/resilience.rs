@@ -27,6 +27,11 @@ fn put_object(url: &str, text: &str) {
     block_on(Moto::shared().put_object(bucket, key, text.as_bytes().to_vec()));
 }
 
+fn exists(url: &str) -> bool {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    block_on(Moto::shared().get_object(bucket, key)).is_some()
+}
+
 fn record(n: &Node) -> serde_json::Value {
     n.boot_record()
 }
@@ -99,8 +104,9 @@ fn a_new_instance_at_a_dead_members_address_is_a_new_server() {
     write_znode(&hosts(&refs), "before");
     let serves: Vec<Serve> = refs[..2].iter().map(|n| Serve::start(n)).collect();
 
-    // Server 3 dies; EC2 hands its address to the next instance at once.
+    // A member dies; EC2 hands its address to the next instance at once.
     let (dead, dead_instance) = (&nodes[2].0, nodes[2].1.clone());
+    let dead_id = record(dead)["myid"].as_u64().unwrap() as u32;
     assert!(dead.zk.as_ref().unwrap().kill());
     block_on(Moto::shared().terminate_instance(&dead_instance));
     let mut t = tags("zookeeper", &url);
@@ -183,7 +189,7 @@ fn the_ensemble_size_is_recorded_once_and_a_changed_desired_capacity_does_not_sp
     // The first registers while the group wants 3 ...
     let first = nodes[0].0.spawn(&["--timeout", "60s"]);
     poll_until(Duration::from_secs(30), "the first registration", || {
-        (servers_spec(&url).len() == 1).then_some(())
+        (exists(&url) && servers_spec(&url).len() == 1).then_some(())
     })
     .unwrap();
     // ... then an operator raises it to 5 before the others boot.
@@ -224,7 +230,7 @@ fn registrants_that_die_before_the_ensemble_forms_do_not_block_it() {
     let (hard, hard_instance) = zk_node(&url, "3", &[]);
     let mut child = hard.spawn(&["--timeout", "60s"]);
     poll_until(Duration::from_secs(30), "its registration", || {
-        (servers_spec(&url).len() == 1).then_some(())
+        (exists(&url) && servers_spec(&url).len() == 1).then_some(())
     })
     .unwrap();
     child.kill().unwrap();

@@ -249,7 +249,7 @@ async fn place(
                 );
                 match reg.wait_for_members(n).await? {
                     Ok((config, snapshot)) => {
-                        return formed(myid, config, snapshot, secret);
+                        return formed(myid, config, snapshot, secret, false);
                     }
                     Err(live) => {
                         tracing::info!(myid, "an ensemble is running meanwhile: joining it");
@@ -261,18 +261,25 @@ async fn place(
         },
     };
     let Some(live) = live else {
-        return formed(myid, config, snapshot, secret);
+        return formed(myid, config, snapshot, secret, ran_before);
     };
     join(me, myid, &config, snapshot, secret, &live, ports)
 }
 
+/// A new ensemble (every registered member), or a member that ran before restarting with
+/// what ZooKeeper keeps locally (no other member serves right now).
 fn formed(
     myid: u32,
     config: SharedConfig,
     snapshot: Snapshot,
     secret: Secret,
+    ran_before: bool,
 ) -> Result<Membership> {
-    tracing::info!(myid, spec = %config.get("servers-spec"), "new ensemble: starting with every registered member");
+    if ran_before {
+        tracing::info!(myid, "restarting with this member's own membership (no other member serves yet)");
+    } else {
+        tracing::info!(myid, spec = %config.get("servers-spec"), "new ensemble: starting with every registered member");
+    }
     check_in(&config, myid)?;
     Ok(Membership {
         myid,
@@ -280,7 +287,7 @@ fn formed(
         snapshot,
         secret,
         join: None,
-        how: "formed",
+        how: if ran_before { "member" } else { "formed" },
     })
 }
 
