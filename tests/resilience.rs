@@ -118,15 +118,15 @@ fn a_new_instance_at_a_dead_members_address_is_a_new_server() {
 
     let rec = record(&fresh);
     assert_ne!(
-        rec["myid"], 3,
+        rec["myid"], dead_id,
         "the dead member's id is not taken over: {rec:#}"
     );
     assert_eq!(rec["membership"], "joined", "{rec:#}");
     let live = live_voters(&refs[0].client_addr()).expect("conf");
     assert_eq!(live.len(), 3, "{live:?}");
     assert!(
-        !live.iter().any(|(id, _)| *id == 3),
-        "server.3 removed: {live:?}"
+        !live.iter().any(|(id, _)| *id == dead_id),
+        "server.{dead_id} removed: {live:?}"
     );
     let text = object(&url);
     let removed = text

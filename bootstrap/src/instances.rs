@@ -11,6 +11,9 @@ use tokio::time::Instant;
 use crate::failure::Failure;
 use crate::retry::{self, Attempt};
 
+/// The reason [`Aws::gone`] gives for an instance id EC2 does not know.
+pub const UNKNOWN_TO_EC2: &str = "EC2 does not know it";
+
 /// EC2 and Auto Scaling clients.
 #[derive(Clone)]
 pub struct Aws {
@@ -126,7 +129,7 @@ impl Aws {
                         .map(|n| n.as_str().to_string());
                     match state.as_deref() {
                         None => {
-                            gone.insert(id.clone(), "EC2 does not know it".into());
+                            gone.insert(id.clone(), UNKNOWN_TO_EC2.into());
                         }
                         Some(s @ ("terminated" | "shutting-down")) => {
                             gone.insert(id.clone(), format!("EC2 state {s}"));
@@ -135,7 +138,7 @@ impl Aws {
                     }
                 }
                 Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => {
-                    gone.insert(id.clone(), "EC2 does not know it".into());
+                    gone.insert(id.clone(), UNKNOWN_TO_EC2.into());
                 }
                 Err(e) => return Err(format!("ec2:DescribeInstances {id}: {}", aws_error(&e))),
             }

@@ -232,7 +232,7 @@ impl Store {
                 ));
             }
         }
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|v| std::cmp::Reverse(v.0));
         Ok(all.into_iter().map(|(_, v)| v).collect())
     }
 

@@ -631,7 +631,10 @@ impl Sweeper {
                         format!("instance {inst}: {why}, for {}s", (now - since).as_secs()),
                     ));
                 } else {
-                    pending = true;
+                    // EC2 not knowing an id may be its eventual consistency (a launch seconds
+                    // ago): only a known end (terminated, shutting down, leaving its group)
+                    // holds a formation back before the grace has passed.
+                    pending |= !why.starts_with(crate::instances::UNKNOWN_TO_EC2);
                     tracing::info!(server = id, instance = %inst, reason = %why, "membership: registrant looks gone; waiting out the grace period");
                 }
             }

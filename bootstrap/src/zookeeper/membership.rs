@@ -276,7 +276,10 @@ fn formed(
     ran_before: bool,
 ) -> Result<Membership> {
     if ran_before {
-        tracing::info!(myid, "restarting with this member's own membership (no other member serves yet)");
+        tracing::info!(
+            myid,
+            "restarting with this member's own membership (no other member serves yet)"
+        );
     } else {
         tracing::info!(myid, spec = %config.get("servers-spec"), "new ensemble: starting with every registered member");
     }
