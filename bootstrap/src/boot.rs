@@ -217,19 +217,9 @@ impl Boot {
             self.wait_before_start(&settings, &ensemble).await?;
             self.rec.step("wait-before-start");
         }
-        service::notify_ready();
-        if self.args.no_start {
-            tracing::info!("--no-start: configuration rendered, service not started");
+        if !self.start(&settings).await? {
             return Ok(Outcome::Rendered);
         }
-        let cmd = service::start(
-            settings.role,
-            self.args.start_command.as_deref(),
-            &self.root,
-        )
-        .await?;
-        self.rec.record.start_command = Some(cmd);
-        self.rec.step("start");
         if let Some(Membership {
             myid,
             secret,
@@ -395,18 +385,13 @@ impl Boot {
         Ok(decision)
     }
 
-    /// A member that cannot read the shared config starts from its local state: ZooKeeper's
-    /// own zoo.cfg and dynamic config stay as they are; nothing is rendered.
-    async fn start_offline(&mut self, settings: &Settings, o: Offline) -> Result<Outcome> {
-        tracing::warn!(myid = o.myid, reason = %o.reason, dynamic = %o.dynamic.display(), "the shared config cannot be read: starting ZooKeeper from this member's local state");
-        self.rec.record.myid = Some(o.myid);
-        self.rec.record.membership = Some("local".into());
-        if self.args.dry_run {
-            return Ok(Outcome::DryRun);
-        }
+    /// Tells systemd the node is configured, then starts the role's service; `false` with
+    /// --no-start (rendered only).
+    async fn start(&mut self, settings: &Settings) -> Result<bool> {
         service::notify_ready();
         if self.args.no_start {
-            return Ok(Outcome::Rendered);
+            tracing::info!("--no-start: configuration rendered, service not started");
+            return Ok(false);
         }
         let cmd = service::start(
             settings.role,
@@ -416,6 +401,21 @@ impl Boot {
         .await?;
         self.rec.record.start_command = Some(cmd);
         self.rec.step("start");
+        Ok(true)
+    }
+
+    /// A member that cannot read the shared config starts from its local state: ZooKeeper's
+    /// own zoo.cfg and dynamic config stay as they are; nothing is rendered.
+    async fn start_offline(&mut self, settings: &Settings, o: Offline) -> Result<Outcome> {
+        tracing::warn!(myid = o.myid, reason = %o.reason, dynamic = %o.dynamic.display(), "the shared config cannot be read: starting ZooKeeper from this member's local state");
+        self.rec.record.myid = Some(o.myid);
+        self.rec.record.membership = Some("local".into());
+        if self.args.dry_run {
+            return Ok(Outcome::DryRun);
+        }
+        if !self.start(settings).await? {
+            return Ok(Outcome::Rendered);
+        }
         if !self.args.no_wait {
             let mode = quorum::wait_local_member(&o.client_addr, o.myid, &o.servers, self.deadline)
                 .await?;
