@@ -37,8 +37,8 @@ section "cargo test (unit, golden files, integration)"
 # compile of aws-sdk-ec2 each).
 rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
-# The seeded soak (tests/soak.rs): a short run here for CI's time budget; bench/soak.sh runs 200.
-export SOAK_STEPS=${SOAK_STEPS:-8}
+# The seeded soak (tests/soak.rs): 20 steps (about 2 min); bench/soak.sh runs 200.
+export SOAK_STEPS=${SOAK_STEPS:-20}
 cargo test --workspace
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"

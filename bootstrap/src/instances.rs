@@ -115,32 +115,44 @@ impl Aws {
         group: Option<&str>,
     ) -> Result<BTreeMap<String, String>, String> {
         let mut gone = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(gone);
+        }
+        // One call for all: a filter (unlike InstanceIds) answers for ids EC2 does not know
+        // by leaving them out instead of failing the request.
+        let out = self
+            .ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-id")
+                    .set_values(Some(ids.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("ec2:DescribeInstances {}: {}", ids.join(","), aws_error(&e)))?;
+        let states: BTreeMap<String, String> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| {
+                let state = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())?;
+                Some((i.instance_id()?.to_string(), state))
+            })
+            .collect();
         for id in ids {
-            let out = self.ec2.describe_instances().instance_ids(id).send().await;
-            match out {
-                Ok(out) => {
-                    let state = out
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .find(|i| i.instance_id() == Some(id))
-                        .and_then(|i| i.state())
-                        .and_then(|s| s.name())
-                        .map(|n| n.as_str().to_string());
-                    match state.as_deref() {
-                        None => {
-                            gone.insert(id.clone(), UNKNOWN_TO_EC2.into());
-                        }
-                        Some(s @ ("terminated" | "shutting-down")) => {
-                            gone.insert(id.clone(), format!("EC2 state {s}"));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => {
+            match states.get(id).map(String::as_str) {
+                None => {
                     gone.insert(id.clone(), UNKNOWN_TO_EC2.into());
                 }
-                Err(e) => return Err(format!("ec2:DescribeInstances {id}: {}", aws_error(&e))),
+                Some(s @ ("terminated" | "shutting-down")) => {
+                    gone.insert(id.clone(), format!("EC2 state {s}"));
+                }
+                Some(_) => {}
             }
         }
         if let Some(group) = group {

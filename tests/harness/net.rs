@@ -3,8 +3,10 @@
 //! Every node of a test gets its own 127.0.0.x address so ZooKeeper's fixed
 //! ports (2181 client, 2888 quorum, 3888 election) never clash between nodes
 //! or tests. Addresses are handed out once per process (an atomic counter
-//! starting at 127.0.0.11); an address where something already listens on
-//! one of those ports (another test process, a leftover JVM) is skipped.
+//! starting at 127.0.0.11, or at `MESOS_BOOT_TEST_NET` such as `127.0.100.11`
+//! so that two test processes use disjoint ranges); an address where
+//! something already listens on one of those ports (another test process, a
+//! leftover JVM) is skipped.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,7 +17,23 @@ pub const ZK_PORTS: [u16; 3] = [2181, 2888, 3888];
 /// First address handed out: 127.0.0.11.
 const FIRST: u32 = u32::from_be_bytes([127, 0, 0, 11]);
 
-static NEXT: AtomicU32 = AtomicU32::new(FIRST);
+/// Environment variable naming the first address instead of [`FIRST`].
+pub const BASE_ENV: &str = "MESOS_BOOT_TEST_NET";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn next() -> u32 {
+    if NEXT.load(Ordering::Relaxed) == 0 {
+        let first = std::env::var(BASE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<Ipv4Addr>().ok())
+            .filter(|ip| ip.octets()[0] == 127)
+            .map(u32::from)
+            .unwrap_or(FIRST);
+        let _ = NEXT.compare_exchange(0, first, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Whether nothing listens on `ip` at any of [`ZK_PORTS`].
 pub fn zk_ports_free(ip: Ipv4Addr) -> bool {
@@ -29,7 +47,7 @@ pub fn zk_ports_free(ip: Ipv4Addr) -> bool {
 pub fn alloc_ips(n: usize) -> Vec<Ipv4Addr> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
-        let raw = NEXT.fetch_add(1, Ordering::Relaxed);
+        let raw = next();
         assert!(
             raw >> 24 == 127,
             "ran out of loopback addresses in 127.0.0.0/8"

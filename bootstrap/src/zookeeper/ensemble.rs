@@ -467,7 +467,7 @@ impl Registrar<'_> {
                 let voters = cfg.servers().map(|s| voters(&s)).unwrap_or(0);
                 if voters >= expected as usize {
                     // Never start a new ensemble with a registrant whose instance is gone.
-                    if self.sweep(&cfg, &snap).await {
+                    if self.sweep(&cfg, &snap, true).await {
                         return Attempt::Again(Failure::no_quorum(format!(
                             "{url}: a registrant's instance is gone; waiting until it is removed"
                         )));
@@ -478,7 +478,7 @@ impl Registrar<'_> {
                 match live_of(&cfg).await {
                     Ok(Some(live)) => return Attempt::Done(Err(live)),
                     Ok(None) => {
-                        self.sweep(&cfg, &snap).await;
+                        self.sweep(&cfg, &snap, false).await;
                     }
                     Err(_) => {}
                 }
@@ -546,16 +546,16 @@ impl Registrar<'_> {
 
     async fn sweep_when_no_ensemble(&self, cfg: &SharedConfig, snap: Option<&Snapshot>) {
         if let (Some(snap), Ok(None)) = (snap, live_of(cfg).await) {
-            self.sweep(cfg, snap).await;
+            self.sweep(cfg, snap, false).await;
         }
     }
 
     /// While no ensemble is live: removes registrants whose instance has been gone for longer
     /// than the grace period (one conditional write; a conflict waits for the next look).
     /// Whether any registrant looks gone (removed now, or still within the grace).
-    async fn sweep(&self, cfg: &SharedConfig, snap: &Snapshot) -> bool {
+    async fn sweep(&self, cfg: &SharedConfig, snap: &Snapshot, fresh: bool) -> bool {
         let mut sweeper = self.sweeper.lock().await;
-        let (gone, pending) = sweeper.gone(cfg, self.me).await;
+        let (gone, pending) = sweeper.gone(cfg, self.me, fresh).await;
         if gone.is_empty() {
             return pending;
         }
@@ -586,6 +586,10 @@ pub struct Sweeper {
     aws: Option<(Aws, Option<String>)>,
     grace: Duration,
     first_gone: std::collections::HashMap<(u32, String), Instant>,
+    /// When AWS was last asked, and what it said (looks are frequent; AWS is asked at most
+    /// every [`Sweeper::every`]).
+    last: Option<(Instant, Vec<(u32, String)>, bool)>,
+    started: Instant,
 }
 
 impl Sweeper {
@@ -594,11 +598,40 @@ impl Sweeper {
             aws,
             grace,
             first_gone: Default::default(),
+            last: None,
+            started: Instant::now(),
         }
     }
 
+    /// How often AWS is asked: a tenth of the grace, between 1 s and 10 s.
+    fn every(&self) -> Duration {
+        (self.grace / 10).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+
     /// Registrants gone past the grace (with why), and whether others look gone within it.
-    async fn gone(&mut self, cfg: &SharedConfig, me: &Me) -> (Vec<(u32, String)>, bool) {
+    /// `fresh`: ask AWS now (a formation is about to start).
+    async fn gone(
+        &mut self,
+        cfg: &SharedConfig,
+        me: &Me,
+        fresh: bool,
+    ) -> (Vec<(u32, String)>, bool) {
+        let now = Instant::now();
+        if !fresh && now - self.started < self.every() {
+            return (Vec::new(), false);
+        }
+        if let Some((at, _, pending)) = &self.last {
+            if !fresh && now - *at < self.every() {
+                // What AWS said a moment ago; removals happen only on a fresh answer.
+                return (Vec::new(), *pending);
+            }
+        }
+        let got = self.ask(cfg, me).await;
+        self.last = Some((now, got.0.clone(), got.1));
+        got
+    }
+
+    async fn ask(&mut self, cfg: &SharedConfig, me: &Me) -> (Vec<(u32, String)>, bool) {
         let Some((aws, group)) = &self.aws else {
             return (Vec::new(), false);
         };
