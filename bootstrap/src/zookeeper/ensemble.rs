@@ -588,7 +588,7 @@ pub struct Sweeper {
     first_gone: std::collections::HashMap<(u32, String), Instant>,
     /// When AWS was last asked, and what it said (looks are frequent; AWS is asked at most
     /// every [`Sweeper::every`]).
-    last: Option<(Instant, Vec<(u32, String)>, bool)>,
+    last: Option<(Instant, bool)>,
     started: Instant,
 }
 
@@ -620,14 +620,14 @@ impl Sweeper {
         if !fresh && now - self.started < self.every() {
             return (Vec::new(), false);
         }
-        if let Some((at, _, pending)) = &self.last {
+        if let Some((at, pending)) = &self.last {
             if !fresh && now - *at < self.every() {
                 // What AWS said a moment ago; removals happen only on a fresh answer.
                 return (Vec::new(), *pending);
             }
         }
         let got = self.ask(cfg, me).await;
-        self.last = Some((now, got.0.clone(), got.1));
+        self.last = Some((now, got.1));
         got
     }
 
