@@ -7,17 +7,10 @@ mod common;
 use std::process::{Child, Output};
 use std::time::Duration;
 
+use common::cluster::{empty_bucket_url, object, one_at_a_time, spec_of};
 use common::*;
-use mesos_boot_tests::moto::Moto;
-use mesos_boot_tests::{block_on, net, zk};
+use mesos_boot_tests::{net, zk};
 use rand::Rng;
-
-/// The formation tests run one at a time: on a 2-core machine, a dozen JVMs electing at once
-/// would measure the machine, not mesos-boot.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// How many formation runs: `var` (bench/split-brain.sh sets it) or `default`.
 fn runs(var: &str, default: usize) -> usize {
@@ -25,35 +18,6 @@ fn runs(var: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn empty_bucket_url() -> String {
-    let bucket = block_on(Moto::shared().unique_bucket("form"));
-    format!("s3://{bucket}/{KEY}")
-}
-
-fn final_config(url: &str) -> String {
-    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    let (bytes, _) = block_on(Moto::shared().get_object(bucket, key)).expect("object written");
-    String::from_utf8(bytes).unwrap()
-}
-
-fn servers_spec(text: &str) -> Vec<(u32, String)> {
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("com.netflix.exhibitor.servers-spec="))
-        .unwrap_or("")
-        .replace("\\:", ":"); // Java's Properties.store escapes `:` in values
-    let mut out: Vec<(u32, String)> = line
-        .split(',')
-        .filter(|i| !i.is_empty())
-        .map(|i| {
-            let (id, host) = i.split_once(':').unwrap();
-            (id.parse().unwrap(), host.to_string())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Boots `n` ZooKeeper nodes from an empty config, each after a random delay; checks that
@@ -105,7 +69,7 @@ fn form_once(n: usize, run: usize) {
             );
         }
     }
-    let spec = servers_spec(&final_config(&url));
+    let spec = spec_of(&object(&url));
     let mut want: Vec<(u32, String)> = Vec::new();
     for node in &nodes {
         let id: u32 = node.file("/var/lib/zookeeper/myid").trim().parse().unwrap();
@@ -177,7 +141,7 @@ fn fifty_concurrent_registrations_all_land() {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}: {}", node.ip, show(&out));
     }
-    let spec = servers_spec(&final_config(&url));
+    let spec = spec_of(&object(&url));
     assert_eq!(spec.len(), 50, "{spec:?}");
     assert_eq!(
         spec.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
@@ -201,7 +165,7 @@ fn a_node_beyond_the_ensemble_size_does_not_write() {
     t.push(("mesos:ensemble-size", "1"));
     let first = Node::new(ips[0], &t);
     assert!(first.run(&["--no-start"]).status.success());
-    let before = final_config(&url);
+    let before = object(&url);
     let second = Node::new(ips[1], &t);
     // It waits for room (a dead member's removal) until its deadline, then fails.
     let out = second.run(&["--no-start", "--timeout", "4s"]);
@@ -211,5 +175,5 @@ fn a_node_beyond_the_ensemble_size_does_not_write() {
         "{}",
         show(&out)
     );
-    assert_eq!(final_config(&url), before, "no write");
+    assert_eq!(object(&url), before, "no write");
 }

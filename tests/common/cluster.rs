@@ -34,12 +34,16 @@ pub fn object(url: &str) -> String {
 
 /// `(id, host)` of servers-spec.
 pub fn servers_spec(url: &str) -> Vec<(u32, String)> {
-    let text = object(url);
+    spec_of(&object(url))
+}
+
+/// `(id, host)` of the servers-spec in a shared config's text, sorted.
+pub fn spec_of(text: &str) -> Vec<(u32, String)> {
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("com.netflix.exhibitor.servers-spec="))
         .unwrap_or("")
-        .replace("\\:", ":");
+        .replace("\\:", ":"); // Java's Properties.store escapes `:` in values
     let mut out: Vec<(u32, String)> = line
         .split(',')
         .filter(|i| !i.is_empty())
