@@ -234,6 +234,67 @@ async fn idle_agents_are_drained_then_terminated_never_busy_ones() {
     assert_eq!(c.master.drain_calls().len(), 2);
 }
 
+/// `DRAIN_AGENT` as a real master parses it: `max_grace_period` is a `DurationInfo`, whose only
+/// (required) field is `nanoseconds`.
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_agent_carries_a_duration_info_mesos_accepts() {
+    let c = Cluster::new("1.11.0", 4, 1, 6).await;
+    let (_, idle) = half_idle(&c).await;
+    ok(&c.run(0, &[]).await);
+    let r = c.run(600, &["--drain-grace", "90s"]).await;
+    ok(&r);
+    assert_eq!(r.rule(), "scale-in", "{}", r.stderr);
+    let drains: Vec<serde_json::Value> = c
+        .master
+        .posts()
+        .iter()
+        .filter(|p| p.path == "/api/v1")
+        .map(|p| serde_json::from_str(&p.body).unwrap())
+        .collect();
+    assert_eq!(drains.len(), idle.len());
+    for d in &drains {
+        assert_eq!(
+            d["drain_agent"]["max_grace_period"],
+            serde_json::json!({"nanoseconds": 90_000_000_000u64}),
+            "{d}"
+        );
+    }
+    assert!(c
+        .master
+        .agents()
+        .iter()
+        .filter(|a| idle.contains(a.id.trim_start_matches("S-")))
+        .all(|a| a.drain.is_some()));
+}
+
+/// One evaluation is all or nothing: a drain the master refuses leaves no state behind (no
+/// scale-in cooldown, no drain tag), so the next run simply tries again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_drain_saves_no_state_and_the_next_run_drains() {
+    let c = Cluster::new("1.11.0", 4, 1, 6).await;
+    let (_, idle) = half_idle(&c).await;
+    ok(&c.run(0, &[]).await);
+    let before = c.group().await;
+    c.master.fail("/api/v1", 500, "injected failure");
+    let r = c.run(600, &[]).await;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("injected failure"), "{}", r.stderr);
+    let after = c.group().await;
+    assert_eq!(
+        after.tags.get(STATE_TAG),
+        before.tags.get(STATE_TAG),
+        "a failed evaluation must not start the scale-in cooldown"
+    );
+    assert!(tagged(&after, DRAIN_TAG).is_empty(), "{after:?}");
+    assert_eq!(after.desired, 4);
+
+    c.master.clear_failures();
+    let r = c.run(660, &[]).await;
+    ok(&r);
+    assert_eq!(r.rule(), "scale-in", "{}", r.stderr);
+    assert_eq!(tagged(&c.group().await, DRAIN_TAG), idle);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn before_mesos_1_9_idle_agents_go_through_maintenance_which_is_cleaned_up() {
     let c = Cluster::new("1.8.1", 4, 1, 6).await;

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::*;
+use mesos_boot_tests::mesos_master::{EmuAgent, MasterEmulator};
 use mesos_boot_tests::moto::Moto;
 use mesos_boot_tests::{block_on, mesos, net, poll_until};
 
@@ -195,6 +196,8 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     );
     let m1 = net::alloc_ip();
     let m2 = net::alloc_ip();
+    // The leading master's HTTP side (Mesos' `/master/slaves`), at the address its znode names.
+    let master = MasterEmulator::start_on((m1, 5050).into(), "1.11.0");
     let _first = block_on(mesos::register_master(
         &e.connect_string(),
         "/mesos-agent-test",
@@ -211,9 +214,44 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
         5050,
     ))
     .unwrap();
+    // Started, but not registered with the leader: the agent keeps waiting (its launch hook is
+    // not completed for an agent that is merely configured).
+    poll_until(
+        Duration::from_secs(30),
+        "agent asks the leader for its agents",
+        || {
+            master
+                .requests()
+                .iter()
+                .any(|r| r.path == "/master/slaves")
+                .then_some(())
+        },
+    )
+    .unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "an agent the leader does not list must keep waiting"
+    );
+    // Another agent registered, then this one, first inactive: still waiting; then active.
+    let other = EmuAgent::new("S-other", "ip-other", &net::alloc_ip().to_string());
+    let mut mine = EmuAgent::new("S-mine", "ip-mine", &ip.to_string());
+    mine.drain = Some("DRAINING".into());
+    master.set_agents(vec![other.clone(), mine.clone()]);
+    let asked = master.requests().len();
+    poll_until(Duration::from_secs(30), "agent asks again", || {
+        (master.requests().len() > asked + 1).then_some(())
+    })
+    .unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "an inactive agent has not joined"
+    );
+    mine.drain = None;
+    master.set_agents(vec![other, mine]);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
     let rec = node.boot_record();
+    assert_eq!(rec["agent_id"], "S-mine");
     assert_eq!(rec["leader"]["ip"], m1.to_string(), "lowest sequence leads");
     let env = node.file("/etc/mesos-boot/mesos-agent.env");
     assert!(
@@ -229,6 +267,39 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
         )),
         "{env}"
     );
+}
+
+#[test]
+fn an_agent_the_leader_never_lists_exits_4_naming_its_pid() {
+    let e = ensemble();
+    let ip = net::alloc_ip();
+    let mut t = tags("agent", &e.url);
+    t.push(("mesos:zk-path", "/mesos-unlisted"));
+    let node = Node::new(ip, &t);
+    let m = net::alloc_ip();
+    let master = MasterEmulator::start_on((m, 5050).into(), "1.11.0");
+    master.set_agents(vec![EmuAgent::new(
+        "S-other",
+        "ip-other",
+        &net::alloc_ip().to_string(),
+    )]);
+    let _leader = block_on(mesos::register_master(
+        &e.connect_string(),
+        "/mesos-unlisted",
+        m,
+        "m",
+        5050,
+    ))
+    .unwrap();
+    let out = node.run(&["--timeout", "6s", "--start-command", "true"]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("slave(1)@{ip}:5051")) && err.contains("not registered"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(node.boot_record()["result"], "failed");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use common::*;
 use mesos_boot_tests::imds::Instance;
+use mesos_boot_tests::mesos_master::{EmuAgent, MasterEmulator};
 use mesos_boot_tests::moto::{Moto, REGION};
 use mesos_boot_tests::{block_on, mesos, net, poll_until, proc, workspace_root, zk};
 
@@ -276,13 +277,22 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         );
     }
 
-    // Agents find the leading master.
+    // Agents find the leading master, and complete their hook once it lists them (the Mesos
+    // side, emulated: the leader's HTTP API at the address its znode names registers them).
+    let leader_http = MasterEmulator::start_on((masters[0].ip, 5050).into(), "1.11.0");
     let agent_ids = block_on(moto.asg_instances(&group("agent")));
     let agents: Vec<Node> = agent_ids.iter().map(|id| node_for(id)).collect();
     let children: Vec<Child> = agents
         .iter()
         .map(|n| spawn_boot(n, &["--start-command", "true"]))
         .collect();
+    leader_http.set_agents(
+        agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| EmuAgent::new(&format!("S{i}"), &format!("agent-{i}"), &a.ip.to_string()))
+            .collect(),
+    );
     finish(&agents, children);
     for a in &agents {
         assert_eq!(a.boot_record()["leader"]["ip"], masters[0].ip.to_string());

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::ArgMatches;
 use tokio::time::Instant;
 
+use crate::agent_registration;
 use crate::cli::{layered, BootArgs};
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
@@ -478,7 +479,31 @@ impl Boot {
                 self.rec.record.leader = serde_json::to_value(&leader).ok();
                 Ok(())
             }
-            Role::Agent => Ok(()),
+            Role::Agent => {
+                let (hosts, zk_path) = (hosts(ensemble), settings.zk_path.clone());
+                let deadline = self.deadline;
+                let leader = || {
+                    let (hosts, zk_path) = (hosts.clone(), zk_path.clone());
+                    async move {
+                        let soon = (Instant::now() + Duration::from_secs(5)).min(deadline);
+                        quorum::wait_leader(&hosts, &zk_path, soon)
+                            .await
+                            .map(|m| format!("{}:{}", m.ip, m.port))
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                let ip = &identity.ip.value;
+                let id = agent_registration::wait_registered(
+                    leader,
+                    ip,
+                    render::AGENT_PORT,
+                    self.deadline,
+                )
+                .await?;
+                tracing::info!(agent_id = %id, "the agent is registered with the leading master");
+                self.rec.record.agent_id = Some(id);
+                Ok(())
+            }
         }
     }
 }

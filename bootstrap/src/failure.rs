@@ -75,6 +75,13 @@ impl From<crate::shared_config::exhibitor::ConfigError> for Failure {
     }
 }
 
+/// An agent the leading master never listed as active did not join: like a quorum not reached.
+impl From<crate::agent_registration::RegistrationError> for Failure {
+    fn from(e: crate::agent_registration::RegistrationError) -> Self {
+        Failure::no_quorum(e.to_string())
+    }
+}
+
 /// Flattens an error and its sources into one line: `outer: inner: root cause`.
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();

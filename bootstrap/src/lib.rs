@@ -2,6 +2,7 @@
 //! IMDSv2, instance tags and the Exhibitor shared config. One module per concern; `boot`
 //! runs them as a pipeline.
 
+pub mod agent_registration;
 pub mod boot;
 pub mod cli;
 pub mod failure;

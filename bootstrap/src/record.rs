@@ -40,6 +40,9 @@ pub struct BootRecord {
     pub files: serde_json::Value,
     pub start_command: Option<String>,
     pub leader: Option<serde_json::Value>,
+    /// Agents: the id the leading master gave this agent (listed active in `/master/slaves`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     pub steps: Vec<Step>,
     /// The launch lifecycle hook's completion: `CONTINUE`, `ABANDON`, or what failed.
     pub lifecycle: Option<String>,

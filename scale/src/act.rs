@@ -1,10 +1,15 @@
-//! Carrying out a [`Decision`]: the persisted state first (so a failure later can only make the
-//! autoscaler more cautious), then each action in order, stopping at the first failure.
+//! Carrying out a [`Decision`], all or nothing as far as one evaluation goes: each scaling
+//! action in order, stopping at the first failure; then the idle marks; the persisted state
+//! (cooldowns, counters) last, only when everything before succeeded. A failed drain thus
+//! starts no cooldown and leaves no drain tag behind (the tag is removed again), and the next
+//! run decides afresh.
 //!
 //! * scale-out: `SetDesiredCapacity`;
 //! * a drain: the instance is tagged first ([`DRAIN_TAG`], which is how later invocations know),
-//!   then `DRAIN_AGENT` (`mark_gone`) on the v1 operator API, or a maintenance window added to
-//!   the schedule (which `POST /master/maintenance/schedule` replaces as a whole);
+//!   then `DRAIN_AGENT` (`mark_gone`, `max_grace_period` a `DurationInfo` in nanoseconds) on the
+//!   v1 operator API, or a maintenance window added to the schedule (which
+//!   `POST /master/maintenance/schedule` replaces as a whole); if the master refuses, the tag is
+//!   removed again;
 //! * `machine/down` for a maintenance drain whose agent has no task left;
 //! * termination: `TerminateInstanceInAutoScalingGroup` with
 //!   `ShouldDecrementDesiredCapacity=true`, then for a maintenance drain `machine/up` and the
@@ -166,7 +171,8 @@ impl Actor<'_> {
         Ok(())
     }
 
-    /// Persists the next state in the group's tag (when it changed), then runs the actions.
+    /// Runs the scaling actions, then the idle marks, then persists the next state in the
+    /// group's tag (when it changed): the state only when everything else succeeded.
     pub async fn act(
         &self,
         decision: &Decision,
@@ -174,28 +180,15 @@ impl Actor<'_> {
         now: u64,
     ) -> Result<usize, ActError> {
         let mut done = 0;
-        if decision.state != *prev {
-            let value = decision.state.to_string();
+        for a in decision.actions.iter().filter(|a| a.is_scaling()) {
+            let what = serde_json::to_string(a).expect("JSON");
             if self.dry_run {
-                tracing::info!(tag = STATE_TAG, %value, "dry run: would tag the group");
-            } else {
-                self.autoscaling
-                    .create_or_update_tags()
-                    .tags(
-                        aws_sdk_autoscaling::types::Tag::builder()
-                            .resource_id(self.group)
-                            .resource_type("auto-scaling-group")
-                            .key(STATE_TAG)
-                            .value(&value)
-                            .propagate_at_launch(false)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        self.aws("CreateOrUpdateTags", DisplayErrorContext(&e).to_string())
-                    })?;
+                tracing::info!(action = %what, "dry run: would act");
+                continue;
             }
+            self.one(a, now).await?;
+            done += 1;
+            tracing::info!(action = %what, "done");
         }
 
         // Idle marks, batched: all new marks carry the same time.
@@ -234,15 +227,28 @@ impl Actor<'_> {
             }
         }
 
-        for a in decision.actions.iter().filter(|a| a.is_scaling()) {
-            let what = serde_json::to_string(a).expect("JSON");
+        if decision.state != *prev {
+            let value = decision.state.to_string();
             if self.dry_run {
-                tracing::info!(action = %what, "dry run: would act");
-                continue;
+                tracing::info!(tag = STATE_TAG, %value, "dry run: would tag the group");
+            } else {
+                self.autoscaling
+                    .create_or_update_tags()
+                    .tags(
+                        aws_sdk_autoscaling::types::Tag::builder()
+                            .resource_id(self.group)
+                            .resource_type("auto-scaling-group")
+                            .key(STATE_TAG)
+                            .value(&value)
+                            .propagate_at_launch(false)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        self.aws("CreateOrUpdateTags", DisplayErrorContext(&e).to_string())
+                    })?;
             }
-            self.one(a, now).await?;
-            done += 1;
-            tracing::info!(action = %what, "done");
         }
         Ok(done)
     }
@@ -266,7 +272,7 @@ impl Actor<'_> {
             } => {
                 self.tag(vec![instance_id.clone()], DRAIN_TAG, &tag.to_string())
                     .await?;
-                match tag.method {
+                let drained = match tag.method {
                     crate::model::DrainMethod::DrainAgent => {
                         self.post(
                             "/api/v1",
@@ -274,16 +280,33 @@ impl Actor<'_> {
                                 "type": "DRAIN_AGENT",
                                 "drain_agent": {
                                     "agent_id": {"value": tag.agent_id},
-                                    "max_grace_period": {"seconds": self.drain_grace_s},
+                                    // mesos.DurationInfo: `required int64 nanoseconds`
+                                    "max_grace_period": {
+                                        "nanoseconds": self.drain_grace_s.saturating_mul(1_000_000_000)
+                                    },
                                     "mark_gone": true,
                                 }
                             }),
                         )
-                        .await?;
+                        .await
                     }
                     crate::model::DrainMethod::Maintenance => {
-                        self.schedule_add(&tag.machine, now).await?;
+                        self.schedule_add(&tag.machine, now).await
                     }
+                };
+                if let Err(e) = drained {
+                    // Nothing of this drain stays: the next run decides again.
+                    if let Err(untag) = self
+                        .ec2
+                        .delete_tags()
+                        .resources(instance_id)
+                        .tags(Tag::builder().key(DRAIN_TAG).build())
+                        .send()
+                        .await
+                    {
+                        tracing::warn!(instance = %instance_id, error = %DisplayErrorContext(&untag), "could not remove the drain tag of a failed drain");
+                    }
+                    return Err(e);
                 }
             }
             Action::MachineDown { machine, .. } => {

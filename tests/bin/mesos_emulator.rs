@@ -10,7 +10,7 @@
 //!   `MESOS_IP:MESOS_PORT` (5050), registers a replicated-log replica under `<path>/log_replicas/`
 //!   and contends for leadership with an ephemeral sequential `<path>/json.info_<seq>` holding
 //!   `MasterInfo` JSON (the lowest sequence leads, as Mesos' ZooKeeper detector decides). It
-//!   serves `/master/state` (`leader`, `cluster`, `slaves[]`), `/master/redirect` (307 to the
+//!   serves `/master/state` (`leader`, `cluster`, `slaves[]`), `/master/slaves`, `/master/redirect` (307 to the
 //!   leader) and `/health`. A lost ZooKeeper session makes it exit, as Mesos does.
 //! * agent: `MESOS_MASTER` (`zk://...` or `host:port`) and `MESOS_WORK_DIR` are required; it binds
 //!   `MESOS_IP:MESOS_PORT` (5051), finds the leading master (lowest `json.info_*`), registers
@@ -121,6 +121,26 @@ async fn master_state(State(st): State<Shared>) -> Response {
     axum::Json(body).into_response()
 }
 
+/// `/master/slaves`: the registered agents on the leader; a non-leading master redirects to the
+/// leader (307), or answers 503 while none is elected, as Mesos does.
+async fn master_slaves(State(st): State<Shared>) -> Response {
+    let leading = {
+        let st = st.lock().unwrap();
+        st.leader
+            .as_ref()
+            .is_some_and(|l| pid_of(l) == pid_of(&st.me))
+    };
+    if !leading {
+        return master_redirect(State(st)).await;
+    }
+    let st = st.lock().unwrap();
+    axum::Json(json!({
+        "slaves": st.agents.values().cloned().collect::<Vec<_>>(),
+        "recovered_slaves": [],
+    }))
+    .into_response()
+}
+
 async fn master_redirect(State(st): State<Shared>) -> Response {
     let st = st.lock().unwrap();
     match &st.leader {
@@ -225,6 +245,7 @@ async fn run_master() -> anyhow::Result<()> {
         .route("/master/state", get(master_state))
         .route("/state", get(master_state))
         .route("/master/redirect", get(master_redirect))
+        .route("/master/slaves", get(master_slaves))
         .route("/health", get(|| async { StatusCode::OK }))
         .route(
             "/master/mesos.internal.RegisterSlaveMessage",

@@ -4,6 +4,7 @@
 //! * `GET /master/redirect` (307 to `//127.0.0.1:PORT`, 503 without a leader),
 //! * `GET /metrics/snapshot` (`master/elected`, `master/{cpus,mem,gpus}_{total,used}`,
 //!   `master/tasks_{staging,running}`, `master/slaves_active`: computed from the agents),
+//! * `GET /master/slaves` (`slaves[]` as in `/master/state`, `recovered_slaves`),
 //! * `GET /master/state` (`version`, `slaves[]` with `pid`, `resources`, `used_resources`,
 //!   `active`, `drain_info`; `frameworks[].tasks[]`),
 //! * `GET|POST /master/maintenance/schedule`, `GET /master/maintenance/status`,
@@ -11,6 +12,10 @@
 //!   down machines come up, a down machine cannot leave the schedule; `up` drops the machine
 //!   from the schedule as Mesos' StopMaintenance does),
 //! * `POST /api/v1` `DRAIN_AGENT` and `GET_AGENTS`.
+//!
+//! Request bodies go through [`proto`], Mesos' JSON-to-protobuf conversion: a missing required
+//! field (e.g. `nanoseconds` of a `DurationInfo`) is a 400 "Missing required fields", unknown
+//! fields are ignored, as a real master does.
 //!
 //! A draining agent becomes `DRAINED` on the first `/master/state` read after it has no task
 //! left; agents of a down machine are not listed (the master shut them down).
@@ -107,8 +112,13 @@ pub struct MasterEmulator {
 impl MasterEmulator {
     /// Starts a leading master of Mesos `version` with no agent.
     pub fn start(version: &str) -> MasterEmulator {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("bind master emulator on 127.0.0.1");
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), version)
+    }
+
+    /// Starts a leading master of Mesos `version` with no agent, listening on `addr`.
+    pub fn start_on(addr: SocketAddr, version: &str) -> MasterEmulator {
+        let listener = std::net::TcpListener::bind(addr)
+            .unwrap_or_else(|e| panic!("bind master emulator on {addr}: {e}"));
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("master emulator address");
         let state: Shared = Arc::new(Mutex::new(Inner {
@@ -356,14 +366,14 @@ fn state(s: &mut Inner, port: u16) -> Value {
 }
 
 fn machine_list(body: &[u8]) -> Result<Vec<Value>, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("bad JSON: {e}"))?;
-    let list = v.as_array().ok_or("expected a list of machine ids")?;
-    for m in list {
-        if !(m["hostname"].is_string() && m["ip"].is_string()) {
-            return Err(format!("bad machine id {m}"));
+    let list = proto::parse_list(body, proto::MACHINE_ID)
+        .map_err(|e| format!("Failed to convert JSON into MachineID protobuf: {e}"))?;
+    for m in &list {
+        if !(m["hostname"].is_string() || m["ip"].is_string()) {
+            return Err(format!("Machine {m} needs a hostname or an ip"));
         }
     }
-    Ok(list.clone())
+    Ok(list)
 }
 
 async fn handle(
@@ -407,24 +417,36 @@ async fn handle(
             }
             reply(200, state(&mut s, port))
         }
+        ("GET", "/master/slaves") => {
+            if !s.leader {
+                return text(307, "not the leader");
+            }
+            let slaves = state(&mut s, port)["slaves"].clone();
+            reply(200, json!({"slaves": slaves, "recovered_slaves": []}))
+        }
         ("GET", "/master/maintenance/schedule") => reply(200, s.schedule.clone()),
         ("POST", "/master/maintenance/schedule") => {
-            let v: Value = match serde_json::from_slice(&body) {
+            let mut v = match proto::parse(&body, proto::SCHEDULE) {
                 Ok(v) => v,
-                Err(e) => return text(400, &format!("bad JSON: {e}")),
+                Err(e) => {
+                    return text(
+                        400,
+                        &format!("Failed to convert JSON into Schedule protobuf: {e}"),
+                    )
+                }
             };
-            let Some(windows) = v["windows"].as_array() else {
-                return text(400, "schedule without windows");
-            };
-            for w in windows {
+            if v.get("windows").is_none() {
+                v["windows"] = json!([]);
+            }
+            for w in v["windows"].as_array().expect("converted") {
                 let ok = w["machine_ids"].as_array().is_some_and(|ids| {
                     !ids.is_empty()
                         && ids
                             .iter()
-                            .all(|m| m["hostname"].is_string() && m["ip"].is_string())
-                }) && w["unavailability"]["start"]["nanoseconds"].is_number();
+                            .all(|m| m["hostname"].is_string() || m["ip"].is_string())
+                });
                 if !ok {
-                    return text(400, &format!("bad window {w}"));
+                    return text(400, &format!("List of machines in window {w} must be non-empty, each with a hostname or an ip"));
                 }
             }
             let now_listed = scheduled(&v);
@@ -488,11 +510,20 @@ async fn handle(
             text(200, "")
         }
         ("POST", "/api/v1") => {
-            let v: Value = match serde_json::from_slice(&body) {
+            let v = match proto::parse(&body, proto::CALL) {
                 Ok(v) => v,
-                Err(e) => return text(400, &format!("bad JSON: {e}")),
+                Err(e) => {
+                    return text(
+                        400,
+                        &format!("Failed to convert JSON into Call protobuf: {e}"),
+                    )
+                }
             };
             match v["type"].as_str() {
+                None => text(400, "Expecting 'type' to be present"),
+                Some("DRAIN_AGENT") if v.get("drain_agent").is_none() => {
+                    text(400, "Expecting 'drain_agent' to be present")
+                }
                 Some("DRAIN_AGENT") => {
                     let id = v["drain_agent"]["agent_id"]["value"].as_str().unwrap_or("");
                     let mark_gone = v["drain_agent"]["mark_gone"].as_bool().unwrap_or(false);
@@ -531,5 +562,226 @@ async fn handle(
             }
         }
         _ => text(404, "not found"),
+    }
+}
+
+/// Mesos' conversion of a JSON request body into its protobuf message (stout's
+/// `protobuf::parse`), for every message the project sends: fields are looked up by name,
+/// JSON keys the message does not have are ignored, a value of the wrong JSON type is an error,
+/// and a message whose required fields are not all set is refused with "Missing required
+/// fields: <paths>" (protobuf's `InitializationErrorString`). The result keeps only the
+/// message's fields.
+pub mod proto {
+    use serde_json::{Map, Value};
+
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum Label {
+        Required,
+        Optional,
+        Repeated,
+    }
+
+    #[derive(Clone, Copy)]
+    pub enum Kind {
+        Str,
+        I64,
+        Bool,
+        Enum(&'static [&'static str]),
+        Msg(&'static [Field]),
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Field {
+        pub name: &'static str,
+        pub label: Label,
+        pub kind: Kind,
+    }
+
+    const fn field(name: &'static str, label: Label, kind: Kind) -> Field {
+        Field { name, label, kind }
+    }
+    use Kind::*;
+    use Label::*;
+
+    /// `mesos.DurationInfo` / `mesos.TimeInfo`: `required int64 nanoseconds = 1;`
+    pub const DURATION_INFO: &[Field] = &[field("nanoseconds", Required, I64)];
+    pub const TIME_INFO: &[Field] = &[field("nanoseconds", Required, I64)];
+    /// `mesos.AgentID` (`SlaveID`): `required string value = 1;`
+    pub const AGENT_ID: &[Field] = &[field("value", Required, Str)];
+    /// `mesos.MachineID`: `optional string hostname = 1; optional string ip = 2;`
+    pub const MACHINE_ID: &[Field] =
+        &[field("hostname", Optional, Str), field("ip", Optional, Str)];
+    /// `mesos.Unavailability`
+    pub const UNAVAILABILITY: &[Field] = &[
+        field("start", Required, Msg(TIME_INFO)),
+        field("duration", Optional, Msg(DURATION_INFO)),
+    ];
+    /// `mesos.maintenance.Window`
+    pub const WINDOW: &[Field] = &[
+        field("machine_ids", Repeated, Msg(MACHINE_ID)),
+        field("unavailability", Required, Msg(UNAVAILABILITY)),
+    ];
+    /// `mesos.maintenance.Schedule`
+    pub const SCHEDULE: &[Field] = &[field("windows", Repeated, Msg(WINDOW))];
+    /// `mesos.master.Call.DrainAgent` (Mesos 1.9+)
+    pub const DRAIN_AGENT: &[Field] = &[
+        field("agent_id", Required, Msg(AGENT_ID)),
+        field("max_grace_period", Optional, Msg(DURATION_INFO)),
+        field("mark_gone", Optional, Bool),
+    ];
+    /// `mesos.v1.master.Call.Type`
+    pub const CALL_TYPES: &[&str] = &[
+        "UNKNOWN",
+        "GET_HEALTH",
+        "GET_FLAGS",
+        "GET_VERSION",
+        "GET_METRICS",
+        "GET_LOGGING_LEVEL",
+        "SET_LOGGING_LEVEL",
+        "LIST_FILES",
+        "READ_FILE",
+        "GET_STATE",
+        "GET_AGENTS",
+        "GET_FRAMEWORKS",
+        "GET_EXECUTORS",
+        "GET_OPERATIONS",
+        "GET_TASKS",
+        "GET_ROLES",
+        "GET_WEIGHTS",
+        "UPDATE_WEIGHTS",
+        "GET_MASTER",
+        "SUBSCRIBE",
+        "RESERVE_RESOURCES",
+        "UNRESERVE_RESOURCES",
+        "CREATE_VOLUMES",
+        "DESTROY_VOLUMES",
+        "GROW_VOLUME",
+        "SHRINK_VOLUME",
+        "GET_MAINTENANCE_STATUS",
+        "GET_MAINTENANCE_SCHEDULE",
+        "UPDATE_MAINTENANCE_SCHEDULE",
+        "START_MAINTENANCE",
+        "STOP_MAINTENANCE",
+        "DRAIN_AGENT",
+        "DEACTIVATE_AGENT",
+        "REACTIVATE_AGENT",
+        "GET_QUOTA",
+        "UPDATE_QUOTA",
+        "SET_QUOTA",
+        "REMOVE_QUOTA",
+        "TEARDOWN",
+        "MARK_AGENT_GONE",
+    ];
+    /// `mesos.v1.master.Call`, the fields the project uses (others are ignored like unknown ones).
+    pub const CALL: &[Field] = &[
+        field("type", Optional, Enum(CALL_TYPES)),
+        field("drain_agent", Optional, Msg(DRAIN_AGENT)),
+    ];
+
+    fn one(v: &Value, f: &Field, missing: &mut Vec<String>, path: &str) -> Result<Value, String> {
+        let wrong = |what: &str| -> Result<Value, String> {
+            Err(format!(
+                "Not expecting a JSON {what} for field '{}'",
+                f.name
+            ))
+        };
+        let kind_of = |v: &Value| match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        match (f.kind, v) {
+            (Str, Value::String(_)) | (Bool, Value::Bool(_)) => Ok(v.clone()),
+            (I64, Value::Number(n)) if n.is_i64() => Ok(v.clone()),
+            (I64, Value::String(s)) => s
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("Failed to convert '{s}' to int64 for field '{}'", f.name)),
+            (Enum(names), Value::String(s)) => {
+                if names.contains(&s.as_str()) {
+                    Ok(v.clone())
+                } else {
+                    Err(format!("Failed to find enum for '{s}'"))
+                }
+            }
+            (Msg(fields), Value::Object(o)) => message(o, fields, missing, path),
+            _ => wrong(kind_of(v)),
+        }
+    }
+
+    fn message(
+        o: &Map<String, Value>,
+        fields: &[Field],
+        missing: &mut Vec<String>,
+        prefix: &str,
+    ) -> Result<Value, String> {
+        let mut out = Map::new();
+        for f in fields {
+            let path = format!("{prefix}{}", f.name);
+            match (o.get(f.name), f.label) {
+                (None | Some(Value::Null), Required) => missing.push(path),
+                (None | Some(Value::Null), _) => {}
+                (Some(Value::Array(items)), Repeated) => {
+                    let mut list = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        list.push(one(item, f, missing, &format!("{path}[{i}].")));
+                    }
+                    out.insert(
+                        f.name.into(),
+                        Value::Array(list.into_iter().collect::<Result<_, _>>()?),
+                    );
+                }
+                (Some(_), Repeated) => {
+                    return Err(format!(
+                        "Not expecting a non-array JSON value for repeated field '{}'",
+                        f.name
+                    ))
+                }
+                (Some(v), _) => {
+                    out.insert(f.name.into(), one(v, f, missing, &format!("{path}."))?);
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Converts `body` (JSON) into message `fields`, as Mesos does before acting on a request.
+    pub fn parse(body: &[u8], fields: &[Field]) -> Result<Value, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("Malformed JSON: {e}"))?;
+        let Value::Object(o) = &v else {
+            return Err("Expecting a JSON object".into());
+        };
+        let mut missing = Vec::new();
+        let out = message(o, fields, &mut missing, "")?;
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(format!("Missing required fields: {}", missing.join(", ")))
+        }
+    }
+
+    /// A JSON array of `fields` messages (`RepeatedPtrField`, e.g. the machine ids of
+    /// `/master/machine/down`).
+    pub fn parse_list(body: &[u8], fields: &[Field]) -> Result<Vec<Value>, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("Malformed JSON: {e}"))?;
+        let Value::Array(items) = &v else {
+            return Err("Expecting a JSON array".into());
+        };
+        let mut missing = Vec::new();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(o) = item else {
+                return Err(format!("Expecting a JSON object at index {i}"));
+            };
+            out.push(message(o, fields, &mut missing, &format!("[{i}]."))?);
+        }
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(format!("Missing required fields: {}", missing.join(", ")))
+        }
     }
 }
