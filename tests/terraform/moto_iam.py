@@ -1,0 +1,57 @@
+"""moto_server, plus the resource ARN of the Auto Scaling calls that IAM scopes to a group.
+
+With IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT, or POST /moto-api/reset-auth), moto
+5.2.5 authorizes every non-S3, non-IAM/STS/SQS call against the resource "*": a statement whose
+Resource names a group (the autoscaler's ResizeAgents, the nodes' CompleteOwnLaunchHook) never
+matches, so an exactly-scoped grant is denied, and a call on the wrong group is denied for the
+wrong reason. Here, moto's own evaluator gets the ARN of the group the call names, as AWS
+evaluates it (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, CreateOrUpdateTags,
+DeleteTags, UpdateAutoScalingGroup, the lifecycle-hook calls); Describe* stay "*" (AWS supports
+no resource-level restriction there). Without enforcement nothing changes: moto evaluates no
+policy at all. Nothing else of moto changes.
+
+Usage (tests/terraform runs it in place of moto_server): python moto_iam.py [moto_server args]
+"""
+
+import sys
+
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.server import main
+
+_BY_GROUP_NAME = {
+    "SetDesiredCapacity", "UpdateAutoScalingGroup", "DeleteAutoScalingGroup", "CompleteLifecycleAction",
+    "RecordLifecycleActionHeartbeat", "PutLifecycleHook", "DeleteLifecycleHook", "SuspendProcesses",
+    "ResumeProcesses", "AttachInstances", "DetachInstances", "SetInstanceHealth",
+}
+
+
+def _determine_resource(self) -> str:
+    try:
+        action = self._get_action()
+        backend = self.autoscaling_backend
+        if action in _BY_GROUP_NAME:
+            name = self._get_param("AutoScalingGroupName")
+        elif action in ("CreateOrUpdateTags", "DeleteTags"):
+            names = {t.get("ResourceId") for t in self._get_param("Tags", [])}
+            if len(names) != 1:
+                return "*"  # tags of several groups: not a case the project has
+            (name,) = names
+        elif action == "TerminateInstanceInAutoScalingGroup":
+            instance = self._get_param("InstanceId")
+            name = next(
+                (g.name for g in backend.autoscaling_groups.values()
+                 if any(s.instance.id == instance for s in g.instance_states)),
+                None,
+            )
+        else:
+            return "*"
+        group = backend.autoscaling_groups.get(name)
+        return group.arn if group else "*"
+    except Exception:  # never break a call: fall back to moto's own behaviour
+        return "*"
+
+
+AutoScalingResponse._determine_resource = _determine_resource
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
