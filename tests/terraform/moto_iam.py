@@ -7,15 +7,26 @@ matches, so an exactly-scoped grant is denied, and a call on the wrong group is 
 wrong reason. Here, moto's own evaluator gets the ARN of the group the call names, as AWS
 evaluates it (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, CreateOrUpdateTags,
 DeleteTags, UpdateAutoScalingGroup, the lifecycle-hook calls); Describe* stay "*" (AWS supports
-no resource-level restriction there). Without enforcement nothing changes: moto evaluates no
-policy at all. Nothing else of moto changes.
+no resource-level restriction there).
+
+Also, moto checks a request's SigV4 signature against a canonical request it rebuilds; for a
+form-encoded body (the query protocol: Auto Scaling, EC2, IAM, STS) it re-encodes the parsed
+form with botocore's quoting, not the bytes that were signed, so a request of the Rust SDK
+whose values need quoting (the autoscaler's state tag `out=... stg=0` has a space) fails with
+SignatureDoesNotMatch. Here the signature is checked over the body as received.
+
+Without enforcement nothing changes: moto evaluates no policy and no signature at all.
+Nothing else of moto changes.
 
 Usage (tests/terraform runs it in place of moto_server): python moto_iam.py [moto_server args]
 """
 
+import io
 import sys
 
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import BaseResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _BY_GROUP_NAME = {
@@ -52,6 +63,35 @@ def _determine_resource(self) -> str:
 
 
 AutoScalingResponse._determine_resource = _determine_resource
+
+_RAW_BODY = "moto_iam.raw_body"
+_dispatch = DomainDispatcherApplication.__call__
+_setup_class = BaseResponse.setup_class
+
+
+def _keep_raw_body(self, environ, start_response):
+    try:
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            if size:
+                raw = environ["wsgi.input"].read(size)
+                environ["wsgi.input"] = io.BytesIO(raw)
+                environ[_RAW_BODY] = raw
+    except (ValueError, OSError):
+        pass
+    return _dispatch(self, environ, start_response)
+
+
+def _setup_with_raw_body(self, request, *args, **kwargs):
+    out = _setup_class(self, request, *args, **kwargs)
+    raw = getattr(request, "environ", {}).get(_RAW_BODY)
+    if raw and not self.raw_body:  # raw_body is only used for the signature check here
+        self.raw_body = raw
+    return out
+
+
+DomainDispatcherApplication.__call__ = _keep_raw_body
+BaseResponse.setup_class = _setup_with_raw_body
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
