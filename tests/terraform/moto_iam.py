@@ -6,8 +6,10 @@ Resource names a group (the autoscaler's ResizeAgents, the nodes' CompleteOwnLau
 matches, so an exactly-scoped grant is denied, and a call on the wrong group is denied for the
 wrong reason. Here, moto's own evaluator gets the ARN of the group the call names, as AWS
 evaluates it (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, CreateOrUpdateTags,
-DeleteTags, UpdateAutoScalingGroup, the lifecycle-hook calls); Describe* stay "*" (AWS supports
-no resource-level restriction there).
+DeleteTags, UpdateAutoScalingGroup, the lifecycle-hook calls), and EC2 CreateTags/DeleteTags on
+instances get an instance ARN (the autoscaler's idle and drain marks; the ARNs of the instances
+of one call differ only in the id, and moto evaluates no condition, so one stands for all);
+Describe* stay "*" (AWS supports no resource-level restriction there).
 
 Also, moto checks a request's SigV4 signature against a canonical request it rebuilds; for a
 form-encoded body (the query protocol: Auto Scaling, EC2, IAM, STS) it re-encodes the parsed
@@ -26,6 +28,7 @@ import sys
 
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import BaseResponse
+from moto.ec2.responses import EC2Response
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
@@ -63,6 +66,20 @@ def _determine_resource(self) -> str:
 
 
 AutoScalingResponse._determine_resource = _determine_resource
+
+
+def _ec2_determine_resource(self) -> str:
+    try:
+        if self._get_action() in ("CreateTags", "DeleteTags"):
+            ids = self._get_param("Resources", [])
+            if ids and all(str(i).startswith("i-") for i in ids):
+                return f"arn:{self.partition}:ec2:{self.region}:{self.current_account}:instance/{ids[0]}"
+    except Exception:
+        pass
+    return "*"
+
+
+EC2Response._determine_resource = _ec2_determine_resource
 
 _RAW_BODY = "moto_iam.raw_body"
 _dispatch = DomainDispatcherApplication.__call__

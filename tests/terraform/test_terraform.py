@@ -3,6 +3,8 @@
 * `terraform fmt -check` and `terraform validate` of every module and of the sample;
 * the sample applied to a moto server started here on a free 127.0.0.1 port, what it
   created read back with boto3, then destroyed and checked to leave nothing behind;
+* least privilege for real: mesos-boot and mesos-scale run with exactly the applied roles'
+  policies under moto's IAM enforcement (test_least_privilege_enforced);
 * `packer fmt -check` / `packer validate` (when Debian's `packer` is installed);
 * `systemd-analyze verify` of the units in systemd/.
 
@@ -10,7 +12,8 @@ Nothing is downloaded: providers come from the filesystem mirror named in terraf
 and no request leaves 127.0.0.1. A missing `terraform` or `moto_server` fails the suite.
 
 Environment: TERRAFORM (path of terraform), MOTO_SERVER (path of moto_server, else
-<repo>/.venv/bin/moto_server, else moto_server on PATH).
+<repo>/.venv/bin/moto_server, else moto_server on PATH; its Python runs moto_iam.py),
+MESOS_BOOT_BIN and MESOS_SCALE_BIN (the binaries, else <repo>/target/debug/; missing fails).
 """
 
 from __future__ import annotations
@@ -1017,11 +1020,12 @@ def test_least_privilege_enforced(deployed, tmp_path):
     * Action and Resource of identity policies, and Deny over Allow. S3 calls carry their
       bucket or object ARN. Other services are authorized against Resource "*", so a grant
       scoped to one Auto Scaling group would never match: moto_iam.py gives moto the group's
-      ARN for the calls that name one (the autoscaler's ResizeAgents is then evaluated as on AWS).
-      EC2 calls stay "*": the autoscaler's ec2:CreateTags on its agents' instances (resource
-      instance/*, conditions aws:ResourceTag/aws:autoscaling:groupName and aws:TagKeys) cannot
-      be shown, and mesos-scale makes no such call here (no idle agent).
-    * No condition of an identity policy: a condition is taken as met. So kms:ViaService
+      ARN for the calls that name one (the autoscaler's ResizeAgents is then evaluated as on AWS),
+      and EC2 CreateTags/DeleteTags of instances an instance ARN (TagAgentInstances).
+    * No condition of an identity policy: a condition is taken as met. So the autoscaler's
+      ec2:CreateTags/DeleteTags being limited to its group's instances
+      (aws:ResourceTag/aws:autoscaling:groupName) and to mesos-scale:* keys (aws:TagKeys) is
+      not shown (only that the grant covers the agents' instances), nor kms:ViaService
       (moto's S3 calls no KMS at all: kms:Decrypt / GenerateDataKey through S3 are not
       evaluated either) and the s3:prefix of the ZooKeeper nodes' ListBucketVersions are not
       shown; test_iam_least_privilege checks them in the policy text.
@@ -1057,14 +1061,14 @@ def test_least_privilege_enforced(deployed, tmp_path):
     for role in (*ROLES, "autoscaler"):
         (arn,) = [r["Arn"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{CLUSTER}-{role}-")]
         creds[role] = sts.assume_role(RoleArn=arn, RoleSessionName=f"least-privilege-{role}")["Credentials"]
-    policy = s3.get_bucket_policy(Bucket=DOMAIN)["Policy"]
-    s3.delete_bucket_policy(Bucket=DOMAIN)  # see the docstring: moto ignores its conditions
-    s3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"not the shared config\n")
     imds = _Imds()
     master = _LeadingMaster(instances["agent"])
     desired = groups["agent"]["DesiredCapacity"]
     # No cooldown from an earlier scale-out (the autoscaler's state tag): it scales out now.
     asg.delete_tags(Tags=[{"ResourceId": f"{CLUSTER}-agent", "ResourceType": "auto-scaling-group", "Key": "mesos-scale:state"}])
+    # A busy agent marked idle earlier: the autoscaler clears the mark (ec2:DeleteTags).
+    busy = instances["agent"][0]["InstanceId"]
+    ec2.create_tags(Resources=[busy], Tags=[{"Key": "mesos-scale:idle-since", "Value": "1700000000"}])
     # The ZooKeeper node's address: nothing listens on its client port, so it finds no running
     # ensemble and forms one (of 1: --ensemble-size).
     zk_ip = f"127.{os.getpid() % 200 + 20}.{os.getpid() // 200 % 250}.7"
@@ -1093,6 +1097,9 @@ def test_least_privilege_enforced(deployed, tmp_path):
         if what.startswith("mesos-boot"):  # its tags came from EC2, with the role's credentials
             assert "reading tags with ec2:DescribeTags" in proc.stderr, proc.stderr[-3000:]
 
+    policy = s3.get_bucket_policy(Bucket=DOMAIN)["Policy"]
+    s3.delete_bucket_policy(Bucket=DOMAIN)  # see the docstring: moto ignores its conditions
+    s3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"not the shared config\n")
     moto.enforce_iam(True)
     try:
         node = {role: {s: moto.client(s, creds[role]) for s in ("s3", "autoscaling")} for role in creds}
@@ -1149,8 +1156,8 @@ def test_least_privilege_enforced(deployed, tmp_path):
             assert _denied(lambda: hook(role)) != "AccessDenied", role
             assert _denied(lambda: hook(other)) == "AccessDenied", (role, other)
 
-        # Autoscaler: describes the agents' group and instances, scales out (SetDesiredCapacity)
-        # and saves its state tag (CreateOrUpdateTags) on that group.
+        # Autoscaler: describes the agents' group and instances, scales out (SetDesiredCapacity),
+        # saves its state tag (CreateOrUpdateTags) on that group, clears a stale idle mark.
         proc = run([scale_bin, "--once", "--asg", f"{CLUSTER}-agent", "--master", master.url, "--log-format", "plain"],
                    "autoscaler", 60)
         ok(proc, "mesos-scale")
@@ -1159,6 +1166,8 @@ def test_least_privilege_enforced(deployed, tmp_path):
         assert g["DesiredCapacity"] > desired, (desired, g["DesiredCapacity"], proc.stderr[-3000:])
         state = _tags(g["Tags"])["mesos-scale:state"]
         assert state.startswith("out="), state
+        (i,) = moto.client("ec2", creds["autoscaler"]).describe_instances(InstanceIds=[busy])["Reservations"][0]["Instances"]
+        assert "mesos-scale:idle-since" not in _tags(i.get("Tags", [])), i.get("Tags")
         # ... and nothing else: not the ZooKeeper (or masters') group, not the bucket.
         zk_group, zk_instance = f"{CLUSTER}-zookeeper", groups["zookeeper"]["Instances"][0]["InstanceId"]
         for other in (zk_group, f"{CLUSTER}-master"):
