@@ -3,6 +3,8 @@
 * `terraform fmt -check` and `terraform validate` of every module and of the sample;
 * the sample applied to a moto server started here on a free 127.0.0.1 port, what it
   created read back with boto3, then destroyed and checked to leave nothing behind;
+* least privilege for real: mesos-boot and mesos-scale run with exactly the applied roles'
+  policies under moto's IAM enforcement (test_least_privilege_enforced);
 * `packer fmt -check` / `packer validate` (when Debian's `packer` is installed);
 * `systemd-analyze verify` of the units in systemd/.
 
@@ -10,7 +12,8 @@ Nothing is downloaded: providers come from the filesystem mirror named in terraf
 and no request leaves 127.0.0.1. A missing `terraform` or `moto_server` fails the suite.
 
 Environment: TERRAFORM (path of terraform), MOTO_SERVER (path of moto_server, else
-<repo>/.venv/bin/moto_server, else moto_server on PATH).
+<repo>/.venv/bin/moto_server, else moto_server on PATH; its Python runs moto_iam.py),
+MESOS_BOOT_BIN and MESOS_SCALE_BIN (the binaries, else <repo>/target/debug/; missing fails).
 """
 
 from __future__ import annotations
@@ -224,14 +227,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _moto_command(binary: str) -> tuple[list[str], bool]:
+    """How to start moto: moto_server's own Python running moto_iam.py next to this file
+    (moto_server, plus the group ARN of the Auto Scaling calls for IAM enforcement; see there),
+    else moto_server itself. The flag says whether moto_iam.py is used."""
+    try:
+        with open(binary, "rb") as f:
+            first = f.readline(500).decode(errors="replace")
+    except OSError:
+        first = ""
+    if first.startswith("#!") and "python" in first:
+        return [*first[2:].split(), str(Path(__file__).with_name("moto_iam.py"))], True
+    return [binary], False
+
+
 class Moto:
     def __init__(self, binary: str, log: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # AWSLambdaVPCAccessExecutionRole etc.
         self.log = open(log, "w")
+        cmd, self.group_resources = _moto_command(binary)
         self.proc = subprocess.Popen(
-            [binary, "-H", "127.0.0.1", "-p", str(self.port)],
+            [*cmd, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -258,16 +276,27 @@ class Moto:
                 self.proc.wait()
         self.log.close()
 
-    def client(self, service: str):
+    def client(self, service: str, creds: dict | None = None):
+        """A boto3 client with moto's any-key credentials, or with `creds` (an STS Credentials)."""
         import boto3
 
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        if creds:
+            keys = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            }
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, **keys)
+
+    def enforce_iam(self, on: bool):
+        """IAM enforcement on every later request (moto's INITIAL_NO_AUTH_ACTION_COUNT, set on
+        the running server: 0 authorizes every request, inf none)."""
+        req = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
+            headers={"Content-Type": "text/plain"},  # else the body is read as a form, and lost
         )
+        urllib.request.urlopen(req, timeout=10).read()
 
 
 class Deployment:
@@ -852,6 +881,313 @@ def test_no_drift_after_apply_and_autoscaler_tags(deployed):
     assert _real_changes(deployed) == []
     (g,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
     assert _tags(g["Tags"])["mesos-scale:state"] == "out=1700000000"
+
+
+################################################################################
+# Least privilege, enforced: the real binaries with exactly the applied roles' policies
+################################################################################
+
+
+def _binary(env: str, name: str) -> str:
+    path = os.environ.get(env) or str(REPO / "target/debug" / name)
+    if not os.access(path, os.X_OK):
+        pytest.fail(
+            f"\n\n*** {name} NOT found ({env}={os.environ.get(env)!r}, else {REPO}/target/debug/{name}): the "
+            f"least-privilege test runs the real binary. Build it (cargo build) or set {env}. ***\n",
+            pytrace=False,
+        )
+    return path
+
+
+class _Server:
+    """A tiny HTTP server on a free 127.0.0.1 port in a thread; `handle(handler)` answers."""
+
+    def __init__(self, handle):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                handle(self)
+
+            do_PUT = do_GET
+
+            def reply(self, status: int, body: str = "", headers: dict | None = None):
+                data = body.encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "text/plain", **(headers or {})}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Imds(_Server):
+    """IMDSv2 as mesos-boot reads it (token flow; instance id, address, placement, type), with
+    instance metadata tags off (404): mesos-boot then reads its tags with ec2:DescribeTags, with
+    the role's credentials. `instance` is the emulated instance, changed between runs."""
+
+    def __init__(self):
+        import secrets
+
+        self.instance: dict[str, str] = {}
+        tokens: set[str] = set()
+
+        def handle(h):
+            ttl = h.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+            if h.command == "PUT":
+                if h.path != "/latest/api/token" or not ttl:
+                    return h.reply(400)
+                tokens.add(tok := secrets.token_hex(16))
+                return h.reply(200, tok, {"X-aws-ec2-metadata-token-ttl-seconds": ttl})
+            if h.headers.get("X-aws-ec2-metadata-token") not in tokens:
+                return h.reply(401)
+            value = self.instance.get(h.path.removeprefix("/latest/meta-data/"))
+            h.reply(200, value) if value is not None else h.reply(404)
+
+        super().__init__(handle)
+
+
+class _LeadingMaster(_Server):
+    """The leading Mesos master as mesos-scale reads it (`/master/redirect` to itself,
+    `/metrics/snapshot`, `/master/state`): every agent of `agents` (EC2 instances) registered,
+    95% of the cpus used, so that the autoscaler scales out."""
+
+    def __init__(self, agents: list[dict]):
+        cpus = 4.0 * len(agents)
+        metrics = {
+            "master/elected": 1, "master/cpus_total": cpus, "master/cpus_used": 0.95 * cpus,
+            "master/mem_total": 8192.0 * len(agents), "master/mem_used": 1024.0, "master/tasks_staging": 0,
+        }
+        state = {
+            "version": "1.11.0",
+            "frameworks": [],
+            "slaves": [
+                {
+                    "id": f"agent-{n}", "hostname": i["PrivateDnsName"], "pid": f"slave(1)@{i['PrivateIpAddress']}:5051",
+                    "used_resources": {"cpus": 3.8, "mem": 1024.0 / len(agents)}, "active": True,
+                }
+                for n, i in enumerate(agents)
+            ],
+        }
+
+        def handle(h):
+            if h.path == "/master/redirect":
+                return h.reply(307, "", {"Location": "//" + self.url.removeprefix("http://") + "/master/redirect"})
+            body = {"/metrics/snapshot": metrics, "/master/state": state}.get(h.path)
+            h.reply(200, json.dumps(body), {"Content-Type": "application/json"}) if body else h.reply(404)
+
+        super().__init__(handle)
+
+
+def _denied(call) -> str:
+    """The error code of a call that must fail (AccessDenied when IAM refuses it)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    except (BotoCoreError, ResponseParserError) as e:  # e.g. moto's HTML 500 for an action it lacks
+        return type(e).__name__
+    return "allowed"
+
+
+def test_least_privilege_enforced(deployed, tmp_path):
+    """Each role the sample created, with exactly its applied policies, under moto's IAM
+    enforcement: mesos-boot (ZooKeeper node, master, agent) and mesos-scale do their work, and
+    what the role must not do is AccessDenied.
+
+    How: while moto authorizes nothing yet, an STS session of each applied role is made
+    (sts:AssumeRole; its trust policy, ec2/lambda.amazonaws.com, is not what is tested: on AWS
+    the instance profile or Lambda makes that session). moto authorizes a role session with
+    exactly the role's inline and attached policies. Then enforcement goes on for every request,
+    and the binaries run with those credentials (IMDS emulated, tags through ec2:DescribeTags).
+
+    What moto evaluates, and what it does not (moto 5.2.5, moto/iam/access_control.py):
+    * Action and Resource of identity policies, and Deny over Allow. S3 calls carry their
+      bucket or object ARN. Other services are authorized against Resource "*", so a grant
+      scoped to one Auto Scaling group would never match: moto_iam.py gives moto the group's
+      ARN for the calls that name one (the autoscaler's ResizeAgents is then evaluated as on AWS),
+      and EC2 CreateTags/DeleteTags of instances an instance ARN (TagAgentInstances).
+    * No condition of an identity policy: a condition is taken as met. So the autoscaler's
+      ec2:CreateTags/DeleteTags being limited to its group's instances
+      (aws:ResourceTag/aws:autoscaling:groupName) and to mesos-scale:* keys (aws:TagKeys) is
+      not shown (only that the grant covers the agents' instances), nor kms:ViaService
+      (moto's S3 calls no KMS at all: kms:Decrypt / GenerateDataKey through S3 are not
+      evaluated either) and the s3:prefix of the ZooKeeper nodes' ListBucketVersions are not
+      shown; test_iam_least_privilege checks them in the policy text.
+    * The bucket policy: moto applies its Deny statements to object calls but none of their
+      conditions (aws:SourceVpce, aws:PrincipalArn, aws:SecureTransport), so it would deny
+      every object call of every role; it is lifted for this test and put back after.
+    * A missing key: moto answers NoSuchKey (404) to any caller allowed s3:GetObject on it,
+      ListBucket or not. On AWS a caller without s3:ListBucket on the bucket gets 403 instead
+      (issue 10, item 9), which mesos-boot treats as fatal; moto can show the grant is there and
+      used (ListObjectsV2 by each node role is allowed), and that the roles' first reads of the
+      missing shared config and secret give 404 and the boot goes on, not the 403 itself:
+      test_iam_least_privilege checks that the ListBucket grant has no condition.
+    """
+    moto = deployed.moto
+    assert moto.group_resources, "moto runs without moto_iam.py: group-scoped grants cannot be evaluated"
+    boot_bin, scale_bin = _binary("MESOS_BOOT_BIN", "mesos-boot"), _binary("MESOS_SCALE_BIN", "mesos-scale")
+    iam, s3, asg, ec2, sts = (moto.client(s) for s in ("iam", "s3", "autoscaling", "ec2", "sts"))
+    key = "exhibitor/exhibitor.properties"
+    secret = key + ".zk-super"
+    groups = {
+        g["AutoScalingGroupName"].removeprefix(f"{CLUSTER}-"): g
+        for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+    }
+
+    def ec2_instances(role: str) -> list[dict]:
+        ids = [i["InstanceId"] for i in groups[role]["Instances"]]
+        return [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
+
+    instances = {role: ec2_instances(role) for role in ROLES}
+
+    # One session of each applied role (made before enforcement: moto checks nothing yet).
+    creds = {}
+    for role in (*ROLES, "autoscaler"):
+        (arn,) = [r["Arn"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{CLUSTER}-{role}-")]
+        creds[role] = sts.assume_role(RoleArn=arn, RoleSessionName=f"least-privilege-{role}")["Credentials"]
+    imds = _Imds()
+    master = _LeadingMaster(instances["agent"])
+    desired = groups["agent"]["DesiredCapacity"]
+    # No cooldown from an earlier scale-out (the autoscaler's state tag): it scales out now.
+    asg.delete_tags(Tags=[{"ResourceId": f"{CLUSTER}-agent", "ResourceType": "auto-scaling-group", "Key": "mesos-scale:state"}])
+    # A busy agent marked idle earlier: the autoscaler clears the mark (ec2:DeleteTags).
+    busy = instances["agent"][0]["InstanceId"]
+    ec2.create_tags(Resources=[busy], Tags=[{"Key": "mesos-scale:idle-since", "Value": "1700000000"}])
+    # The ZooKeeper node's address: nothing listens on its client port, so it finds no running
+    # ensemble and forms one (of 1: --ensemble-size).
+    zk_ip = f"127.{os.getpid() % 200 + 20}.{os.getpid() // 200 % 250}.7"
+
+    def boot(role: str, *args: str) -> subprocess.CompletedProcess:
+        inst = instances[role][0]
+        imds.instance = {
+            "instance-id": inst["InstanceId"], "local-ipv4": zk_ip if role == "zookeeper" else inst["PrivateIpAddress"],
+            "local-hostname": inst["PrivateDnsName"], "placement/availability-zone": inst["Placement"]["AvailabilityZone"],
+            "placement/region": REGION, "instance-type": inst["InstanceType"],
+        }
+        return run([boot_bin, "--root", str(tmp_path / role), "--no-start", "--no-wait", "--timeout", "60s", *args], role, 90)
+
+    def run(cmd: list[str], role: str, timeout: int) -> subprocess.CompletedProcess:
+        c = creds[role]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MESOS_"))}
+        env.update(
+            AWS_ACCESS_KEY_ID=c["AccessKeyId"], AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"], AWS_SESSION_TOKEN=c["SessionToken"],
+            AWS_ENDPOINT_URL=moto.url, AWS_REGION=REGION, AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url,
+            RUST_LOG="info",
+        )
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    def ok(proc: subprocess.CompletedProcess, what: str):
+        assert proc.returncode == 0, f"{what} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        if what.startswith("mesos-boot"):  # its tags came from EC2, with the role's credentials
+            assert "reading tags with ec2:DescribeTags" in proc.stderr, proc.stderr[-3000:]
+
+    policy = s3.get_bucket_policy(Bucket=DOMAIN)["Policy"]
+    s3.delete_bucket_policy(Bucket=DOMAIN)  # see the docstring: moto ignores its conditions
+    s3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"not the shared config\n")
+    moto.enforce_iam(True)
+    try:
+        node = {role: {s: moto.client(s, creds[role]) for s in ("s3", "autoscaling")} for role in creds}
+        # Everyone else's keys are refused now: enforcement is on.
+        assert _denied(lambda: s3.list_objects_v2(Bucket=DOMAIN)) == "InvalidAccessKeyId"
+
+        # Before any ZooKeeper node ran, the shared config is missing: a 404 to every node role
+        # (see the docstring for what moto cannot show about the 403 of AWS), and a listing of
+        # the bucket is allowed (s3:ListBucket, what makes AWS answer 404).
+        for role in ROLES:
+            n3 = node[role]["s3"]
+            assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=key)) == "NoSuchKey", role
+            assert [o["Key"] for o in n3.list_objects_v2(Bucket=DOMAIN).get("Contents", [])] == ["exhibitor/other"], role
+
+        # ZooKeeper node: reads the missing shared config and secret (404), lists the key's
+        # versions, creates both, reads its tags and its group (DescribeTags, Describe*).
+        proc = boot("zookeeper", "--ensemble-size", "1")
+        ok(proc, "mesos-boot (zookeeper)")
+        zk3 = node["zookeeper"]["s3"]
+        cfg = zk3.get_object(Bucket=DOMAIN, Key=key)["Body"].read().decode()
+        assert f"servers-spec=1\\:{zk_ip}\n" in cfg and f"instances=1\\:{instances['zookeeper'][0]['InstanceId']}\n" in cfg, cfg
+        assert zk3.get_object(Bucket=DOMAIN, Key=secret)["Body"].read()
+        assert (tmp_path / "zookeeper/var/lib/mesos-boot/boot.json").exists()
+        # ... and nothing else: no other key, no group change.
+        assert _denied(lambda: zk3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"x")) == "AccessDenied"
+        assert _denied(lambda: zk3.get_object(Bucket=DOMAIN, Key="exhibitor/other")) == "AccessDenied"
+        assert _denied(lambda: zk3.delete_object(Bucket=DOMAIN, Key=key)) == "AccessDenied"
+        assert _denied(lambda: node["zookeeper"]["autoscaling"].set_desired_capacity(
+            AutoScalingGroupName=f"{CLUSTER}-zookeeper", DesiredCapacity=3)) == "AccessDenied"
+
+        # Master and agent: read the shared config (and their tags) and render.
+        for role in ("master", "agent"):
+            ok(boot(role), f"mesos-boot ({role})")
+            assert (tmp_path / role / "var/lib/mesos-boot/boot.json").exists(), role
+            n3 = node[role]["s3"]
+            # The reconfig secret is the ZooKeeper nodes' alone; the shared config is read-only.
+            assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=secret)) == "AccessDenied", role
+            assert _denied(lambda: n3.head_object(Bucket=DOMAIN, Key=secret)) in ("403", "AccessDenied"), role
+            assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=key, Body=b"x=1\n")) == "AccessDenied", role
+            assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=secret, Body=b"x\n")) == "AccessDenied", role
+            assert _denied(lambda: n3.delete_object(Bucket=DOMAIN, Key=key)) == "AccessDenied", role
+            assert _denied(lambda: node[role]["autoscaling"].set_desired_capacity(
+                AutoScalingGroupName=f"{CLUSTER}-agent", DesiredCapacity=desired)) == "AccessDenied", role
+        assert zk3.get_object(Bucket=DOMAIN, Key=key)["Body"].read().decode() == cfg  # unchanged
+        # Each node completes the launch hook of its own group only (past authorization, moto
+        # 5.2.5 fails CompleteLifecycleAction, which it does not implement: not AccessDenied).
+        for role, other in zip(ROLES, ROLES[1:] + ROLES[:1]):
+            def hook(group_role: str):
+                return node[role]["autoscaling"].complete_lifecycle_action(
+                    AutoScalingGroupName=f"{CLUSTER}-{group_role}", LifecycleHookName="mesos-boot-joined",
+                    InstanceId=instances[group_role][0]["InstanceId"], LifecycleActionResult="CONTINUE",
+                )
+
+            assert _denied(lambda: hook(role)) != "AccessDenied", role
+            assert _denied(lambda: hook(other)) == "AccessDenied", (role, other)
+
+        # Autoscaler: describes the agents' group and instances, scales out (SetDesiredCapacity),
+        # saves its state tag (CreateOrUpdateTags) on that group, clears a stale idle mark.
+        proc = run([scale_bin, "--once", "--asg", f"{CLUSTER}-agent", "--master", master.url, "--log-format", "plain"],
+                   "autoscaler", 60)
+        ok(proc, "mesos-scale")
+        auto = node["autoscaler"]["autoscaling"]
+        (g,) = auto.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{CLUSTER}-agent"])["AutoScalingGroups"]
+        assert g["DesiredCapacity"] > desired, (desired, g["DesiredCapacity"], proc.stderr[-3000:])
+        state = _tags(g["Tags"])["mesos-scale:state"]
+        assert state.startswith("out="), state
+        (i,) = moto.client("ec2", creds["autoscaler"]).describe_instances(InstanceIds=[busy])["Reservations"][0]["Instances"]
+        assert "mesos-scale:idle-since" not in _tags(i.get("Tags", [])), i.get("Tags")
+        # ... and nothing else: not the ZooKeeper (or masters') group, not the bucket.
+        zk_group, zk_instance = f"{CLUSTER}-zookeeper", groups["zookeeper"]["Instances"][0]["InstanceId"]
+        for other in (zk_group, f"{CLUSTER}-master"):
+            assert _denied(lambda: auto.set_desired_capacity(AutoScalingGroupName=other, DesiredCapacity=1)) == "AccessDenied"
+            assert _denied(lambda: auto.create_or_update_tags(Tags=[{
+                "ResourceId": other, "ResourceType": "auto-scaling-group", "Key": "mesos-scale:state", "Value": "x",
+                "PropagateAtLaunch": False,
+            }])) == "AccessDenied"
+        assert _denied(lambda: auto.terminate_instance_in_auto_scaling_group(
+            InstanceId=zk_instance, ShouldDecrementDesiredCapacity=False)) == "AccessDenied"
+        assert _denied(lambda: node["autoscaler"]["s3"].get_object(Bucket=DOMAIN, Key=key)) == "AccessDenied"
+    finally:
+        moto.enforce_iam(False)
+        imds.stop()
+        master.stop()
+        # test_destroy_leaves_nothing counts the versions it writes: leave the bucket as found.
+        vs = s3.list_object_versions(Bucket=DOMAIN)
+        for v in vs.get("Versions", []) + vs.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=DOMAIN, Key=v["Key"], VersionId=v["VersionId"])
+        s3.put_bucket_policy(Bucket=DOMAIN, Policy=policy)
 
 
 def test_one_character_over_the_name_limits_fails_validation(deployed):
