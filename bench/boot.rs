@@ -55,8 +55,9 @@ fn median(mut v: Vec<u64>) -> u64 {
 }
 
 /// `n` ZooKeeper nodes started at once by mesos-boot from an empty shared config, until every
-/// one is a voting member; then the same by hand with a fixed config (both tickTime 2000).
-fn boot_to_quorum(n: usize) -> (Duration, Duration) {
+/// one is a voting member. Returns the time, the S3 requests all nodes made (moto's recorder),
+/// and each node's boot steps (name, ms).
+fn via_boot(n: usize) -> (Duration, usize, Vec<Vec<(String, u64)>>) {
     let bucket = block_on(Moto::shared().unique_bucket("bench"));
     let url = format!("s3://{bucket}/{KEY}");
     let size = n.to_string();
@@ -66,6 +67,8 @@ fn boot_to_quorum(n: usize) -> (Duration, Duration) {
         .iter()
         .map(|ip| Node::zookeeper(*ip, &t))
         .collect();
+    moto_recorded("reset-recording");
+    moto_recorded("start-recording");
     let started = Instant::now();
     let children: Vec<_> = nodes
         .iter()
@@ -75,9 +78,35 @@ fn boot_to_quorum(n: usize) -> (Duration, Duration) {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", show(&out));
     }
-    let via_boot = started.elapsed();
+    let took = started.elapsed();
+    moto_recorded("stop-recording");
+    let s3 = recorded()
+        .iter()
+        .filter(|r| r["body"].as_str().is_none_or(|b| !b.contains("Action=")))
+        .count();
+    let steps = nodes
+        .iter()
+        .map(|n| {
+            n.boot_record()["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["name"].as_str().unwrap().to_string(),
+                        s["ms"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
     drop(nodes);
+    (took, s3, steps)
+}
 
+/// The same `n` ZooKeepers started by hand with a fixed config (tickTime 2000), until every one
+/// serves.
+fn by_hand(n: usize) -> Duration {
     let ips = net::alloc_ips(n);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -97,9 +126,70 @@ fn boot_to_quorum(n: usize) -> (Duration, Duration) {
     for ip in &ips {
         wait_serving(&format!("{ip}:2181"), Duration::from_secs(120)).unwrap();
     }
-    let by_hand = started.elapsed();
+    let took = started.elapsed();
     drop(procs);
-    (via_boot, by_hand)
+    took
+}
+
+/// Boot-to-quorum via mesos-boot and by hand, alternated `rounds` times (which goes first
+/// alternates too); prints the median ratio and its spread, where mesos-boot's time goes
+/// (median per step over every node of every round), and the S3 requests per node per second.
+fn boot_to_quorum(n: usize, rounds: usize) {
+    let (mut ratios, mut boots, mut hands) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut s3_total, mut node_seconds) = (0usize, 0f64);
+    let mut steps: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    let mut order: Vec<String> = Vec::new();
+    for round in 0..rounds {
+        let (boot, hand) = if round % 2 == 0 {
+            let b = via_boot(n);
+            (b, by_hand(n))
+        } else {
+            let h = by_hand(n);
+            (via_boot(n), h)
+        };
+        let (took, s3, node_steps) = boot;
+        s3_total += s3;
+        node_seconds += took.as_secs_f64() * n as f64;
+        for node in node_steps {
+            for (name, ms) in node {
+                if !order.contains(&name) {
+                    order.push(name.clone());
+                }
+                steps.entry(name).or_default().push(ms);
+            }
+        }
+        ratios.push(took.as_secs_f64() / hand.as_secs_f64());
+        boots.push(took.as_millis() as u64);
+        hands.push(hand.as_millis() as u64);
+    }
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let q = |f: f64| sorted[((sorted.len() - 1) as f64 * f).round() as usize];
+    println!(
+        "{n}-node boot-to-quorum from an empty shared config, {rounds} alternated rounds: \
+         mesos-boot median {:.2} s, by hand median {:.2} s; ratio median {:.2} \
+         (quartiles {:.2}..{:.2}, min {:.2}, max {:.2})",
+        median(boots) as f64 / 1e3,
+        median(hands) as f64 / 1e3,
+        q(0.5),
+        q(0.25),
+        q(0.75),
+        sorted[0],
+        sorted[sorted.len() - 1]
+    );
+    let per_step: Vec<String> = order
+        .iter()
+        .map(|name| format!("{name} {} ms", median(steps[name].clone())))
+        .collect();
+    println!(
+        "  mesos-boot's steps (median per node): {}",
+        per_step.join(", ")
+    );
+    println!(
+        "  S3 requests: {:.1} per node per second of boot ({} in all)",
+        s3_total as f64 / node_seconds,
+        s3_total
+    );
 }
 
 /// A 3-node ensemble loses a member (its JVM and its instance); once the survivors' `serve`
@@ -182,10 +272,31 @@ fn moto_recorded(path: &str) -> serde_json::Value {
     serde_json::Value::String(r.text())
 }
 
+/// The requests moto recorded since `start-recording`, one JSON object each.
+fn recorded() -> Vec<serde_json::Value> {
+    moto_recorded("download-recording")
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 fn main() {
     let binary = bin::mesos_boot_bin();
     let size = std::fs::metadata(&binary).unwrap().len();
     println!("binary: {} ({:.1} MB)", binary.display(), size as f64 / 1e6);
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    // BENCH_ONLY=quorum: only the boot-to-quorum comparison.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "quorum") {
+        for n in [3, 5] {
+            boot_to_quorum(n, rounds);
+        }
+        return;
+    }
 
     // A running ensemble for the master and agent boots.
     let e = Ensemble::boot(3);
@@ -242,13 +353,7 @@ fn main() {
     let n = Node::new(net::alloc_ip(), &tags("agent", &e.url));
     assert!(n.run(&["--no-start"]).status.success());
     moto_recorded("stop-recording");
-    let recording = moto_recorded("download-recording");
-    let lines: Vec<serde_json::Value> = recording
-        .as_str()
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = recorded();
     let s3_gets = lines
         .iter()
         .filter(|r| {
@@ -274,13 +379,7 @@ fn main() {
 
     // Boot-to-quorum from an empty shared config vs the same ZooKeepers started by hand.
     for n in [3, 5] {
-        let (via_boot, by_hand) = boot_to_quorum(n);
-        println!(
-            "{n}-node boot-to-quorum from an empty shared config: mesos-boot {:.2} s, by hand {:.2} s, ratio {:.2}",
-            via_boot.as_secs_f64(),
-            by_hand.as_secs_f64(),
-            via_boot.as_secs_f64() / by_hand.as_secs_f64()
-        );
+        boot_to_quorum(n, rounds);
     }
 
     let (join, total) = replacement();

@@ -7,4 +7,4 @@ cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -
 export MESOS_BOOT_BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release/mesos-boot
 export MOTO_SERVER=$PWD/.venv/bin/moto_server
 # The bench drives the release binary; its own harness needs no optimisation.
-cargo bench --quiet --profile dev -p mesos-boot-tests --bench boot
+cargo bench --quiet --profile dev --workspace --bench boot

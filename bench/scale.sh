@@ -12,4 +12,4 @@ export MOTO_SERVER=${MOTO_SERVER:-$PWD/.venv/bin/moto_server}
 # builds the dependencies once more).
 cargo bench --quiet -p mesos-scale --bench decide --target x86_64-unknown-linux-musl --profile release
 # The bench drives the release binary; its own harness needs no optimisation.
-cargo bench --quiet --profile dev -p mesos-boot-tests --bench scale
+cargo bench --quiet --profile dev --workspace --bench scale

@@ -11,4 +11,4 @@ export SOAK_STEPS=${1:-200}
 cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale
 rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot
-cargo test --quiet -p mesos-boot-tests --test soak -- --nocapture 2>&1 | grep -E '^soak|test result|panicked|failed'
+cargo test --quiet --workspace --test soak -- --nocapture 2>&1 | grep -E '^soak|test result|panicked|failed'

@@ -9,12 +9,12 @@ scripts/setup.sh
 export MOTO_SERVER=$PWD/.venv/bin/moto_server
 runs3=${RUNS_3:-50} runs5=${RUNS_5:-50}
 # A private copy of the binary: a build elsewhere in the tree must not swap it mid-trial.
-cargo build --quiet -p mesos-boot
+cargo build --quiet --workspace --bins
 bin_dir=$(mktemp -d)
 trap 'rm -rf "$bin_dir"' EXIT
 cp "${CARGO_TARGET_DIR:-target}/debug/mesos-boot" "$bin_dir/"
 export MESOS_BOOT_BIN=$bin_dir/mesos-boot
 started=$(date +%s)
 FORMATION_RUNS_3=$runs3 FORMATION_RUNS_5=$runs5 \
-  cargo test --quiet -p mesos-boot-tests --test ensemble concurrent_first_boot -- --test-threads 1 --nocapture
+  cargo test --quiet --workspace --test ensemble concurrent_first_boot -- --test-threads 1 --nocapture
 echo "split-brain trials: $((runs3 + runs5)) runs ($runs3 of 3 nodes, $runs5 of 5), 0 failures, $(( $(date +%s) - started )) s"

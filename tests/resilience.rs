@@ -484,3 +484,69 @@ fn a_member_whose_zookeeper_answers_is_never_removed_and_a_lost_entry_is_put_bac
     .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
     assert_eq!(live_voters(&survivor).map(|v| v.len()), Some(3));
 }
+
+/// `DigestAuthenticationProvider.superDigest` in a node's zoo.cfg.
+fn super_digest(node: &Node) -> String {
+    node.file("/etc/zookeeper/conf/zoo.cfg")
+        .lines()
+        .find(|l| l.starts_with("DigestAuthenticationProvider.superDigest="))
+        .expect("superDigest in zoo.cfg")
+        .to_string()
+}
+
+/// Waits until servers-spec and ZooKeeper's own membership (through `via`) list `n` servers.
+fn wait_members(url: &str, via: &Node, n: usize, serves: &[Serve]) {
+    poll_until(Duration::from_secs(60), "the membership", || {
+        (servers_spec(url).len() == n
+            && live_voters(&via.client_addr()).map(|v| v.len()) == Some(n))
+        .then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
+}
+
+#[test]
+fn a_rotated_secret_is_read_again_after_zookeeper_refuses_the_old_one() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let mut nodes = formed_ensemble(&url);
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let secret_key = format!("{key}.zk-super");
+    let old = block_on(Moto::shared().get_object(bucket, &secret_key)).expect("the secret");
+    let old_digest = super_digest(&nodes[0].0);
+    // One serve, so that the one that read the old secret is the one that removes next.
+    let serves: Vec<Serve> = nodes[..1].iter().map(|(n, _)| Serve::start(n)).collect();
+
+    // A first removal: serve has read the secret (server 3 dies with its instance).
+    let (dead, dead_id) = nodes.pop().unwrap();
+    assert!(dead.zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(&dead_id));
+    wait_members(&url, &nodes[0].0, 2, &serves);
+    let (fourth, fourth_id) = zk_node(&url, "3", &[]);
+    assert_booted(&[&fourth], &boot_all(&[&fourth], 0));
+    wait_members(&url, &nodes[0].0, 3, &serves);
+
+    // README's rotation: delete the secret, re-run mesos-boot and restart ZooKeeper on every
+    // node, one at a time (the running serves keep the secret they read).
+    block_on(Moto::shared().delete_object(bucket, &secret_key));
+    for n in nodes.iter().map(|(n, _)| n).chain([&fourth]) {
+        assert!(n.zk.as_ref().unwrap().kill());
+        let out = n.run(&["--timeout", "90s"]);
+        assert!(out.status.success(), "{}", show(&out));
+        assert_eq!(record(n)["membership"], "member");
+        wait_members(&url, n, 3, &serves);
+    }
+    let new = block_on(Moto::shared().get_object(bucket, &secret_key)).expect("a new secret");
+    assert_ne!(new.0, old.0, "a new secret");
+    assert_ne!(super_digest(&nodes[0].0), old_digest);
+    assert_eq!(super_digest(&nodes[0].0), super_digest(&fourth));
+
+    // The next removal: ZooKeeper refuses the old secret; serve reads the new one and removes.
+    assert!(fourth.zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(&fourth_id));
+    wait_members(&url, &nodes[0].0, 2, &serves);
+    let logs: String = serves.iter().map(Serve::log).collect();
+    assert!(
+        logs.contains("refused the superuser secret; reading it again"),
+        "{logs}"
+    );
+}
