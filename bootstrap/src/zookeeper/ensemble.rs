@@ -440,6 +440,11 @@ impl Registrar<'_> {
         })
     }
 
+    /// How often a registrant re-reads the shared config while waiting for the others: at most
+    /// 1 / 125 ms = 8 GETs per second per node, only until the ensemble is complete (bench/boot.rs
+    /// prints the S3 requests per node per second of a whole boot).
+    pub const MEMBERS_POLL: Duration = Duration::from_millis(250);
+
     /// Waits until the config lists the recorded number of voters (first formation); returns
     /// that config, or the running ensemble's membership when one turns out to be live
     /// (`Ok(Err(live))`: join it instead). Meanwhile, registrants whose instance is gone are
@@ -452,7 +457,7 @@ impl Registrar<'_> {
         let got = retry::until(
             "ensemble members",
             self.deadline,
-            Duration::from_secs(1),
+            Self::MEMBERS_POLL,
             || async {
                 let (cfg, snap) = match read_config(self.store).await {
                     Ok(Some((cfg, Some(snap)))) => (cfg, snap),

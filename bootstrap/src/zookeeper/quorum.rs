@@ -14,6 +14,10 @@ use crate::retry::{self, Attempt};
 
 const FOUR_LETTER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often the local server is asked whether it joined (`srvr`/`conf` on loopback or the
+/// node's own address; no AWS request).
+pub const LOCAL_POLL: Duration = Duration::from_millis(100);
+
 /// The four-letter words mesos-boot sends (boot, `status`, `serve`); zoo.cfg's
 /// `4lw.commands.whitelist` is exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +237,8 @@ pub async fn wait_local_member(
     let got = retry::until(
         "local zookeeper membership",
         deadline,
-        Duration::from_secs(1),
+        // Local four-letter words only: cheap, so asked often (boot-to-quorum, bench/boot.rs).
+        LOCAL_POLL,
         move || async move {
             let mode = mode_among(addr, servers).await;
             if mode != Mode::Down {
