@@ -31,21 +31,22 @@ zip=${CARGO_TARGET_DIR:-target}/lambda/mesos-scale.zip
 size=$(stat -c %s "$zip")
 [ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: $zip is $size bytes (goal <= 15 MiB)"; exit 1; }
 
-section "cargo test (unit, golden files, integration)"
+section "tests: cargo's test binaries and pytest side by side (scripts/run-tests.py)"
 # The integration tests drive the static release binaries built above (what ships), instead of
 # having the harness build debug ones with a feature resolution of their own (another full
-# compile of aws-sdk-ec2 each).
+# compile of aws-sdk-ec2 each). Each test binary runs as `cargo test --workspace` would run it
+# (its package as cwd), but up to TEST_JOBS (3) at a time, each in its own loopback range, next
+# to the Terraform/Packer/systemd tests (pytest): most of the suite waits on servers, not on
+# the two cores.
 rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
-# The seeded soak (tests/soak.rs): 20 steps (about 2 min); bench/soak.sh runs 200.
+# The seeded soak (tests/soak.rs): 20 steps (about 3 min); bench/soak.sh runs 200.
 export SOAK_STEPS=${SOAK_STEPS:-20}
-cargo test --workspace
+.venv/bin/python scripts/run-tests.py -- -q tests/terraform
+cargo test --workspace --doc --quiet
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
 # bench/fuzz.sh runs them for minutes; here a few seconds each catch a parser that panics.
 corpus=$(mktemp -d)
 FUZZ_CORPUS=$corpus bench/fuzz.sh "${FUZZ_SECONDS_CI:-5}"
 rm -rf "$corpus"
-
-section "Terraform, Packer, systemd (pytest)"
-.venv/bin/python -m pytest -q tests/terraform
