@@ -10,6 +10,15 @@ apt-get -y install --no-install-recommends build-essential autoconf automake lib
 
 curl -fsSL --retry 5 -o /tmp/mesos.tar.gz "${MESOS_SOURCE_URL}"
 echo "${MESOS_SOURCE_SHA256}  /tmp/mesos.tar.gz" | sha256sum -c -
+# The pin was taken from a third party: also check the tarball against the SHA-512 that Apache
+# publishes beside it (`<url>.sha512`, in `sha512sum` or `gpg --print-md` layout).
+curl -fsSL --retry 5 -o /tmp/mesos.tar.gz.sha512 "${MESOS_SOURCE_URL}.sha512"
+published=$(sed 's/^[^:]*: //; s/ .*mesos.*$//' /tmp/mesos.tar.gz.sha512 | tr -d ' \n' | tr 'A-F' 'a-f')
+actual=$(sha512sum /tmp/mesos.tar.gz | cut -d' ' -f1)
+if [ "${published}" != "${actual}" ]; then
+  echo "mesos source: SHA-512 ${actual} differs from Apache's ${MESOS_SOURCE_URL}.sha512 (${published})" >&2
+  exit 1
+fi
 
 rm -rf /tmp/mesos-src /tmp/mesos-root
 mkdir -p /tmp/mesos-src /tmp/mesos-root/DEBIAN
