@@ -14,6 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::Serve;
 use common::*;
 use mesos_boot_tests::moto::Moto;
 use mesos_boot_tests::zk::{wait_serving, write_ensemble_config, ZkProcess};
@@ -212,23 +213,7 @@ fn replacement() -> (Duration, Duration) {
     for c in children {
         assert!(c.wait_with_output().unwrap().status.success());
     }
-    let serves: Vec<_> = nodes[..2]
-        .iter()
-        .map(|(n, _)| {
-            let listen = format!("{}:8080", n.ip);
-            let mut cmd = n.command(&[
-                "serve",
-                "--listen",
-                &listen,
-                "--reconcile-interval",
-                "1s",
-                "--grace",
-                "2s",
-            ]);
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            mesos_boot_tests::proc::spawn_bound(cmd).unwrap()
-        })
-        .collect();
+    let serves: Vec<Serve> = nodes[..2].iter().map(|(n, _)| Serve::start(n)).collect();
     assert!(nodes[2].0.zk.as_ref().unwrap().kill());
     block_on(moto.terminate_instance(&nodes[2].1));
     let (bucket, key) = (bucket.clone(), KEY.to_string());
@@ -255,9 +240,7 @@ fn replacement() -> (Duration, Duration) {
         .take_while(|s| s["name"] != "wait-after-start")
         .map(|s| s["ms"].as_u64().unwrap())
         .sum();
-    for mut s in serves {
-        mesos_boot_tests::proc::terminate_child(&mut s, Duration::from_secs(2));
-    }
+    drop(serves);
     (Duration::from_millis(through_join), total)
 }
 

@@ -11,15 +11,16 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use base64::Engine;
+use common::cluster::Serve;
 use common::*;
 use mesos_boot_tests::imds::Instance;
 use mesos_boot_tests::mesos_master::{EmuAgent, MasterEmulator};
 use mesos_boot_tests::moto::{Moto, REGION};
-use mesos_boot_tests::{block_on, mesos, net, poll_until, proc, workspace_root, zk};
+use mesos_boot_tests::{block_on, mesos, net, poll_until, workspace_root, zk};
 
 const CLUSTER: &str = "whole1";
 const TOP_FQDN: &str = "mesos.example.test";
@@ -307,23 +308,7 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
     }
 
     // A ZooKeeper instance dies; the group launches a replacement, which joins.
-    let serves: Vec<Child> = zks[..2]
-        .iter()
-        .map(|n| {
-            let listen = format!("{}:8080", n.ip);
-            let mut cmd = n.command(&[
-                "serve",
-                "--listen",
-                &listen,
-                "--reconcile-interval",
-                "1s",
-                "--grace",
-                "2s",
-            ]);
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            proc::spawn_bound(cmd).unwrap()
-        })
-        .collect();
+    let serves: Vec<Serve> = zks[..2].iter().map(Serve::start).collect();
     assert!(zks[2].zk.as_ref().unwrap().kill());
     block_on(async {
         moto.autoscaling()
@@ -359,7 +344,5 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         "{conf}"
     );
     assert_eq!(lifecycle(&replacement), "InService");
-    for mut s in serves {
-        proc::terminate_child(&mut s, Duration::from_secs(2));
-    }
+    drop(serves);
 }

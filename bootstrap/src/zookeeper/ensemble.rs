@@ -65,6 +65,27 @@ pub fn set_formed(cfg: &mut SharedConfig) {
     );
 }
 
+/// Records `mesos-boot.formed` in `cfg` read at `version`, by a conditional write on behalf of
+/// `host` (`ip`). `Ok(false)` when the marker is already there (nothing written); a conflict is
+/// the caller's to retry from a fresh read.
+pub async fn write_formed(
+    store: &Store,
+    cfg: &SharedConfig,
+    version: &str,
+    host: &str,
+    ip: &str,
+) -> std::result::Result<bool, StoreError> {
+    if formed(cfg) {
+        return Ok(false);
+    }
+    let mut cfg = cfg.clone();
+    set_formed(&mut cfg);
+    store
+        .write(&cfg.to_properties(&comments(host, ip)), Some(version))
+        .await?;
+    Ok(true)
+}
+
 /// Number of voters (observers never count) in servers-spec.
 pub fn voters(servers: &[Server]) -> usize {
     servers
@@ -690,7 +711,7 @@ fn last_id(cfg: &SharedConfig) -> u32 {
 
 /// One read of the config: `Ok(None)` when the object does not exist and never did (a new
 /// cluster); a missing object with earlier versions is waited out, never taken as new.
-async fn read_config<T>(
+pub(crate) async fn read_config<T>(
     store: &Store,
 ) -> std::result::Result<Option<(SharedConfig, Option<Snapshot>)>, Attempt<T, Failure>> {
     let url = store.location().to_string();

@@ -139,17 +139,14 @@ pub async fn decide(inp: Inputs<'_>) -> Result<Decision> {
 async fn readable(store: &Store, until: Instant) -> std::result::Result<(), String> {
     let url = store.location().to_string();
     let got = retry::until("shared config", until, Duration::from_secs(2), || async {
-        match store.read().await {
-            Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
-                Ok(_) => Attempt::Done(()),
-                Err(e) => Attempt::Fail(format!("{url}: {e}")),
-            },
-            Ok(None) => Attempt::Again(format!("{url} does not exist")),
-            Err(e) => Attempt::Again(e.to_string()),
+        match ensemble::read_config::<()>(store).await {
+            Ok(Some(_)) => Attempt::Done(()),
+            Ok(None) => Attempt::Again(Failure::unreachable(format!("{url} does not exist"))),
+            Err(again_or_fail) => again_or_fail,
         }
     })
     .await;
-    got.map_err(|e| e.unwrap_or_else(|| format!("{url}: no answer")))
+    got.map_err(|e| e.map_or_else(|| format!("{url}: no answer"), |f| f.to_string()))
 }
 
 /// `host:port` of server `id`'s client address in a dynamic config.
@@ -401,16 +398,11 @@ pub async fn mark_formed(store: &Store, me: &Me) {
                 Ok(None) => return Attempt::Done(false),
                 Err(e) => return Attempt::Again(e.to_string()),
             };
-            let Ok(mut cfg) = SharedConfig::parse(&snap.text) else {
+            let Ok(cfg) = SharedConfig::parse(&snap.text) else {
                 return Attempt::Done(false);
             };
-            if ensemble::formed(&cfg) {
-                return Attempt::Done(false);
-            }
-            ensemble::set_formed(&mut cfg);
-            let text = cfg.to_properties(&ensemble::comments(&me.hostname, &me.ip));
-            match store.write(&text, Some(&snap.version)).await {
-                Ok(_) => Attempt::Done(true),
+            match ensemble::write_formed(store, &cfg, &snap.version, &me.hostname, &me.ip).await {
+                Ok(wrote) => Attempt::Done(wrote),
                 Err(e) => Attempt::Again(e.to_string()),
             }
         },

@@ -407,15 +407,13 @@ impl Reconciler {
     }
 
     async fn mark_formed(&self, cfg: &SharedConfig, version: &str) {
-        let mut cfg = cfg.clone();
-        ensemble::set_formed(&mut cfg);
-        let (host, ip) = (format!("server.{}", self.myid), self.local.clone());
-        let text = cfg.to_properties(&ensemble::comments(&host, &ip));
-        match self.store.write(&text, Some(version)).await {
-            Ok(_) => tracing::info!(
+        let host = format!("server.{}", self.myid);
+        match ensemble::write_formed(&self.store, cfg, version, &host, &self.local).await {
+            Ok(true) => tracing::info!(
                 key = ensemble::FORMED_KEY,
                 "membership: recorded that the ensemble formed"
             ),
+            Ok(false) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "membership: could not record that the ensemble formed; next pass")
             }
