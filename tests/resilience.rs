@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::cluster::*;
@@ -251,8 +252,26 @@ fn registrants_that_die_before_the_ensemble_forms_do_not_block_it() {
         })
         .collect();
     let outs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for o in &outs {
-        assert!(o.status.success(), "{}", show(o));
+    if outs.iter().any(|o| !o.status.success()) {
+        let report: Vec<String> = refs
+            .iter()
+            .zip(&outs)
+            .map(|(n, o)| {
+                format!(
+                    "=== {}: {}\n--- conf\n{}\n--- zookeeper log\n{}",
+                    n.ip,
+                    show(o),
+                    zk::four_letter(&n.client_addr(), "conf", Duration::from_secs(2))
+                        .unwrap_or_else(|e| e.to_string()),
+                    zk::log_tail(&n.zk.as_ref().unwrap().log_path(), 30)
+                )
+            })
+            .collect();
+        panic!(
+            "a replacement failed; the object: {}\n{}",
+            object(&url),
+            report.join("\n")
+        );
     }
     let spec: Vec<String> = servers_spec(&url).into_iter().map(|(_, h)| h).collect();
     let mut want: Vec<String> = refs.iter().map(|n| n.ip.to_string()).collect();
@@ -323,7 +342,6 @@ fn a_deleted_shared_config_never_starts_a_second_ensemble() {
     let nodes = formed_ensemble(&url);
     let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
     write_znode(&hosts(&refs), "before-delete");
-    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
     poll_until(Duration::from_secs(30), "the formed marker", || {
         object(&url).contains("mesos-boot.formed=").then_some(())
     })
@@ -331,13 +349,24 @@ fn a_deleted_shared_config_never_starts_a_second_ensemble() {
     let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
     block_on(Moto::shared().delete_object(bucket, key));
 
-    // A new node (a fourth) waits for the object instead of starting an ensemble of its own.
+    // A new node (a fourth) waits for the object instead of starting an ensemble of its own
+    // (the members' serves start once it is seen waiting, so it always sees the object gone).
     let (fresh, _) = zk_node(&url, "4", &[]);
-    let outs = boot_all(&[&fresh], 0);
-    assert_booted(&[&fresh], &outs);
+    let log = fresh.root.join("boot.stderr");
+    let mut cmd = fresh.command(&["--timeout", "120s"]);
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    poll_until(Duration::from_secs(60), "the new node waiting", || {
+        stderr().contains("earlier versions").then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", stderr()));
+    assert!(!exists(&url), "nobody wrote the object meanwhile");
+    let serves: Vec<Serve> = refs.iter().map(|n| Serve::start(n)).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", stderr());
     assert_eq!(record(&fresh)["membership"], "joined");
-    let stderr = String::from_utf8_lossy(&outs[0].0.stderr).to_string();
-    assert!(stderr.contains("earlier versions"), "{stderr}");
     let restores: usize = serves
         .iter()
         .map(|s| {

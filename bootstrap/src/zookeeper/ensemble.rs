@@ -39,6 +39,10 @@ pub const SIZE_KEY: &str = "mesos-boot.ensemble-size";
 /// Key set once an ensemble formed from this config (its time): a new node that finds no
 /// member serving then waits for the ensemble instead of forming a second one.
 pub const FORMED_KEY: &str = "mesos-boot.formed";
+/// Key written, by a conditional write of the complete servers-spec, by the first registrant
+/// that decides to form (its time): from then on the spec of the forming ensemble is frozen (no
+/// registrant is swept or withdrawn), so no two registrants form from different specs.
+pub const FORMING_KEY: &str = "mesos-boot.forming";
 /// How many removed instance ids are remembered.
 const REMOVED_KEPT: usize = 50;
 /// The highest server id ZooKeeper accepts.
@@ -55,6 +59,12 @@ pub fn recorded_size(cfg: &SharedConfig) -> Option<u32> {
 /// Whether an ensemble ever formed from this config ([`FORMED_KEY`]).
 pub fn formed(cfg: &SharedConfig) -> bool {
     cfg.unknown.contains_key(FORMED_KEY)
+}
+
+/// Whether a registrant committed to forming the first ensemble from this servers-spec
+/// ([`FORMING_KEY`]) and it has not formed yet: the spec is frozen until [`FORMED_KEY`].
+pub fn forming(cfg: &SharedConfig) -> bool {
+    cfg.unknown.contains_key(FORMING_KEY) && !formed(cfg)
 }
 
 /// Marks the config as having formed an ensemble.
@@ -491,14 +501,34 @@ impl Registrar<'_> {
                 };
                 let expected = recorded_size(&cfg).unwrap_or(expected);
                 let voters = cfg.servers().map(|s| voters(&s)).unwrap_or(0);
+                if forming(&cfg) && voters >= expected as usize {
+                    // Another registrant committed this spec: form with exactly it.
+                    return Attempt::Done(Ok((cfg, snap)));
+                }
                 if voters >= expected as usize {
                     // Never start a new ensemble with a registrant whose instance is gone.
                     if self.sweep(&cfg, &snap, true).await {
                         return Attempt::Again(Failure::no_quorum(format!(
-                            "{url}: a registrant's instance is gone; waiting until it is removed"
+                            "{url}: a registrant's instance is gone (or EC2 cannot tell yet); waiting until it is removed"
                         )));
                     }
-                    return Attempt::Done(Ok((cfg, snap)));
+                    // Commit the spec (conditional on the version read): a registrant removed
+                    // or withdrawn meanwhile makes this fail, and the next look decides again.
+                    let mut next = cfg.clone();
+                    next.unknown.insert(
+                        FORMING_KEY.into(),
+                        humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+                    );
+                    let text = next.to_properties(&comments(&self.me.hostname, &self.me.ip));
+                    return match self.store.write(&text, Some(&snap.version)).await {
+                        Ok(version) => {
+                            tracing::info!(spec = %next.get("servers-spec"), "committed the servers-spec of the new ensemble");
+                            Attempt::Done(Ok((next, Snapshot { text, version })))
+                        }
+                        Err(e) => Attempt::Again(Failure::unreachable(format!(
+                            "{url}: committing the new ensemble's servers-spec: {e}; looking again"
+                        ))),
+                    };
                 }
                 // Keep probing: a member may have formed (or been running) meanwhile.
                 match live_of(&cfg).await {
@@ -547,6 +577,14 @@ impl Registrar<'_> {
                 if !mine {
                     return Attempt::Done(false);
                 }
+                if forming(&cfg) {
+                    // The others form with this node listed; serve removes it once it is gone.
+                    tracing::info!(
+                        server = id,
+                        "the ensemble's spec is committed; the registration stays"
+                    );
+                    return Attempt::Done(false);
+                }
                 if let Err(e) = withdraw(&mut cfg, id) {
                     return Attempt::Again(e);
                 }
@@ -580,6 +618,10 @@ impl Registrar<'_> {
     /// than the grace period (one conditional write; a conflict waits for the next look).
     /// Whether any registrant looks gone (removed now, or still within the grace).
     async fn sweep(&self, cfg: &SharedConfig, snap: &Snapshot, fresh: bool) -> bool {
+        if forming(cfg) {
+            // A committed spec is formed as it is; dead members are serve's to remove.
+            return false;
+        }
         let mut sweeper = self.sweeper.lock().await;
         let (gone, pending) = sweeper.gone(cfg, self.me, fresh).await;
         if gone.is_empty() {
@@ -652,12 +694,20 @@ impl Sweeper {
                 return (Vec::new(), *pending);
             }
         }
-        let got = self.ask(cfg, me).await;
+        let got = self.ask(cfg, me, fresh).await;
         self.last = Some((now, got.1));
         got
     }
 
-    async fn ask(&mut self, cfg: &SharedConfig, me: &Me) -> (Vec<(u32, String)>, bool) {
+    /// `fresh`: a formation is about to start, so an AWS that cannot answer holds it back
+    /// (a registrant that may be gone never goes into a new ensemble); otherwise nothing is
+    /// removed and nothing held.
+    async fn ask(
+        &mut self,
+        cfg: &SharedConfig,
+        me: &Me,
+        fresh: bool,
+    ) -> (Vec<(u32, String)>, bool) {
         let Some((aws, group)) = &self.aws else {
             return (Vec::new(), false);
         };
@@ -673,8 +723,8 @@ impl Sweeper {
         let gone = match aws.gone(&ids, group.as_deref()).await {
             Ok(g) => g,
             Err(e) => {
-                tracing::warn!(error = %e, "membership: cannot tell whether registrants are gone");
-                return (Vec::new(), false);
+                tracing::warn!(error = %e, formation = fresh, "membership: cannot tell whether registrants are gone");
+                return (Vec::new(), fresh);
             }
         };
         let mut pending = false;
