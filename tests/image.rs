@@ -536,6 +536,33 @@ fn lifecycle(moto: &Moto, id: &str) -> String {
         .unwrap_or_else(|| "not in a group".into())
 }
 
+/// The instance's "hardware" as EC2 shows it to the guest: `/sys/hypervisor/uuid` starting with
+/// `ec2` (a Xen-based instance; tests/image/node.sh binds `STATE/hw/hypervisor` there). cloud-init
+/// 22.4 identifies the platform as AWS from it (`identify_aws`, uuid_source "hypervisor"; it
+/// ignores DMI inside a container), and only on AWS does its Ec2 datasource ask for an IMDSv2
+/// token, which the sample's launch template (and so the emulator) requires.
+fn ec2_hardware(state: &Path, instance_id: &str) {
+    let hex: String = instance_id
+        .trim_start_matches("i-")
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .chain(std::iter::repeat('0'))
+        .take(29)
+        .collect();
+    let u = format!("ec2{hex}");
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &u[..8],
+        &u[8..12],
+        &u[12..16],
+        &u[16..20],
+        &u[20..]
+    );
+    let hv = state.join("hw/hypervisor");
+    std::fs::create_dir_all(&hv).unwrap();
+    std::fs::write(hv.join("uuid"), format!("{uuid}\n")).unwrap();
+}
+
 /// The test-only layer above the image.
 fn test_layer(dir: &Path, moto: &Moto) {
     let emu = PathBuf::from(env!("CARGO_BIN_EXE_mesos-emulator"));
@@ -710,6 +737,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         let name = format!("{role}{n}");
         let state = dir.path().join("nodes").join(&name);
         std::fs::create_dir_all(&state).unwrap();
+        ec2_hardware(&state, id);
         containers.push(Container {
             log: dir.path().join(format!("{name}.console.log")),
             name,
