@@ -388,6 +388,15 @@ impl Boot {
     /// Tells systemd the node is configured, then starts the role's service; `false` with
     /// --no-start (rendered only).
     async fn start(&mut self, settings: &Settings) -> Result<bool> {
+        // The record of this boot so far (result "starting"), before READY=1: the units ordered
+        // After= this one (mesos-boot-serve reads the record) start at READY=1, long before the
+        // run ends (quorum, the hook) and saves the final record.
+        if !self.args.dry_run {
+            self.rec.record.result = "starting".into();
+            if let Err(e) = self.rec.save(&self.root) {
+                tracing::warn!(error = %e, "could not write the boot record");
+            }
+        }
         service::notify_ready();
         if self.args.no_start {
             tracing::info!("--no-start: configuration rendered, service not started");
