@@ -46,10 +46,12 @@ suite=bookworm
 
 scripts=(base.sh zookeeper.sh mesos-boot.sh) # mesos.sh: skipped, see above
 base_key=$( { echo "$suite $mirror"; sed -n '/^# --- source image/,/^# --- end source image/p' "$0"; } | sha256sum | cut -c1-16)
+# Contents only (paths relative to the checkout, the binary's by content), so that every
+# checkout of the same sources shares one cached image.
 key=$( {
   echo "$base_key $zookeeper_package"
-  sha256sum "$0" "${scripts[@]/#/$here/scripts/}" "$binary"
-  (cd "$repo" && sha256sum systemd/*.service bootstrap/templates/*.tera)
+  echo "binary $(sha256sum <"$binary" | cut -d' ' -f1)"
+  (cd "$repo" && sha256sum packer/local-image.sh "${scripts[@]/#/packer/scripts/}" systemd/*.service bootstrap/templates/*.tera)
 } | sha256sum | cut -c1-16)
 image=$cache/$key
 if [ -f "$image/.complete" ]; then
