@@ -314,7 +314,9 @@ impl Boot {
                     Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
                         Ok(cfg) => match ensemble_listed(&cfg, settings) {
                             Ok(()) => Attempt::Done((cfg, snap)),
-                            Err(why) => Attempt::Again(Failure::unreachable(format!("{url}: {why}"))),
+                            Err(why) => {
+                                Attempt::Again(Failure::unreachable(format!("{url}: {why}")))
+                            }
                         },
                         Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
                     },
@@ -524,7 +526,10 @@ fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Resu
     if ensemble::formed(cfg) && listed > 0 {
         return Ok(());
     }
-    match settings.ensemble_size.or_else(|| ensemble::recorded_size(cfg)) {
+    match settings
+        .ensemble_size
+        .or_else(|| ensemble::recorded_size(cfg))
+    {
         Some(size) if (listed as u32) < size => Err(format!(
             "the ZooKeeper ensemble is still forming: servers-spec lists {listed} of {size} servers"
         )),
@@ -591,7 +596,10 @@ mod tests {
             .contains("lists 1 of 3"));
         assert!(ensemble_listed(&spec("1:10.0.0.1,2:10.0.0.2,3:10.0.0.3", ""), &master).is_ok());
         // Formed, then one member removed (its replacement not yet in): the live ensemble.
-        let formed = spec("1:10.0.0.1,2:10.0.0.2", "mesos-boot.formed=2024-01-01T00:00:00Z\n");
+        let formed = spec(
+            "1:10.0.0.1,2:10.0.0.2",
+            "mesos-boot.formed=2024-01-01T00:00:00Z\n",
+        );
         assert!(ensemble_listed(&formed, &master).is_ok());
         // No size setting: the size the first registrant recorded.
         let agent = settings("agent", None);
