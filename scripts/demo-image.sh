@@ -10,10 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export MOTO_SERVER=${MOTO_SERVER:-$PWD/.venv/bin/moto_server}
-echo "demo-image: building the static binaries and the image test"
-cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale
-rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
-export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
+# The static binaries (what the AMI gets), unless MESOS_BOOT_BIN and MESOS_SCALE_BIN name
+# binaries already built.
+if [ ! -x "${MESOS_BOOT_BIN:-}" ] || [ ! -x "${MESOS_SCALE_BIN:-}" ]; then
+  echo "demo-image: building the static binaries"
+  cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale
+  rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
+  export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
+fi
+echo "demo-image: building the image test"
 # --workspace: the same feature resolution as scripts/test.sh (no second build of the AWS SDK).
 test_bin=$(cargo test --workspace --test image --no-run --message-format=json 2>/dev/null |
   grep -o '"executable":"[^"]*/image-[^"]*"' | tail -n1 | cut -d'"' -f4)
