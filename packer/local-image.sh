@@ -200,7 +200,10 @@ mv "$work" "$image"
 touch "$image/.complete"
 trap - EXIT
 echo "local-image: built $image in $(($(date +%s) - start)) s" >&2
-# Old images: keep the newest few.
-ls -1dt "$cache"/*/ 2>/dev/null | tail -n +"$((${MESOS_BOOT_IMAGE_KEEP:-2} + 1))" | xargs -r rm -rf
-ls -1t "$cache"/packages-*.tar 2>/dev/null | tail -n +2 | xargs -r rm -f
+# Old images: keep the newest few. Moved aside at once (under the lock), deleted in the
+# background: removing a gigabyte takes long on a busy disk, and the caller need not wait.
+trash=$(mktemp -d "$cache/.trash.XXXXXX")
+ls -1dt "$cache"/*/ 2>/dev/null | tail -n +"$((${MESOS_BOOT_IMAGE_KEEP:-2} + 1))" | xargs -r mv -t "$trash"
+ls -1t "$cache"/packages-*.tar 2>/dev/null | tail -n +2 | xargs -r mv -t "$trash"
+(rm -rf "$cache"/.trash.*) </dev/null >/dev/null 2>&1 &
 echo "$image/root"
