@@ -8,27 +8,33 @@
 # /usr/sbin/mesos-agent missing. Nothing test-only goes in.
 #
 #   packer/local-image.sh --binary PATH [--cache DIR]     (as root)
+#   packer/local-image.sh --prepare [--cache DIR]         (only the stages before the binary)
 #
 # The image is cached in DIR (default /var/cache/mesos-boot-image) under a hash of everything
 # that goes into it (this script, the provisioning scripts, the units, the templates, the
 # binary, the ZooKeeper package, the mirror): a changed input builds a new one; an existing one
 # is reused. The last line of stdout is the image's root directory. Build log on stderr.
-# MESOS_BOOT_IMAGE_KEEP=N keeps the N newest images (default 2).
+# MESOS_BOOT_IMAGE_KEEP=N keeps the N newest images (default 2). Two stages are cached apart:
+# the source image (debootstrap, cloud-init) and the packages (base.sh, zookeeper.sh), which
+# take nearly all of a cold build and need no binary: --prepare builds just them (scripts/test.sh
+# runs it in the background while it compiles), and a changed binary, unit or template then
+# costs only the last stage.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 
-binary=
+binary= prepare=
 cache=${MESOS_BOOT_IMAGE_CACHE:-/var/cache/mesos-boot-image}
 while [ $# -gt 0 ]; do
   case $1 in
   --binary) binary=$2; shift 2 ;;
   --cache) cache=$2; shift 2 ;;
-  *) echo "local-image.sh: unknown argument $1 (usage: --binary PATH [--cache DIR])" >&2; exit 2 ;;
+  --prepare) prepare=1; shift ;;
+  *) echo "local-image.sh: unknown argument $1 (usage: --binary PATH | --prepare [--cache DIR])" >&2; exit 2 ;;
   esac
 done
-[ -n "$binary" ] || { echo "local-image.sh: --binary PATH (the static mesos-boot) is required" >&2; exit 2; }
-[ -x "$binary" ] || { echo "local-image.sh: --binary $binary is not an executable file" >&2; exit 2; }
+[ -n "$binary$prepare" ] || { echo "local-image.sh: --binary PATH (the static mesos-boot) is required" >&2; exit 2; }
+[ -n "$prepare" ] || [ -x "$binary" ] || { echo "local-image.sh: --binary $binary is not an executable file" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "local-image.sh: must run as root (debootstrap, chroot)" >&2; exit 2; }
 for tool in debootstrap chroot sha256sum; do
   command -v "$tool" >/dev/null || { echo "local-image.sh: $tool not found (scripts/setup.sh installs it)" >&2; exit 2; }
@@ -45,14 +51,25 @@ mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p;s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ 
 suite=bookworm
 
 scripts=(base.sh zookeeper.sh mesos-boot.sh) # mesos.sh: skipped, see above
+# The scripts that install packages (most of the build's time) come before mesos-boot.sh, which
+# installs the binary, the units and the templates (what changes with every commit): the root
+# after them is cached apart, keyed by the source image, the ZooKeeper package and these scripts.
+package_scripts=(base.sh zookeeper.sh)
 base_key=$( { echo "$suite $mirror"; sed -n '/^# --- source image/,/^# --- end source image/p' "$0"; } | sha256sum | cut -c1-16)
+packages_key=$( {
+  echo "$base_key $zookeeper_package"
+  sed -n '/^# --- packages/,/^# --- end packages/p' "$0"
+  (cd "$here/scripts" && sha256sum "${package_scripts[@]}")
+} | sha256sum | cut -c1-16)
+# Contents only (paths relative to the checkout, the binary's by content), so that every
+# checkout of the same sources shares one cached image.
 key=$( {
   echo "$base_key $zookeeper_package"
-  sha256sum "$0" "${scripts[@]/#/$here/scripts/}" "$binary"
-  (cd "$repo" && sha256sum systemd/*.service bootstrap/templates/*.tera)
+  [ -n "$prepare" ] || echo "binary $(sha256sum <"$binary" | cut -d' ' -f1)"
+  (cd "$repo" && sha256sum packer/local-image.sh "${scripts[@]/#/packer/scripts/}" systemd/*.service bootstrap/templates/*.tera)
 } | sha256sum | cut -c1-16)
 image=$cache/$key
-if [ -f "$image/.complete" ]; then
+if [ -z "$prepare" ] && [ -f "$image/.complete" ]; then
   echo "local-image: cached $image" >&2
   echo "$image/root"
   exit 0
@@ -61,7 +78,7 @@ fi
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
-if [ -f "$image/.complete" ]; then echo "$image/root"; exit 0; fi
+if [ -z "$prepare" ] && [ -f "$image/.complete" ]; then echo "$image/root"; exit 0; fi
 work=$(mktemp -d "$cache/.build.XXXXXX")
 root=$work/root
 cleanup() {
@@ -114,26 +131,49 @@ CFG
   rm -rf "$root"
 fi
 # --- end source image ---
-mkdir -p "$root"
-tar -C "$root" -xf "$base"
-echo "local-image: source image ready ($(($(date +%s) - start)) s)" >&2
 
-# Packer's file provisioners.
+# --- packages: the source image after the package scripts (cached apart) ---
+# Packer's shell provisioner: `sudo -E sh -eu <script>` with its environment_vars.
+provision() { # script...
+  mount_api
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"; chmod 0755 "$root/usr/sbin/policy-rc.d"
+  for s in "$@"; do
+    echo "local-image: running packer/scripts/$s" >&2
+    cp "$here/scripts/$s" "$root/tmp/$s"
+    in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" sh -eu "/tmp/$s" >&2
+    rm -f "$root/tmp/$s"
+  done
+  rm -f "$root/usr/sbin/policy-rc.d"
+  umount_api
+}
+packages=$cache/packages-$packages_key.tar
+if [ ! -f "$packages" ]; then
+  mkdir -p "$root"
+  tar -C "$root" -xf "$base"
+  echo "local-image: source image ready ($(($(date +%s) - start)) s)" >&2
+  provision "${package_scripts[@]}"
+  tar -C "$root" -cf "$packages.tmp" . && mv "$packages.tmp" "$packages"
+fi
+# --- end packages ---
+if [ -n "$prepare" ]; then
+  echo "local-image: prepared $packages ($(($(date +%s) - start)) s)" >&2
+  echo "$packages"
+  exit 0
+fi
+if [ ! -d "$root" ]; then
+  mkdir -p "$root"
+  tar -C "$root" -xf "$packages"
+fi
+echo "local-image: packages ready ($(($(date +%s) - start)) s)" >&2
+
+# Packer's file provisioners (before its shell provisioner; the package scripts use none of
+# these files).
 install -m 0755 "$binary" "$root/tmp/mesos-boot"
 mkdir -p "$root/tmp/systemd" "$root/tmp/templates"
 cp "$repo"/systemd/*.service "$root/tmp/systemd/"
 cp "$repo"/bootstrap/templates/*.tera "$root/tmp/templates/"
-for s in "${scripts[@]}"; do cp "$here/scripts/$s" "$root/tmp/$s"; done
-
-# Packer's shell provisioner: `sudo -E sh -eu <script>` with its environment_vars.
+provision "${scripts[@]:${#package_scripts[@]}}"
 mount_api
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"; chmod 0755 "$root/usr/sbin/policy-rc.d"
-for s in "${scripts[@]}"; do
-  echo "local-image: running packer/scripts/$s" >&2
-  in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" sh -eu "/tmp/$s" >&2
-  rm -f "$root/tmp/$s"
-done
-rm -f "$root/usr/sbin/policy-rc.d"
 
 # Packer's last provisioner.
 set +e
@@ -160,6 +200,10 @@ mv "$work" "$image"
 touch "$image/.complete"
 trap - EXIT
 echo "local-image: built $image in $(($(date +%s) - start)) s" >&2
-# Old images: keep the newest few.
-ls -1dt "$cache"/*/ 2>/dev/null | tail -n +"$((${MESOS_BOOT_IMAGE_KEEP:-2} + 1))" | xargs -r rm -rf
+# Old images: keep the newest few. Moved aside at once (under the lock), deleted in the
+# background: removing a gigabyte takes long on a busy disk, and the caller need not wait.
+trash=$(mktemp -d "$cache/.trash.XXXXXX")
+ls -1dt "$cache"/*/ 2>/dev/null | tail -n +"$((${MESOS_BOOT_IMAGE_KEEP:-2} + 1))" | xargs -r mv -t "$trash"
+ls -1t "$cache"/packages-*.tar 2>/dev/null | tail -n +2 | xargs -r mv -t "$trash"
+(rm -rf "$cache"/.trash.*) </dev/null >/dev/null 2>&1 &
 echo "$image/root"

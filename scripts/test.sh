@@ -8,6 +8,15 @@ scripts/setup.sh
 export MOTO_SERVER=$PWD/.venv/bin/moto_server
 section() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
+# The booted-image test (tests/image.rs) needs the image's package stages (debootstrap,
+# cloud-init, base.sh, zookeeper.sh: minutes on a fresh machine, mostly download and dpkg, cached
+# in /var/cache/mesos-boot-image afterwards). They need no binary: built in the background while
+# the code compiles; the image test then adds only the binary, units and templates.
+image_log=$(mktemp)
+packer/local-image.sh --prepare >"$image_log" 2>&1 &
+image_pid=$!
+image_start=$(date +%s)
+
 section "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -31,7 +40,14 @@ zip=${CARGO_TARGET_DIR:-target}/lambda/mesos-scale.zip
 size=$(stat -c %s "$zip")
 [ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: $zip is $size bytes (goal <= 15 MiB)"; exit 1; }
 
-section "tests: cargo's test binaries and pytest side by side (scripts/run-tests.py)"
+section "image stages (started in the background at $(date -d "@$image_start" +%T))"
+if ! wait "$image_pid"; then
+  cat "$image_log"; echo "FAIL: packer/local-image.sh --prepare"; exit 1
+fi
+grep '^local-image:' "$image_log"; rm -f "$image_log"
+echo "image stages ready $(($(date +%s) - image_start)) s after their start"
+
+section "tests: cargo's test binaries (the booted image included) and pytest side by side (scripts/run-tests.py)"
 # The integration tests drive the static release binaries built above (what ships), instead of
 # having the harness build debug ones with a feature resolution of their own (another full
 # compile of aws-sdk-ec2 each). Each test binary runs as `cargo test --workspace` would run it

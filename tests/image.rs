@@ -37,6 +37,8 @@ const TOP_FQDN: &str = "mesos.example.test";
 const CGROUP: &str = "mesos-boot-image-test";
 /// Prefix of the network namespaces the test creates.
 const NS_PREFIX: &str = "mbimg-";
+/// Prefix of the test's work directory (in the temp dir).
+const TMP_PREFIX: &str = "mesos-boot-image.";
 const IMDS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 /// The hub's address for the services the nodes use besides IMDS (moto).
 const HUB: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 1);
@@ -78,6 +80,15 @@ fn sweep() {
             kill_cgroup(&top);
         }
     }
+    // The work directories of killed runs (node disks, Terraform state); their overlay mounts
+    // lived in the nodes' mount namespaces, gone with the processes killed above.
+    if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in dir.flatten() {
+            if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         for e in dir.flatten() {
             let n = e.file_name().to_string_lossy().to_string();
@@ -85,6 +96,15 @@ fn sweep() {
                 let _ = try_run(&format!("ip netns del {n}"));
             }
         }
+    }
+}
+
+/// Runs [`sweep`] on drop.
+struct Sweep;
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        sweep();
     }
 }
 
@@ -342,11 +362,16 @@ impl Container {
             .unwrap_or_else(|| "(cannot ask systemd)".into())
     }
 
+    /// The final boot record of this boot. A running system only means that `mesos-boot@` sent
+    /// READY=1 (Type=notify), which it does before it starts the role's service, waits for
+    /// quorum and completes the hook; until then the record says `"result": "starting"`.
     fn boot_record(&self) -> serde_json::Value {
-        let text = self
-            .exec("cat /var/lib/mesos-boot/boot.json")
-            .unwrap_or_else(|| panic!("{}: no boot.json\n{}", self.name, self.diagnostics()));
-        serde_json::from_str(&text).unwrap()
+        poll_until(BOOT_TIMEOUT, "the final boot record", || {
+            let text = self.exec("cat /var/lib/mesos-boot/boot.json")?;
+            let rec: serde_json::Value = serde_json::from_str(&text).ok()?;
+            (rec["result"] != "starting").then_some(rec)
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", self.name, self.diagnostics()))
     }
 
     /// `ActiveState/Result` of a unit.
@@ -536,6 +561,33 @@ fn lifecycle(moto: &Moto, id: &str) -> String {
         .unwrap_or_else(|| "not in a group".into())
 }
 
+/// The instance's "hardware" as EC2 shows it to the guest: `/sys/hypervisor/uuid` starting with
+/// `ec2` (a Xen-based instance; tests/image/node.sh binds `STATE/hw/hypervisor` there). cloud-init
+/// 22.4 identifies the platform as AWS from it (`identify_aws`, uuid_source "hypervisor"; it
+/// ignores DMI inside a container), and only on AWS does its Ec2 datasource ask for an IMDSv2
+/// token, which the sample's launch template (and so the emulator) requires.
+fn ec2_hardware(state: &Path, instance_id: &str) {
+    let hex: String = instance_id
+        .trim_start_matches("i-")
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .chain(std::iter::repeat('0'))
+        .take(29)
+        .collect();
+    let u = format!("ec2{hex}");
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &u[..8],
+        &u[8..12],
+        &u[12..16],
+        &u[16..20],
+        &u[20..]
+    );
+    let hv = state.join("hw/hypervisor");
+    std::fs::create_dir_all(&hv).unwrap();
+    std::fs::write(hv.join("uuid"), format!("{uuid}\n")).unwrap();
+}
+
 /// The test-only layer above the image.
 fn test_layer(dir: &Path, moto: &Moto) {
     let emu = PathBuf::from(env!("CARGO_BIN_EXE_mesos-emulator"));
@@ -639,15 +691,14 @@ fn demo_wait(
 }
 
 #[test]
-// Not yet green: cloud-init 22.4's Ec2 datasource asks for an IMDSv2 token only when the platform
-// looks like AWS (DMI / /sys/hypervisor), which a container on this machine does not show, and the
-// IMDS emulator (like the sample's launch template) requires tokens. Run with --ignored.
-#[ignore = "cloud-init in the container uses IMDSv1 (no AWS DMI); see the comment"]
 fn the_image_boots_the_sample_cluster_under_systemd() {
     if unsafe { libc::geteuid() } != 0 {
         panic!("the image test needs root (debootstrap, network namespaces, systemd-nspawn)");
     }
     sweep();
+    // Dropped last (declared first): whatever the drops below left (the top cgroup, a namespace
+    // of a half-made node) goes too, also when an assertion fails.
+    let _sweep = Sweep;
 
     // The image, as packer/local-image.sh builds it (cached).
     let t = Instant::now();
@@ -667,7 +718,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     let image_time = t.elapsed();
 
     let dir = tempfile::Builder::new()
-        .prefix("mesos-boot-image.")
+        .prefix(TMP_PREFIX)
         .tempdir()
         .unwrap();
 
@@ -710,6 +761,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         let name = format!("{role}{n}");
         let state = dir.path().join("nodes").join(&name);
         std::fs::create_dir_all(&state).unwrap();
+        ec2_hardware(&state, id);
         containers.push(Container {
             log: dir.path().join(format!("{name}.console.log")),
             name,
@@ -743,12 +795,51 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         c.start();
     }
     let zk_ips: Vec<Ipv4Addr> = containers[..3].iter().map(|c| c.ip).collect();
-    poll_until(BOOT_TIMEOUT, "quorum of the 3 ZooKeeper containers", || {
-        let modes: Vec<String> = zk_ips.iter().filter_map(|ip| zk_mode(*ip)).collect();
-        (modes.len() == 3 && modes.iter().filter(|m| *m == "leader").count() == 1).then_some(())
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", containers[0].diagnostics()));
-    let quorum_time = boot_start.elapsed();
+    // Watched together, so that each figure is the moment it happened: the quorum of the three
+    // ZooKeeper containers, and every container's `running` (fails at once on `degraded`).
+    let mut running_at: Vec<Option<Duration>> = vec![None; containers.len()];
+    let mut quorum_at = None;
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    while quorum_at.is_none() || running_at.iter().any(Option::is_none) {
+        if quorum_at.is_none() {
+            let modes: Vec<String> = zk_ips.iter().filter_map(|ip| zk_mode(*ip)).collect();
+            if modes.len() == 3 && modes.iter().filter(|m| *m == "leader").count() == 1 {
+                quorum_at = Some(boot_start.elapsed());
+            }
+        }
+        for (c, at) in containers.iter().zip(running_at.iter_mut()) {
+            if at.is_none() {
+                match c.system_state().as_str() {
+                    "running" => *at = Some(c.started.elapsed()),
+                    "degraded" => {
+                        c.wait_running(Duration::ZERO); // panics with the journal
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            let late = containers
+                .iter()
+                .zip(&running_at)
+                .find(|(_, at)| at.is_none())
+                .map(|(c, _)| c)
+                .unwrap_or(&containers[0]);
+            panic!(
+                "after {BOOT_TIMEOUT:?}: quorum at {quorum_at:?}, running at {running_at:?}\n{}",
+                late.diagnostics()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let quorum_time = quorum_at.unwrap();
+    let mut running: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (c, at) in containers.iter().zip(&running_at) {
+        running
+            .entry(c.role.clone())
+            .or_default()
+            .push((at.unwrap().as_secs_f64() * 10.0).round() / 10.0);
+    }
 
     // mesos-boot check-image on the image with the test layer (Mesos stand-ins) on top.
     poll_until(BOOT_TIMEOUT, "a shell in the first container", || {
@@ -772,15 +863,8 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         let states: Vec<String> = all_ids.iter().map(|id| lifecycle(&moto, id)).collect();
         panic!("{e}: {states:?}\n{}", containers[3].diagnostics())
     });
-    let mut running: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for c in &containers {
-        let d = c.wait_running(BOOT_TIMEOUT);
-        running
-            .entry(c.role.clone())
-            .or_default()
-            .push(d.as_secs_f64());
-    }
-    for c in &containers {
+        c.wait_running(BOOT_TIMEOUT);
         assert_eq!(c.failed_units(), "", "{}: failed units", c.name);
         let rec = c.boot_record();
         assert_eq!(rec["lifecycle"], "CONTINUE", "{}: {rec}", c.name);
@@ -947,7 +1031,9 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", containers[fresh].diagnostics()));
-    assert_eq!(containers[fresh].boot_record()["membership"], "joined");
+    let rec = containers[fresh].boot_record();
+    assert_eq!(rec["membership"], "joined", "{rec}");
+    assert_eq!(rec["lifecycle"], "CONTINUE", "{rec}");
     assert_eq!(containers[fresh].failed_units(), "");
     assert_eq!(lifecycle(&moto, &replacement), "InService");
     for c in containers.iter().filter(|c| c.child.is_some()) {

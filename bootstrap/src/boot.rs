@@ -313,16 +313,12 @@ impl Boot {
             || async {
                 match store.read().await {
                     Ok(Some(snap)) => match SharedConfig::parse(&snap.text) {
-                        Ok(cfg) => {
-                            let empty = cfg.servers().map(|s| s.is_empty()).unwrap_or(false);
-                            if empty && settings.role != Role::Zookeeper {
-                                Attempt::Again(Failure::unreachable(format!(
-                                    "{url}: servers-spec lists no ZooKeeper server yet"
-                                )))
-                            } else {
-                                Attempt::Done((cfg, snap))
+                        Ok(cfg) => match ensemble_listed(&cfg, settings) {
+                            Ok(()) => Attempt::Done((cfg, snap)),
+                            Err(why) => {
+                                Attempt::Again(Failure::unreachable(format!("{url}: {why}")))
                             }
-                        }
+                        },
                         Err(e) => Attempt::Fail(Failure::bad_input(format!("{url}: {e}"))),
                     },
                     Ok(None) => {
@@ -389,6 +385,15 @@ impl Boot {
     /// Tells systemd the node is configured, then starts the role's service; `false` with
     /// --no-start (rendered only).
     async fn start(&mut self, settings: &Settings) -> Result<bool> {
+        // The record of this boot so far (result "starting"), before READY=1: the units ordered
+        // After= this one (mesos-boot-serve reads the record) start at READY=1, long before the
+        // run ends (quorum, the hook) and saves the final record.
+        if !self.args.dry_run {
+            self.rec.record.result = "starting".into();
+            if let Err(e) = self.rec.save(&self.root) {
+                tracing::warn!(error = %e, "could not write the boot record");
+            }
+        }
         service::notify_ready();
         if self.args.no_start {
             tracing::info!("--no-start: configuration rendered, service not started");
@@ -528,6 +533,36 @@ pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
 }
 
 /// This node as the shared config lists it.
+/// Whether the shared config lists the ensemble a master or agent should use. While a new
+/// ensemble forms, servers-spec grows one registrant at a time: a master that read it then
+/// would render (and wait for quorum among) only the first registrants, so it waits until an
+/// ensemble formed from the config ([`ensemble::FORMED_KEY`]) or servers-spec lists the
+/// expected ensemble size (the mesos:ensemble-size setting, else the size the first registrant
+/// recorded); with neither known, until it lists a server. ZooKeeper nodes take any config.
+fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Result<(), String> {
+    if settings.role == Role::Zookeeper {
+        return Ok(());
+    }
+    let Ok(servers) = cfg.servers() else {
+        // Malformed servers-spec: rendering reports it.
+        return Ok(());
+    };
+    let listed = ensemble::voters(&servers);
+    if ensemble::formed(cfg) && listed > 0 {
+        return Ok(());
+    }
+    match settings
+        .ensemble_size
+        .or_else(|| ensemble::recorded_size(cfg))
+    {
+        Some(size) if (listed as u32) < size => Err(format!(
+            "the ZooKeeper ensemble is still forming: servers-spec lists {listed} of {size} servers"
+        )),
+        _ if servers.is_empty() => Err("servers-spec lists no ZooKeeper server yet".into()),
+        _ => Ok(()),
+    }
+}
+
 fn me(identity: &Identity) -> ensemble::Me {
     ensemble::Me {
         ip: identity.ip.value.clone(),
@@ -544,4 +579,61 @@ pub fn hosts(ensemble: &[(u32, String, bool)]) -> String {
         .map(|(_, a, _)| a.as_str())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(role: &str, size: Option<&str>) -> Settings {
+        let mut cli: std::collections::BTreeMap<&'static str, (String, &'static str)> = [
+            ("role", role),
+            ("cluster", "prod"),
+            ("shared-config", "s3://prod.example.com/e.properties"),
+            ("masters", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, (v.to_string(), "flag")))
+        .collect();
+        if let Some(n) = size {
+            cli.insert("ensemble-size", (n.to_string(), "flag"));
+        }
+        settings::resolve(&Raw {
+            cli,
+            tags: Default::default(),
+        })
+        .unwrap()
+    }
+
+    fn spec(servers: &str, extra: &str) -> SharedConfig {
+        SharedConfig::parse(&format!(
+            "com.netflix.exhibitor.servers-spec={servers}\n{extra}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_master_waits_for_the_whole_ensemble_while_it_forms() {
+        let master = settings("master", Some("3"));
+        let forming = spec("1:10.0.0.1", "");
+        assert!(ensemble_listed(&forming, &master)
+            .unwrap_err()
+            .contains("lists 1 of 3"));
+        assert!(ensemble_listed(&spec("1:10.0.0.1,2:10.0.0.2,3:10.0.0.3", ""), &master).is_ok());
+        // Formed, then one member removed (its replacement not yet in): the live ensemble.
+        let formed = spec(
+            "1:10.0.0.1,2:10.0.0.2",
+            "mesos-boot.formed=2024-01-01T00:00:00Z\n",
+        );
+        assert!(ensemble_listed(&formed, &master).is_ok());
+        // No size setting: the size the first registrant recorded.
+        let agent = settings("agent", None);
+        let recorded = spec("1:10.0.0.1", "mesos-boot.ensemble-size=3\n");
+        assert!(ensemble_listed(&recorded, &agent).is_err());
+        // Nothing known: any listed server (a config written by hand or by Exhibitor).
+        assert!(ensemble_listed(&forming, &agent).is_ok());
+        assert!(ensemble_listed(&spec("", ""), &agent).is_err());
+        // ZooKeeper nodes take any config (they register themselves).
+        assert!(ensemble_listed(&spec("", ""), &settings("zookeeper", Some("3"))).is_ok());
+    }
 }

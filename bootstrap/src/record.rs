@@ -46,7 +46,8 @@ pub struct BootRecord {
     pub steps: Vec<Step>,
     /// The launch lifecycle hook's completion: `CONTINUE`, `ABANDON`, or what failed.
     pub lifecycle: Option<String>,
-    /// `ready`, `rendered` (--no-start) or `failed`.
+    /// `ready`, `rendered` (--no-start) or `failed`; `starting` while the run goes on after
+    /// READY=1 (the role's service started, quorum and the hook not yet done).
     pub result: String,
     pub error: Option<String>,
     pub exit_code: i32,

@@ -38,7 +38,7 @@ impl Response {
 /// Whether the calling thread runs in a network namespace other than the host's initial one:
 /// one a test created (tests/image.rs), where every address is the test's own. The initial
 /// network namespace's inode is fixed (`PROC_NET_INIT_INO`, 0xEFFFFFF9).
-fn in_own_netns() -> bool {
+pub(crate) fn in_own_netns() -> bool {
     const INIT_NET_INO: u64 = 0xEFFF_FFF9;
     std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m) != INIT_NET_INO)

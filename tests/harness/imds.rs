@@ -14,7 +14,8 @@
 //! `local-hostname`, `hostname`, `placement/availability-zone`,
 //! `placement/region`, `instance-type`, `tags/instance` (keys, one per line),
 //! `tags/instance/<key>`, `user-data` (404 when none),
-//! `dynamic/instance-identity/document`, the listings of `meta-data/`, `placement/` and `tags/`
+//! `dynamic/instance-identity/document`, the listings of `meta-data/`, `placement/`, `tags/`,
+//! `dynamic/` and `dynamic/instance-identity/`
 //! (as cloud-init crawls them), every dated API version (`/2009-04-04/...`) as `latest`;
 //! anything else is 404. With tags
 //! disabled ([`ImdsEmulator::set_tags_enabled`]) the tag paths answer 404, as
@@ -422,6 +423,11 @@ async fn handle(
             Some(u) => found(u.clone()),
             None => not_found(),
         },
+        // EC2 lists the identity documents; cloud-init (on AWS) crawls the listing first.
+        ("/latest/dynamic/" | "/latest/dynamic", _) => found("instance-identity/".to_string()),
+        ("/latest/dynamic/instance-identity/" | "/latest/dynamic/instance-identity", _) => {
+            found("document".to_string())
+        }
         ("/latest/dynamic/instance-identity/document", _) => {
             let mut r = axum::Json(i.identity_document()).into_response();
             r.headers_mut()
