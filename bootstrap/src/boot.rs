@@ -532,13 +532,12 @@ pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// This node as the shared config lists it.
 /// Whether the shared config lists the ensemble a master or agent should use. While a new
 /// ensemble forms, servers-spec grows one registrant at a time: a master that read it then
 /// would render (and wait for quorum among) only the first registrants, so it waits until an
 /// ensemble formed from the config ([`ensemble::FORMED_KEY`]) or servers-spec lists the
-/// expected ensemble size (the mesos:ensemble-size setting, else the size the first registrant
-/// recorded); with neither known, until it lists a server. ZooKeeper nodes take any config.
+/// expected ensemble size (the size the first registrant recorded, else the mesos:ensemble-size
+/// setting); with neither known, until it lists a server. ZooKeeper nodes take any config.
 fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Result<(), String> {
     if settings.role == Role::Zookeeper {
         return Ok(());
@@ -551,10 +550,8 @@ fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Resu
     if ensemble::formed(cfg) && listed > 0 {
         return Ok(());
     }
-    match settings
-        .ensemble_size
-        .or_else(|| ensemble::recorded_size(cfg))
-    {
+    // The size the first registrant recorded is the one fact every node uses (issue 9 #3).
+    match ensemble::recorded_size(cfg).or(settings.ensemble_size) {
         Some(size) if (listed as u32) < size => Err(format!(
             "the ZooKeeper ensemble is still forming: servers-spec lists {listed} of {size} servers"
         )),
@@ -563,6 +560,7 @@ fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Resu
     }
 }
 
+/// This node as the shared config lists it.
 fn me(identity: &Identity) -> ensemble::Me {
     ensemble::Me {
         ip: identity.ip.value.clone(),
