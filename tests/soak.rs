@@ -35,6 +35,13 @@ struct Cluster {
     removed: BTreeSet<String>,
 }
 
+/// `/zookeeper/config` version as server `addr` reports it (`conf`).
+fn config_version(addr: &str) -> Option<String> {
+    let conf = zk::four_letter(addr, "conf", Duration::from_secs(2)).ok()?;
+    conf.lines()
+        .find_map(|l| l.trim().strip_prefix("version=").map(str::to_string))
+}
+
 impl Cluster {
     fn env(&self) -> Vec<(String, String)> {
         vec![("AWS_ENDPOINT_URL".into(), self.proxy.endpoint())]
@@ -139,7 +146,41 @@ impl Cluster {
             .filter(|n| !stored.contains(n))
             .collect();
         if !lost.is_empty() {
-            return Err(format!("acknowledged writes lost: {lost:?}"));
+            // Where the writes are missing: each member read alone (after a sync), its mode,
+            // zxid and config version, and the tail of its log; a loss on every member is real,
+            // on one only it is that member's view.
+            let per_member: Vec<String> = self
+                .members
+                .iter()
+                .map(|m| {
+                    let addr = m.node.client_addr();
+                    let srvr = zk::four_letter(&addr, "srvr", Duration::from_secs(2))
+                        .unwrap_or_else(|e| e.to_string());
+                    let pick = |k: &str| {
+                        srvr.lines()
+                            .find(|l| l.starts_with(k))
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let missing = lost
+                        .iter()
+                        .filter(|n| !children(&addr, "/writer").contains(n))
+                        .count();
+                    format!(
+                        "{addr} ({}): {} {} {}; missing {missing} of the {}\n{}",
+                        m.instance,
+                        pick("Mode:"),
+                        pick("Zxid:"),
+                        config_version(&addr).unwrap_or_default(),
+                        lost.len(),
+                        zk::log_tail(&m.node.zk.as_ref().unwrap().log_path(), 25)
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "acknowledged writes lost: {lost:?}\n--- per member\n{}",
+                per_member.join("\n---\n")
+            ));
         }
         let text = object(&self.url);
         let instances: BTreeMap<String, String> = text
