@@ -162,10 +162,8 @@ impl Cluster {
                             .unwrap_or("")
                             .to_string()
                     };
-                    let missing = lost
-                        .iter()
-                        .filter(|n| !children(&addr, "/writer").contains(n))
-                        .count();
+                    let theirs = children(&addr, "/writer");
+                    let missing = lost.iter().filter(|n| !theirs.contains(n)).count();
                     format!(
                         "{addr} ({}): {} {} {}; missing {missing} of the {}\n{}",
                         m.instance,
