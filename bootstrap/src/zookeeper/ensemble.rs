@@ -69,8 +69,13 @@ pub fn forming(cfg: &SharedConfig) -> bool {
 
 /// Marks the config as having formed an ensemble.
 pub fn set_formed(cfg: &mut SharedConfig) {
+    stamp(cfg, FORMED_KEY);
+}
+
+/// Sets marker `key` to the current time.
+fn stamp(cfg: &mut SharedConfig, key: &str) {
     cfg.unknown.insert(
-        FORMED_KEY.into(),
+        key.into(),
         humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     );
 }
@@ -278,12 +283,13 @@ pub fn plan(
         None => return Ok(Plan::Full(voters)),
         _ => {}
     }
-    let last = cfg
-        .unknown
-        .get(LAST_ID_KEY)
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    let next = servers.iter().map(|s| s.id).max().unwrap_or(0).max(last) + 1;
+    let next = servers
+        .iter()
+        .map(|s| s.id)
+        .max()
+        .unwrap_or(0)
+        .max(last_id(cfg))
+        + 1;
     if next <= MAX_ID {
         return Ok(Plan::Register(next));
     }
@@ -519,10 +525,7 @@ impl Registrar<'_> {
                     // Commit the spec (conditional on the version read): a registrant removed
                     // or withdrawn meanwhile makes this fail, and the next look decides again.
                     let mut next = cfg.clone();
-                    next.unknown.insert(
-                        FORMING_KEY.into(),
-                        humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-                    );
+                    stamp(&mut next, FORMING_KEY);
                     let text = next.to_properties(&comments(&self.me.hostname, &self.me.ip));
                     return match self.store.write(&text, Some(&snap.version)).await {
                         Ok(version) => {
