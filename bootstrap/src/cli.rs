@@ -23,8 +23,7 @@ Precedence of every setting: flag > environment (MESOS_BOOT_*) > instance tag > 
     version,
     about = "Configure and start a ZooKeeper, Mesos master or Mesos agent node from IMDSv2, \
              instance tags and the Exhibitor shared config",
-    after_help = EXIT_CODES,
-    args_conflicts_with_subcommands = true
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,10 +58,10 @@ pub enum Command {
     /// Print the last boot record (var/lib/mesos-boot/boot.json) and a live quorum check.
     Status {
         /// Print JSON instead of text.
-        #[arg(long)]
+        #[arg(long, env = "MESOS_BOOT_STATUS_JSON")]
         json: bool,
         /// How long the live check may take.
-        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        #[arg(long, env = "MESOS_BOOT_STATUS_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
     /// ZooKeeper nodes: serve Exhibitor's REST API (cluster list/status/state) and /health.
@@ -173,6 +172,32 @@ pub struct BootArgs {
     pub offline_after: Duration,
 }
 
+/// The boot pipeline's flags belong to the default command: given on the command line together
+/// with a subcommand they are refused, naming the flag (global flags such as `--root` and
+/// `--log-format` go before or after the subcommand; environment variables never conflict).
+pub fn check_subcommand_flags(matches: &ArgMatches) -> std::result::Result<(), clap::Error> {
+    let Some((name, _)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let globals = ["root", "log_format"];
+    let cmd = <Cli as clap::CommandFactory>::command();
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if globals.contains(&id) || matches.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let flag = arg.get_long().unwrap_or(id);
+        return Err(cmd.clone().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--{flag} is a flag of the boot pipeline (mesos-boot without a subcommand); \
+                 `mesos-boot {name}` does not take it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Where a flag's value came from, for the boot record and error messages.
 pub fn source_of(matches: &ArgMatches, id: &str) -> &'static str {
     match matches.value_source(id) {
@@ -189,4 +214,117 @@ pub fn layered(
     value: &Option<String>,
 ) -> Option<(String, &'static str)> {
     value.clone().map(|v| (v, source_of(matches, id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        check_subcommand_flags(&matches)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    use clap::FromArgMatches;
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        for args in [
+            &["mesos-boot", "--root", "/tmp/r", "serve"][..],
+            &["mesos-boot", "serve", "--root", "/tmp/r"],
+            &[
+                "mesos-boot",
+                "--log-format",
+                "json",
+                "--root",
+                "/tmp/r",
+                "status",
+            ],
+            &[
+                "mesos-boot",
+                "status",
+                "--json",
+                "--root",
+                "/tmp/r",
+                "--log-format",
+                "json",
+            ],
+            &["mesos-boot", "--root", "/tmp/r", "check-image"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.root, PathBuf::from("/tmp/r"), "{args:?}");
+            assert!(cli.command.is_some(), "{args:?}");
+        }
+        let cli = parse(&["mesos-boot", "--root", "/tmp/r", "--role", "agent"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.boot.role.as_deref(), Some("agent"));
+    }
+
+    #[test]
+    fn a_boot_flag_with_a_subcommand_is_refused_by_name() {
+        let err = parse(&["mesos-boot", "--role", "zookeeper", "serve"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let text = err.to_string();
+        assert!(
+            text.contains("--role") && text.contains("mesos-boot serve"),
+            "{text}"
+        );
+        let err = parse(&["mesos-boot", "--dry-run", "status"]).unwrap_err();
+        assert!(err.to_string().contains("--dry-run"), "{err}");
+    }
+
+    #[test]
+    fn every_flag_of_every_command_shows_its_environment_variable_and_default() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut commands = vec![cmd.clone()];
+        commands.extend(
+            cmd.get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .cloned(),
+        );
+        for mut c in commands {
+            let help = c.render_long_help().to_string();
+            for arg in c.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let env = arg
+                    .get_env()
+                    .unwrap_or_else(|| {
+                        panic!("{}: --{id} has no environment variable", c.get_name())
+                    })
+                    .to_string_lossy()
+                    .to_string();
+                assert!(
+                    env.starts_with("MESOS_BOOT_") && help.contains(&format!("[env: {env}")),
+                    "{}: --{id}: {env} not in its help:\n{help}",
+                    c.get_name()
+                );
+                // A flag without a value (--dry-run) shows no default.
+                let defaults = if arg.get_action().takes_values() {
+                    arg.get_default_values()
+                } else {
+                    &[]
+                };
+                for default in defaults {
+                    let value = default.to_string_lossy();
+                    // clap quotes a default with spaces.
+                    let shown = [
+                        format!("[default: {value}]"),
+                        format!("[default: \"{value}\"]"),
+                    ];
+                    assert!(
+                        shown.iter().any(|s| help.contains(s)),
+                        "{}: --{id}: {} not in its help",
+                        c.get_name(),
+                        shown[0]
+                    );
+                }
+            }
+        }
+    }
 }

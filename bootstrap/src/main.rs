@@ -22,6 +22,9 @@ fn init_logging(format: LogFormat) {
 
 fn main() {
     let matches = Cli::command().get_matches();
+    if let Err(e) = mesos_boot::cli::check_subcommand_flags(&matches) {
+        e.exit()
+    }
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
