@@ -105,6 +105,27 @@ impl Cluster {
         Ok(())
     }
 
+    /// Copies every member's ZooKeeper log, config and data directory listing to a directory
+    /// that outlives the test (the node roots are removed when it ends); returns its path.
+    fn keep_evidence(&self) -> String {
+        let dir = std::env::temp_dir().join(format!("mesos-boot-soak-{}", std::process::id()));
+        for m in &self.members {
+            let to = dir.join(m.node.ip.to_string());
+            let _ = std::fs::create_dir_all(&to);
+            let _ = std::fs::copy(
+                m.node.zk.as_ref().unwrap().log_path(),
+                to.join("zookeeper.out"),
+            );
+            let _ = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(m.node.root.join("etc"))
+                .arg(m.node.root.join("var"))
+                .arg(&to)
+                .status();
+        }
+        dir.display().to_string()
+    }
+
     /// Waits until the invariants hold (they may take a few passes to converge).
     fn check(&self, writer: &Writer) -> Result<(), String> {
         let addrs: Vec<String> = self.members.iter().map(|m| m.node.client_addr()).collect();
@@ -164,6 +185,26 @@ impl Cluster {
                     };
                     let theirs = children(&addr, "/writer");
                     let missing = lost.iter().filter(|n| !theirs.contains(n)).count();
+                    // How this member last synchronised with a leader (DIFF, SNAP or TRUNC)
+                    // and whether ZooKeeper's digest check saw its tree diverge.
+                    let log = std::fs::read_to_string(m.node.zk.as_ref().unwrap().log_path())
+                        .unwrap_or_default();
+                    let sync: Vec<&str> = log
+                        .lines()
+                        .filter(|l| {
+                            [
+                                "Getting a diff",
+                                "Getting a snapshot",
+                                "Truncating log",
+                                "igest mismatch",
+                                "LOOKING",
+                                "FOLLOWING",
+                                "LEADING",
+                            ]
+                            .iter()
+                            .any(|k| l.contains(k))
+                        })
+                        .collect();
                     format!(
                         "{addr} ({}): {} {} {}; missing {missing} of the {}\n{}",
                         m.instance,
@@ -171,13 +212,17 @@ impl Cluster {
                         pick("Zxid:"),
                         config_version(&addr).unwrap_or_default(),
                         lost.len(),
-                        zk::log_tail(&m.node.zk.as_ref().unwrap().log_path(), 25)
+                        sync[sync.len().saturating_sub(12)..].join("\n")
                     )
                 })
                 .collect();
             return Err(format!(
-                "acknowledged writes lost: {lost:?}\n--- per member\n{}",
-                per_member.join("\n---\n")
+                "acknowledged writes lost: {} of them, {}..{}\n--- per member\n{}\n--- kept: {}",
+                lost.len(),
+                lost[0],
+                lost[lost.len() - 1],
+                per_member.join("\n---\n"),
+                self.keep_evidence()
             ));
         }
         let text = object(&self.url);

@@ -287,3 +287,99 @@ impl Drop for Serve {
         proc::terminate_child(&mut self.0, Duration::from_secs(2));
     }
 }
+
+/// Files of `dir/version-2` whose names start with `prefix` (`snapshot.`, `log.`).
+fn zk_files(dir: &Path, prefix: &str) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir.join("version-2"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Exhibitor's cleanup-max-files and cleanup-period-ms become ZooKeeper's own purge: a member
+/// that made many snapshots keeps only the newest cleanup-max-files of them (and the
+/// transaction logs they need) after its next start, and still has every znode.
+#[test]
+fn old_snapshots_and_logs_are_purged_and_the_data_stays() {
+    let _serial = one_at_a_time();
+    // snapCount=20: a snapshot (and a new transaction log) every 10-20 writes.
+    let text = "com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5&snapCount\\=20\n\
+                com.netflix.exhibitor.cleanup-max-files=4\n\
+                com.netflix.exhibitor.cleanup-period-ms=600000\n";
+    let (nodes, _url, outputs) = boot_three(text, None);
+    all_booted(&nodes, &outputs);
+    let node = &nodes[1];
+    let cfg = node.file("/etc/zookeeper/conf/zoo.cfg");
+    assert!(
+        cfg.contains("autopurge.snapRetainCount=4\n")
+            && cfg.contains("autopurge.purgeInterval=1\n"),
+        "{cfg}"
+    );
+    let hosts: Vec<String> = nodes.iter().map(|n| n.client_addr()).collect();
+    let written = 400u64;
+    block_on(async {
+        let client = Client::connector().connect(&hosts.join(",")).await.unwrap();
+        let opts = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        client.create("/purge", b"", &opts).await.unwrap();
+        for n in 0..written {
+            client
+                .create(&format!("/purge/{n:08}"), b"x", &opts)
+                .await
+                .unwrap();
+        }
+    });
+    let data = node.root.join("var/lib/zookeeper");
+    let before = zk_files(&data, "snapshot.");
+    let logs_before = zk_files(&data, "log.");
+    assert!(
+        before.len() > 8 && logs_before.len() > 8,
+        "400 writes at snapCount=20 make many snapshots and logs: {before:?} {logs_before:?}"
+    );
+
+    // Its next start (a reboot through mesos-boot) purges: the snapshots older than the newest
+    // four go, and the logs with them.
+    assert!(node.zk.as_ref().unwrap().kill());
+    let out = node.run(&["--timeout", "90s"]);
+    assert!(out.status.success(), "reboot: {}", show(&out));
+    // Names carry the zxid in hex (unpadded): sorted by zxid, not by name.
+    let zxid = |name: &str| u64::from_str_radix(name.rsplit('.').next().unwrap(), 16).unwrap();
+    let mut zxids: Vec<u64> = before.iter().map(|n| zxid(n)).collect();
+    zxids.sort_unstable();
+    let oldest_kept = zxids[zxids.len() - 4];
+    // Four are kept: the newest four, or, when the restarted member took a snapshot of its own
+    // before the purge ran, that one and the newest three.
+    let purged = poll_until(Duration::from_secs(30), "old snapshots purged", || {
+        let now = zk_files(&data, "snapshot.");
+        (now.len() >= 4 && now.iter().all(|n| zxid(n) >= oldest_kept)).then_some(now)
+    });
+    let now = purged.unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?}\n{}",
+            zk_files(&data, "snapshot."),
+            zk::log_tail(&node.zk.as_ref().unwrap().log_path(), 30)
+        )
+    });
+    let logs = zk_files(&data, "log.");
+    assert!(
+        logs.len() < logs_before.len()
+            && logs.iter().filter(|l| zxid(l) < oldest_kept).count() <= 1,
+        "logs older than the oldest kept snapshot go (but the one it starts in): {logs:?}, \
+         oldest kept snapshot {oldest_kept:x}, snapshots {now:?}"
+    );
+    // Every znode is still there, read from the purged member alone.
+    zk::wait_serving(&node.client_addr(), LONG).unwrap();
+    let stored = block_on(async {
+        let client = Client::connector()
+            .connect(&node.client_addr())
+            .await
+            .unwrap();
+        client.sync("/purge").await.unwrap();
+        client.list_children("/purge").await.unwrap().len() as u64
+    });
+    assert_eq!(stored, written);
+}

@@ -197,6 +197,36 @@ pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
 }
 
 /// Renders every file of the node's role.
+/// ZooKeeper's own purge of old snapshots and transaction logs (`autopurge.*`), from
+/// Exhibitor's `cleanup-max-files` (snapshots kept; ZooKeeper keeps at least 3) and
+/// `cleanup-period-ms` (ZooKeeper purges at start, then every period in whole hours: rounded
+/// up; 0 turns purging off). Defaults as Exhibitor's: 3 files, every 12 h. A key that
+/// zoo-cfg-extra sets itself is left to it.
+#[derive(Debug, Clone, Serialize)]
+struct Purge {
+    retain: Option<u64>,
+    hours: Option<u64>,
+}
+
+fn purge_settings(config: &SharedConfig, extra: &[Pair]) -> Result<Purge> {
+    let number = |name: &str| -> Result<u64> {
+        let raw = config.get(name).trim();
+        raw.parse::<u64>().map_err(|_| {
+            Failure::bad_input(format!(
+                "key com.netflix.exhibitor.{name}: `{raw}` is not a whole number"
+            ))
+        })
+    };
+    let set_by_extra = |key: &str| extra.iter().any(|p| p.key == key);
+    let retain = number("cleanup-max-files")?.max(3);
+    let period_ms = number("cleanup-period-ms")?;
+    let hours = period_ms.div_ceil(3_600_000);
+    Ok(Purge {
+        retain: (!set_by_extra("autopurge.snapRetainCount")).then_some(retain),
+        hours: (!set_by_extra("autopurge.purgeInterval")).then_some(hours),
+    })
+}
+
 pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
     let s = node.settings;
     let id = node.identity;
@@ -224,6 +254,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 // shared config refuses them when it is read (exhibitor::check_zoo_cfg_key).
                 extra.push(Pair { key, value });
             }
+            let purge = purge_settings(node.config, &extra)?;
             // Exhibitor's zookeeper-data-directory is dataDir, its zookeeper-log-directory
             // dataLogDir (the transaction logs; empty: in dataDir). Both must be owned by the
             // zookeeper user, or ZooKeeper cannot write its snapshots and logs.
@@ -257,6 +288,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "client_port": node.config.client_port()?,
                 "connect_port": node.config.connect_port()?,
                 "election_port": node.config.election_port()?,
+                "purge": purge,
                 "super_digest": node.zk_super_digest.clone().unwrap_or_default(),
                 "four_letter_words": crate::zookeeper::quorum::FourLetter::ALL
                     .map(|w| w.as_str())
@@ -609,6 +641,66 @@ mod tests {
         golden(
             "zookeeper.txt",
             &render("zookeeper", &[], "/", Some(2)).unwrap(),
+        );
+    }
+
+    /// Purging is on by default (Exhibitor's 3 files every 12 h), follows cleanup-max-files and
+    /// cleanup-period-ms (rounded up to whole hours, at least ZooKeeper's 3 files), leaves a key
+    /// zoo-cfg-extra sets to it, and refuses a value that is not a number, naming the key.
+    #[test]
+    fn purge_follows_exhibitors_cleanup_settings() {
+        let zoo_cfg = |text: &str| -> Result<String> {
+            let cfg = SharedConfig::parse(text).unwrap();
+            let (s, id) = (settings("zookeeper", &[]), identity());
+            let node = Node {
+                root: Path::new("/"),
+                settings: &s,
+                identity: &id,
+                config: &cfg,
+                myid: Some(1),
+                zk_super_digest: None,
+            };
+            Ok(plan(&node, &Templates::load(None)?)?.remove(0).content)
+        };
+        let keys = |cfg: &str| -> Vec<String> {
+            cfg.lines()
+                .filter(|l| l.starts_with("autopurge."))
+                .map(str::to_string)
+                .collect()
+        };
+        let spec = "com.netflix.exhibitor.servers-spec=1:10.0.1.11\n";
+        assert_eq!(
+            keys(&zoo_cfg(spec).unwrap()),
+            ["autopurge.snapRetainCount=3", "autopurge.purgeInterval=12"]
+        );
+        let text = format!(
+            "{spec}com.netflix.exhibitor.cleanup-max-files=10\ncom.netflix.exhibitor.cleanup-period-ms=5400000\n"
+        );
+        assert_eq!(
+            keys(&zoo_cfg(&text).unwrap()),
+            ["autopurge.snapRetainCount=10", "autopurge.purgeInterval=2"]
+        );
+        let text = format!(
+            "{spec}com.netflix.exhibitor.cleanup-max-files=1\ncom.netflix.exhibitor.cleanup-period-ms=1000\n"
+        );
+        assert_eq!(
+            keys(&zoo_cfg(&text).unwrap()),
+            ["autopurge.snapRetainCount=3", "autopurge.purgeInterval=1"]
+        );
+        let text = format!("{spec}com.netflix.exhibitor.cleanup-period-ms=0\n");
+        assert!(keys(&zoo_cfg(&text).unwrap()).contains(&"autopurge.purgeInterval=0".to_string()));
+        // zoo-cfg-extra's own key stays, once; the other is still rendered.
+        let text =
+            format!("{spec}com.netflix.exhibitor.zoo-cfg-extra=autopurge.purgeInterval\\=6\n");
+        assert_eq!(
+            keys(&zoo_cfg(&text).unwrap()),
+            ["autopurge.purgeInterval=6", "autopurge.snapRetainCount=3"]
+        );
+        let text = format!("{spec}com.netflix.exhibitor.cleanup-max-files=lots\n");
+        let err = zoo_cfg(&text).unwrap_err().message;
+        assert!(
+            err.contains("com.netflix.exhibitor.cleanup-max-files") && err.contains("lots"),
+            "{err}"
         );
     }
 
