@@ -566,3 +566,183 @@ fn check_image_accepts_a_complete_image_and_names_what_is_missing() {
     assert!(stderr.contains("usr/sbin/mesos-agent"), "{}", show(&out));
     assert!(stderr.contains("mesos-zk.tera"), "{}", show(&out));
 }
+
+/// Prometheus text: every sample line is `name{labels} number`; the samples of `name`.
+fn samples<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("`series value`");
+        assert!(value.parse::<f64>().is_ok(), "not a number: {line}");
+        let metric = series.split('{').next().unwrap();
+        assert!(
+            metric
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name: {line}"
+        );
+    }
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            (series == name || series.starts_with(&format!("{name}{{")))
+                .then(|| (series, value.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// The rest of Exhibitor's API that operators use (one server's state, whitelisted
+/// four-letter words, the config as Exhibitor's UI reads it) and `/metrics` in Prometheus'
+/// format: membership, each server's mode, quorum, the last membership check and ZooKeeper's
+/// own figures.
+#[test]
+fn serve_answers_server_state_four_letter_words_config_state_and_metrics() {
+    use mesos_boot_tests::http;
+    let e = ensemble();
+    let node = &e.nodes[0];
+    let listen = format!("{}:8080", node.ip);
+    let _serve = KillOnDrop(
+        node.command(&["serve", "--listen", &listen, "--reconcile-interval", "1s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{listen}");
+    poll_until(Duration::from_secs(30), "serve /health", || {
+        http::get(&format!("{base}/health"), &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .unwrap();
+    let get = |path: &str| {
+        let r = http::get(&format!("{base}{path}"), &[]).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        (r.status, json, r.text())
+    };
+
+    // cluster/state/{host}: every listed server, as that server would answer.
+    for n in &e.nodes {
+        let (status, state, _) = get(&format!("/exhibitor/v1/cluster/state/{}", n.ip));
+        assert_eq!(status, 200);
+        let leader = mesos_boot_tests::zk::mode(&n.client_addr()).as_deref() == Some("leader");
+        assert_eq!(
+            (&state["state"], &state["isLeader"]),
+            (&3.into(), &leader.into()),
+            "{}: {state}",
+            n.ip
+        );
+    }
+    let (status, body, _) = get("/exhibitor/v1/cluster/state/10.9.9.9");
+    assert_eq!(status, 404);
+    assert!(
+        body["error"].as_str().unwrap().contains("10.9.9.9"),
+        "{body}"
+    );
+
+    // cluster/4ltr/{word}[/{host}]: the whitelisted words only.
+    let (status, body, _) = get("/exhibitor/v1/cluster/4ltr/srvr");
+    assert_eq!(status, 200);
+    assert!(
+        body["response"].as_str().unwrap().contains("Mode: "),
+        "{body}"
+    );
+    let other = &e.nodes[2];
+    let (_, body, _) = get(&format!("/exhibitor/v1/cluster/4ltr/conf/{}", other.ip));
+    let conf = body["response"].as_str().unwrap();
+    let myid_other = other.file("/var/lib/zookeeper/myid");
+    assert!(
+        conf.contains(&format!("serverId={}", myid_other.trim())),
+        "{conf}"
+    );
+    let (status, body, _) = get("/exhibitor/v1/cluster/4ltr/mntr");
+    assert_eq!(status, 200);
+    assert!(
+        body["response"]
+            .as_str()
+            .unwrap()
+            .contains("zk_znode_count"),
+        "{body}"
+    );
+    for word in ["ruok", "dump", "wchp"] {
+        let (status, body, _) = get(&format!("/exhibitor/v1/cluster/4ltr/{word}"));
+        assert_eq!(status, 400, "{word}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(word) && error.contains("srvr"), "{error}");
+    }
+
+    // config/get-state: Exhibitor's camel-case settings, the local serverId.
+    let (status, state, _) = get("/exhibitor/v1/config/get-state");
+    assert_eq!(status, 200);
+    let config = &state["config"];
+    let myid: u64 = node.file("/var/lib/zookeeper/myid").trim().parse().unwrap();
+    assert_eq!(config["serverId"], myid, "{state}");
+    assert_eq!(config["hostname"], node.ip.to_string());
+    assert_eq!(config["clientPort"], 2181);
+    assert_eq!(config["cleanupMaxFiles"], 3);
+    assert_eq!(config["cleanupPeriodMs"], 43200000);
+    let spec = config["serversSpec"].as_str().unwrap();
+    for n in &e.nodes {
+        assert!(spec.contains(&n.ip.to_string()), "{spec}");
+    }
+    assert!(config["zooCfgExtra"].is_object(), "{state}");
+    assert_eq!(state["running"], true);
+
+    // /metrics: membership, modes, quorum, the membership check and ZooKeeper's figures.
+    let text = poll_until(
+        Duration::from_secs(30),
+        "a membership check in /metrics",
+        || {
+            let (_, _, text) = get("/metrics");
+            text.contains("mesos_boot_reconcile_last_pass{")
+                .then_some(text)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        samples(&text, "mesos_boot_shared_config_up"),
+        [("mesos_boot_shared_config_up", 1.0)]
+    );
+    assert_eq!(
+        samples(&text, "mesos_boot_servers"),
+        [
+            ("mesos_boot_servers{kind=\"participant\"}", 3.0),
+            ("mesos_boot_servers{kind=\"observer\"}", 0.0)
+        ]
+    );
+    let serving = samples(&text, "mesos_boot_server_serving");
+    assert_eq!(serving.len(), 3, "{text}");
+    assert!(serving.iter().all(|(_, v)| *v == 1.0), "{serving:?}");
+    assert_eq!(
+        serving
+            .iter()
+            .filter(|(s, _)| s.contains("mode=\"leader\""))
+            .count(),
+        1,
+        "{serving:?}"
+    );
+    assert_eq!(
+        samples(&text, "mesos_boot_ensemble_quorum"),
+        [("mesos_boot_ensemble_quorum", 1.0)]
+    );
+    // This fixture's instances are not in EC2: the check sees them gone and holds (removing
+    // any would leave no majority). What it decided is there, once.
+    let last = samples(&text, "mesos_boot_reconcile_last_pass");
+    assert_eq!(last.len(), 1, "{text}");
+    assert!(
+        ["nothing", "wait", "hold"]
+            .iter()
+            .any(|o| last[0].0 == format!("mesos_boot_reconcile_last_pass{{outcome=\"{o}\"}}")),
+        "{last:?}"
+    );
+    let age = samples(&text, "mesos_boot_reconcile_last_pass_age_seconds");
+    assert!(age.len() == 1 && age[0].1 < 10.0, "{age:?}");
+    assert_eq!(
+        samples(&text, "mesos_boot_zk_up"),
+        [("mesos_boot_zk_up", 1.0)]
+    );
+    let znodes = samples(&text, "mesos_boot_zk_znode_count");
+    assert!(znodes.len() == 1 && znodes[0].1 >= 4.0, "{znodes:?}");
+}

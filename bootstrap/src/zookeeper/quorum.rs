@@ -26,15 +26,22 @@ pub enum FourLetter {
     Srvr,
     /// The server's view of the membership.
     Conf,
+    /// The server's figures (`serve`'s /metrics and `cluster/4ltr/mntr`).
+    Mntr,
 }
 
 impl FourLetter {
-    pub const ALL: [FourLetter; 2] = [FourLetter::Srvr, FourLetter::Conf];
+    pub const ALL: [FourLetter; 3] = [FourLetter::Srvr, FourLetter::Conf, FourLetter::Mntr];
+
+    pub fn parse(word: &str) -> Option<FourLetter> {
+        FourLetter::ALL.into_iter().find(|w| w.as_str() == word)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             FourLetter::Srvr => "srvr",
             FourLetter::Conf => "conf",
+            FourLetter::Mntr => "mntr",
         }
     }
 }

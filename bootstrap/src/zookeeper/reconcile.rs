@@ -198,6 +198,33 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
     Decision::Remove { id, reason }
 }
 
+/// The last pass's outcome, shared with `serve`'s /metrics.
+#[derive(Debug, Clone)]
+pub struct LastPass {
+    pub at: std::time::SystemTime,
+    /// `nothing`, `wait`, `remove`, `hold`, `stop-self`, `restore`, or `skipped` (something
+    /// needed could not be observed, or the pass ran past its deadline).
+    pub outcome: &'static str,
+    pub reason: String,
+}
+
+/// Where the reconcile loop leaves its last outcome.
+pub type LastPassCell = std::sync::Arc<std::sync::Mutex<Option<LastPass>>>;
+
+impl Decision {
+    /// The decision's name and reason, for the last-pass record.
+    pub fn outcome(&self) -> (&'static str, String) {
+        match self {
+            Decision::Nothing => ("nothing", String::new()),
+            Decision::Wait { reason, .. } => ("wait", reason.clone()),
+            Decision::Remove { reason, .. } => ("remove", reason.clone()),
+            Decision::Hold { reason, .. } => ("hold", reason.clone()),
+            Decision::StopSelf { reason } => ("stop-self", reason.clone()),
+            Decision::Restore { reason, .. } => ("restore", reason.clone()),
+        }
+    }
+}
+
 /// How long one pass may take.
 pub const PASS_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -219,6 +246,8 @@ pub struct Reconciler {
     first_gone: HashMap<u32, Instant>,
     secret: Option<Secret>,
     stopped: bool,
+    /// The last pass's outcome (read by `serve`).
+    pub last: LastPassCell,
 }
 
 impl Reconciler {
@@ -247,7 +276,14 @@ impl Reconciler {
             first_gone: HashMap::new(),
             secret: None,
             stopped: false,
+            last: LastPassCell::default(),
         }
+    }
+
+    /// Leaves each pass's outcome in `cell` (for `serve`'s /metrics).
+    pub fn reporting_to(mut self, cell: LastPassCell) -> Self {
+        self.last = cell;
+        self
     }
 
     /// Runs passes forever, `interval` apart with ±50% jitter so members do not act at once.
@@ -256,14 +292,25 @@ impl Reconciler {
         loop {
             let jitter = rand::random_range(0.5..1.5);
             tokio::time::sleep(interval.mul_f64(jitter)).await;
-            match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "membership check skipped"),
-                Err(_) => tracing::warn!(
-                    deadline = ?PASS_DEADLINE,
-                    "membership check did not finish before its deadline; skipped"
-                ),
-            }
+            let (outcome, reason) = match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
+                Ok(Ok(decision)) => decision.outcome(),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "membership check skipped");
+                    ("skipped", e)
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        deadline = ?PASS_DEADLINE,
+                        "membership check did not finish before its deadline; skipped"
+                    );
+                    ("skipped", format!("no answer within {PASS_DEADLINE:?}"))
+                }
+            };
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastPass {
+                at: std::time::SystemTime::now(),
+                outcome,
+                reason,
+            });
         }
     }
 

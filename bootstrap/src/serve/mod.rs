@@ -6,7 +6,10 @@
 //!   ExhibitorEnsembleProvider reads: `count=3&server0=h1&server1=h2&server2=h3&port=2181`;
 //! - `GET /exhibitor/v1/cluster/status`: one `{hostname, code, description, isLeader}` per server
 //!   (codes: LATENT 0, DOWN 1, NOT_SERVING 2, SERVING 3);
-//! - `GET /exhibitor/v1/cluster/state`: this node only;
+//! - `GET /exhibitor/v1/cluster/state`: this node only; `cluster/state/{host}`: a listed server;
+//! - `GET /exhibitor/v1/cluster/4ltr/{word}[/{host}]`, `GET /exhibitor/v1/config/get-state`:
+//!   see [`exhibitor`];
+//! - `GET /metrics`: Prometheus text, see [`metrics`];
 //! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise.
 //!
 //! Alongside, the membership reconcile loop ([`crate::zookeeper::reconcile`]) removes dead members.
@@ -26,16 +29,23 @@ use crate::instances::Aws;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
 use crate::zookeeper::quorum::{self, Mode};
-use crate::zookeeper::reconcile::Reconciler;
+use crate::zookeeper::reconcile::{LastPassCell, Reconciler};
+
+mod exhibitor;
+mod metrics;
 
 /// What the API needs: where the shared config lives and which server is local.
 pub struct Api {
     store: Store,
     /// `host:client-port` of the local server.
     local: String,
+    /// The local server's id.
+    myid: u32,
+    /// The reconcile loop's last outcome (none while membership checks are off).
+    last_pass: LastPassCell,
 }
 
-fn code(mode: Mode) -> (u8, &'static str) {
+pub(crate) fn code(mode: Mode) -> (u8, &'static str) {
     match mode {
         Mode::Leader | Mode::Follower | Mode::Observer | Mode::Standalone => (3, "serving"),
         Mode::NotServing => (2, "not serving"),
@@ -54,7 +64,7 @@ impl Api {
     }
 }
 
-fn unavailable(message: String) -> Response {
+pub(crate) fn unavailable(message: String) -> Response {
     tracing::warn!(error = %message, "shared config unavailable");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -122,7 +132,7 @@ async fn status(State(api): State<Arc<Api>>) -> Response {
 
 /// The local server's mode; a "not serving" answer is checked against the ensemble, since a
 /// leader with leaderServes=no answers so.
-async fn local_mode(api: &Api) -> Mode {
+pub(crate) async fn local_mode(api: &Api) -> Mode {
     let ensemble = match api.config().await {
         Ok(cfg) => crate::boot::ensemble_of(&cfg).unwrap_or_default(),
         Err(_) => Vec::new(),
@@ -158,6 +168,20 @@ pub fn router(api: Api) -> Router {
         .route("/exhibitor/v1/cluster/list", get(list))
         .route("/exhibitor/v1/cluster/status", get(status))
         .route("/exhibitor/v1/cluster/state", get(state))
+        .route(
+            "/exhibitor/v1/cluster/state/{host}",
+            get(exhibitor::state_of),
+        )
+        .route(
+            "/exhibitor/v1/cluster/4ltr/{word}",
+            get(exhibitor::four_letter_word),
+        )
+        .route(
+            "/exhibitor/v1/cluster/4ltr/{word}/{host}",
+            get(exhibitor::four_letter_word_of),
+        )
+        .route("/exhibitor/v1/config/get-state", get(exhibitor::get_state))
+        .route("/metrics", get(metrics::metrics))
         .route("/health", get(health))
         .with_state(Arc::new(api))
 }
@@ -199,6 +223,7 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| Failure::bad_input(format!("--listen {listen}: {e}")))?;
     tracing::info!(%listen, local, shared_config = url, "serving Exhibitor's REST API");
+    let last_pass = LastPassCell::default();
     let reconcile = if args.reconcile_interval.is_zero() {
         tracing::info!("membership checks are off (--reconcile-interval 0)");
         None
@@ -222,6 +247,7 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             root.to_path_buf(),
             local.clone(),
         );
+        let r = r.reporting_to(last_pass.clone());
         Some(tokio::spawn(r.run(args.reconcile_interval)))
     };
     let shutdown = async {
@@ -233,10 +259,18 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         }
         tracing::info!("stopping");
     };
-    let served = axum::serve(listener, router(Api { store, local }))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")));
+    let served = axum::serve(
+        listener,
+        router(Api {
+            store,
+            local,
+            myid,
+            last_pass,
+        }),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")));
     if let Some(r) = reconcile {
         r.abort();
     }
