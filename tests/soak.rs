@@ -205,8 +205,16 @@ impl Cluster {
                             .any(|k| l.contains(k))
                         })
                         .collect();
+                    // ZooKeeper's own count of txns after which this member's tree did not
+                    // match the leader's digest (a diverged follower).
+                    let mismatches = zk::four_letter(&addr, "mntr", Duration::from_secs(2))
+                        .unwrap_or_default()
+                        .lines()
+                        .find(|l| l.starts_with("zk_digest_mismatches_count"))
+                        .unwrap_or("zk_digest_mismatches_count ?")
+                        .replace('\t', " ");
                     format!(
-                        "{addr} ({}): {} {} {}; missing {missing} of the {}\n{}",
+                        "{addr} ({}): {} {} {} {mismatches}; missing {missing} of the {}\n{}",
                         m.instance,
                         pick("Mode:"),
                         pick("Zxid:"),
