@@ -91,6 +91,14 @@ pub struct ServeArgs {
         default_value = "systemctl stop zookeeper.service"
     )]
     pub stop_command: String,
+    /// Command that starts the local ZooKeeper again after `serve` resynchronised a follower
+    /// whose data diverged from the leader's (run with `sh -c`).
+    #[arg(
+        long,
+        env = "MESOS_BOOT_START_COMMAND",
+        default_value = "systemctl start zookeeper.service"
+    )]
+    pub start_command: String,
 }
 
 /// Flags of the boot pipeline (the default command).

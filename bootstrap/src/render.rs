@@ -422,6 +422,15 @@ fn zoo_settings(text: &str) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// `dataDir` and `dataLogDir` of the local zoo.cfg (ZooKeeper's own rewrite included).
+pub fn zookeeper_data_dirs(root: &Path) -> Option<(String, Option<String>)> {
+    let settings = zoo_settings(&std::fs::read_to_string(under(root, paths::ZOO_CFG)).ok()?);
+    Some((
+        settings.get("dataDir")?.clone(),
+        settings.get("dataLogDir").cloned(),
+    ))
+}
+
 /// Whether ZooKeeper already ran on this node: its rewrite of zoo.cfg points at a versioned
 /// dynamic file (`zoo.cfg.dynamic.<version>`) that exists.
 pub fn zookeeper_ran_before(root: &Path) -> bool {

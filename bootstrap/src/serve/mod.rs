@@ -247,7 +247,9 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             root.to_path_buf(),
             local.clone(),
         );
-        let r = r.reporting_to(last_pass.clone());
+        let r = r
+            .reporting_to(last_pass.clone())
+            .restarting_with(args.start_command.clone());
         Some(tokio::spawn(r.run(args.reconcile_interval)))
     };
     let shutdown = async {

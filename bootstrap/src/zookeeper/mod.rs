@@ -8,9 +8,11 @@
 //! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
+//! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`;
 //! - [`secret`]: the superuser secret that authenticates reconfig;
 //! - [`quorum`]: four-letter words and the leading Mesos master.
 
+pub mod divergence;
 pub mod ensemble;
 pub mod membership;
 pub mod quorum;

@@ -23,7 +23,7 @@ use crate::instances::Aws;
 use crate::shared_config::{Server, SharedConfig, Store, StoreError};
 use crate::zookeeper::secret::{self, Secret};
 use crate::zookeeper::zkadmin::{self, LiveConfig};
-use crate::zookeeper::{ensemble, quorum};
+use crate::zookeeper::{divergence, ensemble, quorum};
 
 /// Whether server `id`'s ZooKeeper answers at `host`: `conf` on the client port names this
 /// server (another id there is another server at a reused address), or says it is not serving
@@ -248,6 +248,8 @@ pub struct Reconciler {
     stopped: bool,
     /// The last pass's outcome (read by `serve`).
     pub last: LastPassCell,
+    /// Starts the local ZooKeeper again after a resynchronisation ([`divergence`]).
+    pub start_command: String,
 }
 
 impl Reconciler {
@@ -277,6 +279,72 @@ impl Reconciler {
             secret: None,
             stopped: false,
             last: LastPassCell::default(),
+            start_command: "systemctl start zookeeper.service".into(),
+        }
+    }
+
+    /// Starts the local ZooKeeper with `command` after a resynchronisation.
+    pub fn restarting_with(mut self, command: String) -> Self {
+        self.start_command = command;
+        self
+    }
+
+    /// A follower whose tree diverged from the leader's (ZooKeeper's digest mismatches) is
+    /// resynchronised, while every other voter serves ([`divergence`]). One log line per
+    /// decision.
+    async fn repair_divergence(&self) {
+        let Some(count) = divergence::mismatches(&self.local).await else {
+            return;
+        };
+        if count == 0 {
+            return;
+        }
+        let Ok(Some((cfg, _))) = self.read().await else {
+            return;
+        };
+        let ensemble = crate::boot::ensemble_of(&cfg).unwrap_or_default();
+        let state = quorum::ensemble_state(&ensemble).await;
+        let mode = state
+            .servers
+            .iter()
+            .find(|s| s.id == self.myid)
+            .map_or(quorum::Mode::Down, |s| s.mode);
+        let others: Vec<_> = state
+            .servers
+            .iter()
+            .filter(|s| s.voter && s.id != self.myid)
+            .collect();
+        let serving = others
+            .iter()
+            .filter(|s| matches!(s.mode, quorum::Mode::Leader | quorum::Mode::Follower))
+            .count();
+        match divergence::judge(count, mode, serving, others.len()) {
+            divergence::Verdict::Consistent => {}
+            divergence::Verdict::Wait(reason) => {
+                tracing::warn!(
+                    server = self.myid,
+                    reason,
+                    "divergence: not resynchronising yet"
+                )
+            }
+            divergence::Verdict::Resync(reason) => {
+                tracing::warn!(server = self.myid, reason, "divergence: resynchronising this follower from the leader (stop, move its data aside, start)");
+                match divergence::resync(
+                    &self.local,
+                    &self.root,
+                    &self.stop_command,
+                    &self.start_command,
+                )
+                .await
+                {
+                    Ok(moved) => {
+                        tracing::warn!(server = self.myid, moved = ?moved, "divergence: ZooKeeper restarted empty; it takes a full snapshot from the leader")
+                    }
+                    Err(e) => {
+                        tracing::error!(server = self.myid, error = %e, "divergence: resynchronisation failed")
+                    }
+                }
+            }
         }
     }
 
@@ -292,6 +360,9 @@ impl Reconciler {
         loop {
             let jitter = rand::random_range(0.5..1.5);
             tokio::time::sleep(interval.mul_f64(jitter)).await;
+            if !self.stopped {
+                let _ = tokio::time::timeout(PASS_DEADLINE, self.repair_divergence()).await;
+            }
             let (outcome, reason) = match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
                 Ok(Ok(decision)) => decision.outcome(),
                 Ok(Err(e)) => {
