@@ -82,6 +82,13 @@ impl Cluster {
     fn replace(&mut self, i: usize) -> Result<(), String> {
         let old = self.members.remove(i);
         old.node.zk.as_ref().unwrap().kill();
+        // Its log goes with its root: kept beside the evidence of a later loss.
+        let kept = std::env::temp_dir().join(format!("mesos-boot-soak-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&kept);
+        let _ = std::fs::copy(
+            old.node.zk.as_ref().unwrap().log_path(),
+            kept.join(format!("replaced-{}-{}.out", old.node.ip, old.instance)),
+        );
         drop(old.serve);
         block_on(Moto::shared().terminate_instance(&old.instance));
         self.removed.insert(old.instance.clone());
