@@ -2,9 +2,9 @@
 
 With IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT, or POST /moto-api/reset-auth), moto
 5.2.5 authorizes every non-S3, non-IAM/STS/SQS call against the resource "*": a statement whose
-Resource names a group (the autoscaler's ResizeAgents, the nodes' CompleteOwnLaunchHook) never
-matches, so an exactly-scoped grant is denied, and a call on the wrong group is denied for the
-wrong reason. Here, moto's own evaluator gets the ARN of the group the call names, as AWS
+Resource names a group (the autoscaler's ResizeAgents, the nodes' CompleteOwnLifecycleHooks)
+never matches, so an exactly-scoped grant is denied, and a call on the wrong group is denied for
+the wrong reason. Here, moto's own evaluator gets the ARN of the group the call names, as AWS
 evaluates it (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, CreateOrUpdateTags,
 DeleteTags, UpdateAutoScalingGroup, the lifecycle-hook calls), and EC2 CreateTags/DeleteTags on
 instances get an instance ARN (the autoscaler's idle and drain marks; the ARNs of the instances

@@ -427,6 +427,10 @@ def test_asgs_tags_and_launch_templates(deployed):
             expected["mesos:attributes"] = "rack:r1;tier:batch"
         else:
             assert "mesos:attributes" not in tags
+        if role == "zookeeper":
+            expected["mesos:termination-hook"] = "mesos-boot-left"
+        else:
+            assert "mesos:termination-hook" not in tags
         # The group's own tags are not propagated (they would be authoritative in Terraform):
         # the instances get theirs from the launch template.
         for k, v in expected.items():
@@ -463,9 +467,11 @@ def test_asgs_tags_and_launch_templates(deployed):
         assert set(g["VPCZoneIdentifier"].split(",")) == subnets and len(subnets) == 3
 
         hooks = asg.describe_lifecycle_hooks(AutoScalingGroupName=g["AutoScalingGroupName"])["LifecycleHooks"]
-        assert [(h["LifecycleHookName"], h["LifecycleTransition"], h["DefaultResult"]) for h in hooks] == [
-            ("mesos-boot-joined", "autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON")
+        launch = [h for h in hooks if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"]
+        assert [(h["LifecycleHookName"], h["DefaultResult"], h["HeartbeatTimeout"]) for h in launch] == [
+            ("mesos-boot-joined", "ABANDON", 900)
         ]
+        # (the termination hook: test_zookeeper_termination_hook)
 
         md = data["MetadataOptions"]
         assert md["HttpTokens"] == "required"
@@ -479,6 +485,38 @@ def test_asgs_tags_and_launch_templates(deployed):
         assert f"[systemctl, start, mesos-boot@{role}.service" in user_data
         assert ("mesos-boot-serve.service" in user_data) == (role == "zookeeper")
         assert "server 169.254.169.123 prefer iburst" in user_data  # Amazon Time Sync, no internet
+
+
+def test_zookeeper_termination_hook(deployed):
+    """Graceful leave (issue 12): the ZooKeeper group holds a terminating instance in
+    Terminating:Wait on `mesos-boot-left` (600 s, then CONTINUE: a node that could not leave is
+    terminated all the same) until its `serve` left the ensemble; its instances name the hook in
+    `mesos:termination-hook`. Masters and agents have no termination hook (nothing there would
+    complete it)."""
+    asg = deployed.moto.client("autoscaling")
+    ec2 = deployed.moto.client("ec2")
+    for role in ROLES:
+        name = f"{CLUSTER}-{role}"
+        hooks = [
+            (h["LifecycleHookName"], h["DefaultResult"], h["HeartbeatTimeout"])
+            for h in asg.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+            if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+        ]
+        (g,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        ids = [i["InstanceId"] for i in g["Instances"]]
+        assert ids, role
+        tags = [_tags(i["Tags"]) for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
+        if role == "zookeeper":
+            assert hooks == [("mesos-boot-left", "CONTINUE", 600)]
+            assert [t.get("mesos:termination-hook") for t in tags] == ["mesos-boot-left"] * len(ids)
+            assert _tags(g["Tags"])["mesos:termination-hook"] == "mesos-boot-left"
+        else:
+            assert hooks == [], role
+            assert not any("mesos:termination-hook" in t for t in tags), role
+    # The documented timeout and default are the module's.
+    variables = (TF_DIR / "modules/node/variables.tf").read_text()
+    block = variables.split('variable "termination_hook_heartbeat_timeout" {', 1)[1].split("\n}\n", 1)[0]
+    assert "default     = 600" in block and "CONTINUE" in block and "terminated all the same" in block
 
 
 def test_bucket_and_its_policy(deployed):
@@ -613,7 +651,7 @@ def test_iam_least_privilege(deployed):
         all_actions = set().union(*(s["actions"] for s in p.values()))
         assert not any(a == "*" or a.endswith(":*") for a in all_actions), all_actions
         assert p["DescribeOwnTags"]["actions"] == {"ec2:DescribeTags"}
-        hook = p["CompleteOwnLaunchHook"]
+        hook = p["CompleteOwnLifecycleHooks"]  # the launch hook and ZooKeeper's termination hook
         assert hook["actions"] == {"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}
         (asg_arn,) = hook["resources"]
         assert asg_arn.endswith(f":autoScalingGroupName/{CLUSTER}-{role}")
@@ -793,6 +831,10 @@ def _flat(v, path=""):
     return {path: v}
 
 
+# What moto 5.2.5 answers as every lifecycle hook's RoleARN and NotificationTargetARN.
+MOTO_HOOK_ARNS = ("arn:aws:iam::1234567890:role/my-auto-scaling-role", "arn:aws:sqs:us-east-1:123456789012:my-queue")
+
+
 def _moto_only_change(rc: dict) -> str | None:
     """Why a planned change is one of moto's round-trip quirks (None: a real change).
 
@@ -800,7 +842,8 @@ def _moto_only_change(rc: dict) -> str | None:
       rule's description, so every rule is planned as updated;
     * launch templates: moto copies the template's own tags into its data as a
       `launch-template` tag specification (AWS has no such resource type there), and the
-      groups then see a new template version coming.
+      groups then see a new template version coming;
+    * lifecycle hooks: moto gives each one a fixed notification target and role.
     """
     ch = rc["change"]
     before, after, unknown = _flat(ch["before"] or {}), _flat(ch["after"] or {}), _flat(ch["after_unknown"] or {})
@@ -832,6 +875,12 @@ def _moto_only_change(rc: dict) -> str | None:
     ):
         # moto does not return a function's LoggingConfig
         return "moto: lambda logging config"
+    if t == "aws_autoscaling_lifecycle_hook" and changed and all(
+        k in ("role_arn", "notification_target_arn") and before.get(k) in MOTO_HOOK_ARNS and not after.get(k)
+        for k in changed
+    ):
+        # moto answers DescribeLifecycleHooks with a fixed role and queue of its own
+        return "moto: lifecycle hook notification target"
     if t == "aws_route53_zone" and not before.get("vpc") and changed and all(k.startswith("vpc") for k in changed):
         # moto records a zone's VPC only when the request also says PrivateZone=true, which AWS
         # does not need and the provider does not send (see test_zone_and_alias_records)
@@ -1188,6 +1237,46 @@ def test_least_privilege_enforced(deployed, tmp_path):
         for v in vs.get("Versions", []) + vs.get("DeleteMarkers", []):
             s3.delete_object(Bucket=DOMAIN, Key=v["Key"], VersionId=v["VersionId"])
         s3.put_bucket_policy(Bucket=DOMAIN, Policy=policy)
+
+
+def test_termination_hook_least_privilege(deployed):
+    """Under moto's IAM enforcement, with STS sessions of the applied node roles (boto3 only, no
+    binary): a ZooKeeper node may heartbeat and complete the termination hook of its own group,
+    and no role may act on another group's hooks (the grant is the node's own group ARN)."""
+    moto = deployed.moto
+    assert moto.group_resources, "moto runs without moto_iam.py: group-scoped grants cannot be evaluated"
+    iam, asg, sts = (moto.client(s) for s in ("iam", "autoscaling", "sts"))
+    instance = {
+        role: asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{CLUSTER}-{role}"])["AutoScalingGroups"][0][
+            "Instances"][0]["InstanceId"]
+        for role in ROLES
+    }
+    node = {}
+    for role in ROLES:
+        (arn,) = [r["Arn"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{CLUSTER}-{role}-")]
+        creds = sts.assume_role(RoleArn=arn, RoleSessionName=f"leave-{role}")["Credentials"]
+        node[role] = moto.client("autoscaling", creds)
+
+    def calls(role: str, group_role: str):
+        args = dict(AutoScalingGroupName=f"{CLUSTER}-{group_role}", LifecycleHookName="mesos-boot-left",
+                    InstanceId=instance[group_role])
+        c = node[role]
+        return (
+            lambda: c.complete_lifecycle_action(**args, LifecycleActionResult="CONTINUE"),
+            lambda: c.record_lifecycle_action_heartbeat(**args),
+        )
+
+    moto.enforce_iam(True)
+    try:
+        assert _denied(lambda: asg.describe_auto_scaling_groups()) == "InvalidClientTokenId"  # enforcement is on
+        # Past authorization, moto 5.2.5 (without moto_ext.py) fails both: it lacks them.
+        for call in calls("zookeeper", "zookeeper"):
+            assert _denied(call) not in ("AccessDenied", "allowed", "InvalidClientTokenId", "InvalidAccessKeyId")
+        for role, other in (("zookeeper", "master"), ("zookeeper", "agent"), ("master", "zookeeper"), ("agent", "zookeeper")):
+            for call in calls(role, other):
+                assert _denied(call) == "AccessDenied", (role, other)
+    finally:
+        moto.enforce_iam(False)
 
 
 def test_one_character_over_the_name_limits_fails_validation(deployed):

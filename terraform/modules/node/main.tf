@@ -14,6 +14,11 @@ locals {
   )
   attributes = join(";", [for k in sort(keys(var.attributes)) : "${k}:${var.attributes[k]}"])
 
+  # The termination hook: on by default for ZooKeeper only, whose `serve` leaves the ensemble
+  # and completes it; on the other roles nothing completes it (see the variable).
+  termination_hook      = var.termination_hook != null ? var.termination_hook : var.role == "zookeeper"
+  termination_hook_name = "mesos-boot-left"
+
   mesos_tags = merge(
     {
       "mesos:cluster"        = var.cluster_name
@@ -24,6 +29,7 @@ locals {
       "mesos:lifecycle-hook" = local.hook_name
     },
     var.role == "agent" && local.attributes != "" ? { "mesos:attributes" = local.attributes } : {},
+    local.termination_hook ? { "mesos:termination-hook" = local.termination_hook_name } : {},
   )
   instance_tags = merge(var.tags, local.mesos_tags, { Name = local.name })
 
@@ -67,8 +73,10 @@ data "aws_iam_policy_document" "this" {
     resources = ["*"]
   }
 
+  # The launch hook and, where there is one, the termination hook: both belong to the node's own
+  # group, the only resource these actions take (a hook has no ARN of its own).
   statement {
-    sid       = "CompleteOwnLaunchHook"
+    sid       = "CompleteOwnLifecycleHooks"
     actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
     resources = [local.asg_arn_pattern]
   }
@@ -212,7 +220,7 @@ resource "aws_launch_template" "this" {
 }
 
 ################################################################################
-# Auto Scaling group with its launch lifecycle hook
+# Auto Scaling group with its launch and termination lifecycle hooks
 ################################################################################
 
 resource "aws_autoscaling_group" "this" {
@@ -270,5 +278,29 @@ resource "aws_autoscaling_group_tag" "this" {
     key                 = each.key
     value               = each.value
     propagate_at_launch = false
+  }
+}
+
+# The termination hook: a terminating instance (scale-in, instance refresh, a replaced unhealthy
+# node, TerminateInstanceInAutoScalingGroup) waits in Terminating:Wait; on ZooKeeper nodes
+# `serve` sees it in IMDS (autoscaling/target-lifecycle-state), leaves the ensemble by reconfig,
+# updates servers-spec, stops ZooKeeper and completes the hook (tag mesos:termination-hook).
+# A separate resource, not an initial_lifecycle_hook: the provider creates initial hooks only
+# with a new group, so an existing group would never get it (no terminating instance exists
+# before the first ones launch, so nothing is missed). It is destroyed before the group, so a
+# destroy (which drains the group to 0) does not make every node leave one by one (AWS
+# completes the outstanding actions with CONTINUE when the hook is deleted).
+resource "aws_autoscaling_lifecycle_hook" "termination" {
+  count = local.termination_hook ? 1 : 0
+
+  name                   = local.termination_hook_name
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  default_result         = "CONTINUE"
+  heartbeat_timeout      = var.termination_hook_heartbeat_timeout
+
+  lifecycle {
+    # A replaced group (same name, new ARN) loses its hooks with it: replace the hook too.
+    replace_triggered_by = [aws_autoscaling_group.this.arn]
   }
 }

@@ -33,6 +33,11 @@ output "lifecycle_hook_name" {
   value       = local.hook_name
 }
 
+output "termination_hook_name" {
+  description = "Name of the termination lifecycle hook mesos-boot completes once the node left (also the `mesos:termination-hook` tag); null without one."
+  value       = local.termination_hook ? local.termination_hook_name : null
+}
+
 output "mesos_tags" {
   description = "The `mesos:*` tags every instance of the group carries."
   value       = local.mesos_tags

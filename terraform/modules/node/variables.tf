@@ -202,6 +202,23 @@ variable "lifecycle_hook_heartbeat_timeout" {
   }
 }
 
+variable "termination_hook" {
+  description = "Whether the group gets the termination lifecycle hook `mesos-boot-left` (`mesos:termination-hook` tag): a terminating instance waits in Terminating:Wait until mesos-boot completes the hook. Null = on for zookeeper (`serve` leaves the ensemble by reconfig, one member at a time under the majority guard, then completes it), off for master and agent (nothing on those nodes completes it: every termination would wait the whole timeout)."
+  type        = bool
+  default     = null
+}
+
+variable "termination_hook_heartbeat_timeout" {
+  description = "Seconds a terminating instance may stay in Terminating:Wait while it leaves (a reconfig and a stop). At the timeout the hook's default result, CONTINUE, applies: a node that could not leave cleanly is terminated all the same, and the survivors remove it as a dead member."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.termination_hook_heartbeat_timeout >= 30 && var.termination_hook_heartbeat_timeout <= 7200
+    error_message = "termination_hook_heartbeat_timeout must be between 30 and 7200 seconds."
+  }
+}
+
 variable "health_check_grace_period" {
   description = "Seconds after InService before failed load-balancer health checks replace an instance."
   type        = number
