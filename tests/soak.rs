@@ -171,19 +171,28 @@ impl Cluster {
         // digest mismatches say so) is resynchronised by its serve within seconds: the writes
         // must be back within a minute, or they are lost.
         let acked = writer.acked();
+        // A member restarting (that repair, or the step's own fault) may drop a reader's
+        // connection: that read is retried, not counted.
         let missing = || {
-            let stored = children(&hosts, "/writer");
-            acked
-                .iter()
-                .map(|(n, _)| *n)
-                .filter(|n| !stored.contains(n))
-                .collect::<Vec<u64>>()
+            let stored = try_children(&hosts, "/writer").ok()?;
+            Some(
+                acked
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .filter(|n| !stored.contains(n))
+                    .collect::<Vec<u64>>(),
+            )
         };
+        let mut last = Vec::new();
         let lost = match poll_until(Duration::from_secs(60), "every acknowledged write", || {
-            missing().is_empty().then_some(())
+            let m = missing()?;
+            let done = m.is_empty();
+            last = m;
+            done.then_some(())
         }) {
             Ok(()) => Vec::new(),
-            Err(_) => missing(),
+            Err(e) if last.is_empty() => return Err(format!("{e}: /writer could not be read")),
+            Err(_) => last,
         };
         if !lost.is_empty() {
             // Where the writes are missing: each member read alone (after a sync), its mode,
@@ -202,8 +211,14 @@ impl Cluster {
                             .unwrap_or("")
                             .to_string()
                     };
-                    let theirs = children(&addr, "/writer");
-                    let missing = lost.iter().filter(|n| !theirs.contains(n)).count();
+                    let missing = match try_children(&addr, "/writer") {
+                        Ok(theirs) => lost
+                            .iter()
+                            .filter(|n| !theirs.contains(n))
+                            .count()
+                            .to_string(),
+                        Err(e) => format!("? ({e})"),
+                    };
                     // How this member last synchronised with a leader (DIFF, SNAP or TRUNC)
                     // and whether ZooKeeper's digest check saw its tree diverge.
                     let log = std::fs::read_to_string(m.node.zk.as_ref().unwrap().log_path())

@@ -225,17 +225,26 @@ impl Writer {
 }
 
 pub fn children(hosts: &str, path: &str) -> BTreeSet<u64> {
+    try_children(hosts, path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`children`], with a lost connection or session (a member restarting) as an error to
+/// retry instead of a panic.
+pub fn try_children(hosts: &str, path: &str) -> Result<BTreeSet<u64>, String> {
     block_on(async {
         let c = zookeeper_client::Client::connector()
+            .with_session_timeout(Duration::from_secs(10))
             .connect(hosts)
             .await
-            .expect("connect");
-        c.sync(path).await.unwrap();
+            .map_err(|e| format!("connect {hosts}: {e}"))?;
+        c.sync(path)
+            .await
+            .map_err(|e| format!("sync {path}: {e}"))?;
         match c.list_children(path).await {
-            Ok(names) => names.into_iter().map(|s| s.parse().unwrap()).collect(),
+            Ok(names) => Ok(names.into_iter().map(|s| s.parse().unwrap()).collect()),
             // The writer has not created its parent yet.
-            Err(zookeeper_client::Error::NoNode) => BTreeSet::new(),
-            Err(e) => panic!("list {path}: {e}"),
+            Err(zookeeper_client::Error::NoNode) => Ok(BTreeSet::new()),
+            Err(e) => Err(format!("list {path}: {e}")),
         }
     })
 }
