@@ -288,6 +288,22 @@ impl Drop for Serve {
     }
 }
 
+/// Creates `parent` and `n` children under it (`<parent>/00000000`, ...), each acknowledged.
+fn create_children(hosts: &str, parent: &str, n: u64) {
+    block_on(async {
+        let client = Client::connector().connect(hosts).await.unwrap();
+        let opts = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        client.create(parent, b"", &opts).await.unwrap();
+        for i in 0..n {
+            client
+                .create(&format!("{parent}/{i:08}"), b"x", &opts)
+                .await
+                .unwrap();
+        }
+    });
+}
+
 /// Files of `dir/version-2` whose names start with `prefix` (`snapshot.`, `log.`).
 fn zk_files(dir: &Path, prefix: &str) -> std::collections::BTreeSet<String> {
     std::fs::read_dir(dir.join("version-2"))
@@ -321,18 +337,7 @@ fn old_snapshots_and_logs_are_purged_and_the_data_stays() {
     );
     let hosts: Vec<String> = nodes.iter().map(|n| n.client_addr()).collect();
     let written = 400u64;
-    block_on(async {
-        let client = Client::connector().connect(&hosts.join(",")).await.unwrap();
-        let opts = zookeeper_client::CreateMode::Persistent
-            .with_acls(zookeeper_client::Acls::anyone_all());
-        client.create("/purge", b"", &opts).await.unwrap();
-        for n in 0..written {
-            client
-                .create(&format!("/purge/{n:08}"), b"x", &opts)
-                .await
-                .unwrap();
-        }
-    });
+    create_children(&hosts.join(","), "/purge", written);
     let data = node.root.join("var/lib/zookeeper");
     let before = zk_files(&data, "snapshot.");
     let logs_before = zk_files(&data, "log.");
@@ -419,18 +424,7 @@ fn a_diverged_follower_is_resynchronised_from_the_leader() {
         .find(|n| zk::mode(&n.client_addr()).as_deref() == Some("follower"))
         .expect("a follower");
     let written = 400usize;
-    block_on(async {
-        let client = Client::connector().connect(&hosts.join(",")).await.unwrap();
-        let opts = zookeeper_client::CreateMode::Persistent
-            .with_acls(zookeeper_client::Acls::anyone_all());
-        client.create("/diverge", b"", &opts).await.unwrap();
-        for n in 0..written {
-            client
-                .create(&format!("/diverge/{n:08}"), b"x", &opts)
-                .await
-                .unwrap();
-        }
-    });
+    create_children(&hosts.join(","), "/diverge", written as u64);
     poll_until(LONG, "the follower has every write", || {
         (children_at(&follower.client_addr()) == written).then_some(())
     })

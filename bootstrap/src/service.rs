@@ -12,28 +12,37 @@ pub async fn start(role: Role, command: Option<&str>, root: &Path) -> Result<Str
     let default = format!("systemctl start {}", role.unit());
     let command = command.unwrap_or(&default).to_string();
     tracing::info!(command, "starting {}", role.unit());
-    // The command's output goes to our stderr: stdout is reserved for --dry-run and status.
+    sh(&command, root, Some(role))
+        .await
+        .map_err(|e| Failure::internal(format!("start command {e}")))?;
+    Ok(command)
+}
+
+/// Runs `command` with `sh -c`, `MESOS_BOOT_ROOT` (and `MESOS_BOOT_ROLE` when given) set, its
+/// output on our stderr (stdout is reserved for --dry-run and status). The error names the
+/// command: "`<command>`: <why>" or "`<command>` failed: <status>".
+pub async fn sh(command: &str, root: &Path, role: Option<Role>) -> std::result::Result<(), String> {
     let stderr_out = std::os::fd::AsFd::as_fd(&std::io::stderr())
         .try_clone_to_owned()
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .env("MESOS_BOOT_ROLE", role.to_string())
-        .env("MESOS_BOOT_ROOT", root)
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c").arg(command).env("MESOS_BOOT_ROOT", root);
+    if let Some(role) = role {
+        cmd.env("MESOS_BOOT_ROLE", role.to_string());
+    }
+    let status = cmd
         .stdin(Stdio::null())
         .stdout(stderr_out)
         .stderr(Stdio::inherit())
         .status()
         .await
-        .map_err(|e| Failure::internal(format!("start command `{command}`: {e}")))?;
-    if !status.success() {
-        return Err(Failure::internal(format!(
-            "start command `{command}` failed: {status}"
-        )));
+        .map_err(|e| format!("`{command}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{command}` failed: {status}"))
     }
-    Ok(command)
 }
 
 /// Tells systemd (`Type=notify`) that the configuration is rendered, so the role's service,

@@ -34,7 +34,8 @@ async fn listed(api: &Api, host: &str) -> Result<(String, Vec<(u32, String, bool
     Ok((addr, ensemble))
 }
 
-fn state_json(mode: Mode) -> Value {
+/// What `cluster/state` answers for a server in `mode`.
+pub(super) fn state_json(mode: Mode) -> Value {
     let (code, description) = code(mode);
     json!({
         "switches": { "restarts": false, "unlistedRestarts": false, "cleanup": false, "backups": false },

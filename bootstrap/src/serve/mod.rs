@@ -141,15 +141,7 @@ pub(crate) async fn local_mode(api: &Api) -> Mode {
 }
 
 async fn state(State(api): State<Arc<Api>>) -> Response {
-    let mode = local_mode(&api).await;
-    let (code, description) = code(mode);
-    Json(json!({
-        "switches": { "restarts": false, "unlistedRestarts": false, "cleanup": false, "backups": false },
-        "state": code,
-        "description": description,
-        "isLeader": mode == Mode::Leader,
-    }))
-    .into_response()
+    Json(exhibitor::state_json(local_mode(&api).await)).into_response()
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Response {

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::service::sh;
 use crate::zookeeper::quorum::{self, FourLetter, Mode};
 
 /// What the local server's figures call for.
@@ -74,23 +75,6 @@ pub fn data_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Runs `command` with `sh -c` (`MESOS_BOOT_ROOT` set).
-pub async fn sh(command: &str, root: &Path) -> Result<(), String> {
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("MESOS_BOOT_ROOT", root)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .await
-        .map_err(|e| format!("`{command}`: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{command}` failed: {status}"))
-    }
-}
-
 /// Stops the local ZooKeeper, moves its data aside and starts it again.
 pub async fn resync(
     local: &str,
@@ -102,7 +86,7 @@ pub async fn resync(
     if dirs.is_empty() {
         return Err("no dataDir in zoo.cfg".into());
     }
-    sh(stop_command, root).await?;
+    sh(stop_command, root, None).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while quorum::mode(local).await != Mode::Down {
         if tokio::time::Instant::now() > deadline {
@@ -123,7 +107,7 @@ pub async fn resync(
             .map_err(|e| format!("moving {} to {}: {e}", dir.display(), to.display()))?;
         moved.push(to);
     }
-    sh(start_command, root).await?;
+    sh(start_command, root, None).await?;
     Ok(moved)
 }
 

@@ -205,22 +205,21 @@ pub struct LastPass {
     /// `nothing`, `wait`, `remove`, `hold`, `stop-self`, `restore`, or `skipped` (something
     /// needed could not be observed, or the pass ran past its deadline).
     pub outcome: &'static str,
-    pub reason: String,
 }
 
 /// Where the reconcile loop leaves its last outcome.
 pub type LastPassCell = std::sync::Arc<std::sync::Mutex<Option<LastPass>>>;
 
 impl Decision {
-    /// The decision's name and reason, for the last-pass record.
-    pub fn outcome(&self) -> (&'static str, String) {
+    /// The decision's name, for the last-pass record (its reason is in the log line).
+    pub fn outcome(&self) -> &'static str {
         match self {
-            Decision::Nothing => ("nothing", String::new()),
-            Decision::Wait { reason, .. } => ("wait", reason.clone()),
-            Decision::Remove { reason, .. } => ("remove", reason.clone()),
-            Decision::Hold { reason, .. } => ("hold", reason.clone()),
-            Decision::StopSelf { reason } => ("stop-self", reason.clone()),
-            Decision::Restore { reason, .. } => ("restore", reason.clone()),
+            Decision::Nothing => "nothing",
+            Decision::Wait { .. } => "wait",
+            Decision::Remove { .. } => "remove",
+            Decision::Hold { .. } => "hold",
+            Decision::StopSelf { .. } => "stop-self",
+            Decision::Restore { .. } => "restore",
         }
     }
 }
@@ -363,24 +362,23 @@ impl Reconciler {
             if !self.stopped {
                 let _ = tokio::time::timeout(PASS_DEADLINE, self.repair_divergence()).await;
             }
-            let (outcome, reason) = match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
+            let outcome = match tokio::time::timeout(PASS_DEADLINE, self.pass()).await {
                 Ok(Ok(decision)) => decision.outcome(),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "membership check skipped");
-                    ("skipped", e)
+                    "skipped"
                 }
                 Err(_) => {
                     tracing::warn!(
                         deadline = ?PASS_DEADLINE,
                         "membership check did not finish before its deadline; skipped"
                     );
-                    ("skipped", format!("no answer within {PASS_DEADLINE:?}"))
+                    "skipped"
                 }
             };
             *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastPass {
                 at: std::time::SystemTime::now(),
                 outcome,
-                reason,
             });
         }
     }
@@ -772,22 +770,9 @@ impl Reconciler {
     }
 
     async fn stop(&self) -> Result<(), String> {
-        let status = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(&self.stop_command)
-            .env("MESOS_BOOT_ROOT", &self.root)
-            .stdin(std::process::Stdio::null())
-            .status()
+        crate::service::sh(&self.stop_command, &self.root, None)
             .await
-            .map_err(|e| format!("stop command `{}`: {e}", self.stop_command))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "stop command `{}` failed: {status}",
-                self.stop_command
-            ))
-        }
+            .map_err(|e| format!("stop command {e}"))
     }
 }
 
