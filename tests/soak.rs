@@ -33,6 +33,9 @@ struct Cluster {
     proxy: FaultProxy,
     members: Vec<Member>,
     removed: BTreeSet<String>,
+    /// Reboots whose log check found a gap: data moved aside, or kept (no quorum without it).
+    gaps_moved: usize,
+    gaps_kept: usize,
 }
 
 /// `/zookeeper/config` version as server `addr` reports it (`conf`).
@@ -67,6 +70,21 @@ impl Cluster {
         if !out.status.success() {
             return Err(format!("reboot of {}: {}", m.node.ip, show(&out)));
         }
+        let log = String::from_utf8_lossy(&out.stderr);
+        let moved = log.contains("data moved aside");
+        let kept = log.contains("starting ZooKeeper with a gap in its log");
+        if moved {
+            eprintln!(
+                "soak: reboot of {}: its log had a gap, moved aside",
+                m.node.ip
+            );
+        }
+        if kept {
+            eprintln!(
+                "soak: reboot of {}: its log has a gap, kept: {log}",
+                m.node.ip
+            );
+        }
         let how = m.node.boot_record()["membership"].clone();
         let want = if offline { "local" } else { "member" };
         if how != want {
@@ -75,6 +93,8 @@ impl Cluster {
                 m.node.ip
             ));
         }
+        self.gaps_moved += usize::from(moved);
+        self.gaps_kept += usize::from(kept);
         Ok(())
     }
 
@@ -313,6 +333,8 @@ fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write
         proxy,
         members: Vec::new(),
         removed: BTreeSet::new(),
+        gaps_moved: 0,
+        gaps_kept: 0,
     };
     for (node, instance) in nodes {
         let serve = Some(cluster.serve(&node));
@@ -404,8 +426,11 @@ fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write
         .sum();
     eprintln!(
         "soak: {steps} steps in {:?} (seed {seed}): {counts:?}; {} acknowledged writes, 0 lost; \
-         {resyncs} diverged followers resynchronised (current members' serve)",
+         {resyncs} diverged followers resynchronised (current members' serve); \
+         logs with a gap at reboot: {} moved aside, {} kept",
         started.elapsed(),
-        acked.len()
+        acked.len(),
+        cluster.gaps_moved,
+        cluster.gaps_kept
     );
 }

@@ -25,7 +25,7 @@ use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{Location, SharedConfig, Snapshot, Store, StoreError};
 pub use crate::zookeeper::membership::ensemble_of;
 use crate::zookeeper::membership::{self, Decision, Membership, Offline};
-use crate::zookeeper::{ensemble, quorum, zkadmin};
+use crate::zookeeper::{divergence, ensemble, quorum, zkadmin};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -398,6 +398,15 @@ impl Boot {
         if self.args.no_start {
             tracing::info!("--no-start: configuration rendered, service not started");
             return Ok(false);
+        }
+        if settings.role == Role::Zookeeper {
+            let wait =
+                divergence::CHECK_WAIT.min(self.deadline.saturating_duration_since(Instant::now()));
+            if let divergence::Checked::MovedAside(_) =
+                divergence::check_before_start(&self.root, wait).await
+            {
+                self.rec.step("log-gap-moved-aside");
+            }
         }
         let cmd = service::start(
             settings.role,

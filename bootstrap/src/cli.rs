@@ -69,6 +69,15 @@ pub enum Command {
     /// Verify an image (Packer's last step): units and their programs, ZooKeeper's and
     /// Mesos' files, templates that render for every role. Exit 2 names what is missing.
     CheckImage,
+    /// ZooKeeper nodes, before ZooKeeper starts (zookeeper.service's ExecStartPre; the boot
+    /// does it too): check the transaction log ZooKeeper will replay for a gap (ZooKeeper 3.8's
+    /// DIFF-sync loss) and, on one, move the data aside once every other voter serves, so the
+    /// server starts empty and takes a snapshot from the leader. Always exits 0.
+    CheckLog {
+        /// How long to wait, on a gap, for every other voter to serve.
+        #[arg(long, env = "MESOS_BOOT_CHECK_LOG_WAIT", default_value = "60s", value_parser = humantime::parse_duration)]
+        wait: Duration,
+    },
 }
 
 /// Flags of `mesos-boot serve`.
@@ -260,6 +269,14 @@ mod tests {
                 "json",
             ],
             &["mesos-boot", "--root", "/tmp/r", "check-image"],
+            &[
+                "mesos-boot",
+                "check-log",
+                "--wait",
+                "5s",
+                "--root",
+                "/tmp/r",
+            ],
         ] {
             let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
             assert_eq!(cli.root, PathBuf::from("/tmp/r"), "{args:?}");

@@ -48,6 +48,10 @@ fn main() {
                 Ok(()) => 0,
                 Err(f) => report(&f),
             },
+            Some(Command::CheckLog { wait }) => {
+                mesos_boot::zookeeper::divergence::check_before_start(&cli.root, wait).await;
+                0
+            }
             Some(Command::Serve(args)) => match serve::run(&cli.root, &args).await {
                 Ok(()) => 0,
                 Err(f) => report(&f),

@@ -10,12 +10,19 @@
 //! with mismatches, while every other voter serves, stops its ZooKeeper, moves its snapshots
 //! and transaction logs aside (`version-2.diverged-<unix time>`, kept for inspection), and
 //! starts it again: it rejoins empty and takes a full snapshot from the leader.
+//!
+//! The same bug is caught earlier, before ZooKeeper starts ([`check_before_start`], run by the
+//! boot and by `mesos-boot check-log`, zookeeper.service's `ExecStartPre`): a transaction log
+//! with a gap ([`txnlog`]) is moved aside the same way, so the server never serves, nor is
+//! elected with, a tree that lacks acknowledged writes. A diverged leader cannot be repaired
+//! once it leads: every follower it synchronises takes its tree.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::service::sh;
 use crate::zookeeper::quorum::{self, FourLetter, Mode};
+use crate::zookeeper::{membership, txnlog, zkadmin};
 
 /// What the local server's figures call for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +103,13 @@ pub async fn resync(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let moved = move_aside(&dirs)?;
+    sh(start_command, root, None).await?;
+    Ok(moved)
+}
+
+/// Renames each `version-2` to `version-2.diverged-<unix time>` (ZooKeeper stopped).
+fn move_aside(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -107,8 +121,108 @@ pub async fn resync(
             .map_err(|e| format!("moving {} to {}: {e}", dir.display(), to.display()))?;
         moved.push(to);
     }
-    sh(start_command, root, None).await?;
     Ok(moved)
+}
+
+/// How long [`check_before_start`] waits, at most, for the other voters to serve.
+pub const CHECK_WAIT: Duration = Duration::from_secs(60);
+
+/// What [`check_before_start`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// No data, or a log without a gap (or ZooKeeper already runs here).
+    Clean,
+    /// A gap; the data was moved to these directories.
+    MovedAside(Vec<PathBuf>),
+    /// A gap, but no other voter set could take over this one's data: started as it is.
+    KeptWithGap(String),
+}
+
+/// Before ZooKeeper starts on this node: checks the log it will replay ([`txnlog::scan`]); on a
+/// gap, waits up to `wait` for every other voter of the local dynamic config to serve, then
+/// moves the data aside (the server rejoins empty and takes a snapshot from the leader). While
+/// they do not all serve, this server's data may hold writes the others lack: it is kept, and
+/// started as it is, with an error line. Never fails: a check that cannot read leaves
+/// ZooKeeper to start as it would have.
+pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
+    let dirs = data_dirs(root);
+    let Some(local) = crate::render::local_zookeeper(root) else {
+        return Checked::Clean;
+    };
+    let text = &local.dynamic.1;
+    let me = membership::client_addr(text, local.myid);
+    if let Some(me) = &me {
+        if quorum::mode(me).await != Mode::Down {
+            tracing::debug!(addr = %me, "ZooKeeper already runs here: its log is not checked");
+            return Checked::Clean;
+        }
+    }
+    let scan = {
+        let dirs = dirs.clone();
+        match tokio::task::spawn_blocking(move || txnlog::scan(&dirs)).await {
+            Ok(Ok(scan)) => scan,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read ZooKeeper's data to check its log; starting it as it is");
+                return Checked::Clean;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the log check did not finish; starting ZooKeeper as it is");
+                return Checked::Clean;
+            }
+        }
+    };
+    let Some(gap) = scan.gap else {
+        tracing::info!(
+            snapshot = ?scan.snapshot.map(|z| format!("{z:#x}")),
+            last = ?scan.last.map(|z| format!("{z:#x}")),
+            replayed = scan.replayed,
+            "transaction log: no gap"
+        );
+        return Checked::Clean;
+    };
+    let others: Vec<String> = zkadmin::parse_config(text)
+        .map(|c| {
+            c.members
+                .iter()
+                .filter(|m| m.participant && m.id != local.myid)
+                .filter_map(|m| membership::client_addr(text, m.id))
+                .collect()
+        })
+        .unwrap_or_default();
+    tracing::warn!(%gap, myid = local.myid, "transaction log has a gap: ZooKeeper would replay a tree without acknowledged writes (ZooKeeper 3.8's DIFF-sync loss)");
+    if others.is_empty() {
+        let why = format!("{gap}; no other voter to take a snapshot from");
+        tracing::error!(reason = %why, "starting ZooKeeper with a gap in its log");
+        return Checked::KeptWithGap(why);
+    }
+    let until = tokio::time::Instant::now() + wait;
+    let serving = loop {
+        let modes = futures::future::join_all(others.iter().map(|a| quorum::mode(a))).await;
+        let serving = modes.iter().filter(|m| m.serving()).count();
+        if serving == others.len() || tokio::time::Instant::now() >= until {
+            break serving;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    if serving < others.len() {
+        let why = format!(
+            "{gap}; only {serving} of the {} other voters serve after {}: this server's data may hold writes they lack",
+            others.len(),
+            humantime::format_duration(wait)
+        );
+        tracing::error!(reason = %why, "starting ZooKeeper with a gap in its log");
+        return Checked::KeptWithGap(why);
+    }
+    match move_aside(&dirs) {
+        Ok(moved) => {
+            tracing::warn!(moved = ?moved, others = others.len(), "every other voter serves: data moved aside; ZooKeeper starts empty and takes a snapshot from the leader");
+            Checked::MovedAside(moved)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not move the data aside; starting ZooKeeper as it is");
+            Checked::KeptWithGap(e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ async fn readable(store: &Store, until: Instant) -> std::result::Result<(), Stri
 }
 
 /// `host:port` of server `id`'s client address in a dynamic config.
-fn client_addr(dynamic: &str, id: u32) -> Option<String> {
+pub(crate) fn client_addr(dynamic: &str, id: u32) -> Option<String> {
     dynamic.lines().find_map(|l| {
         let rest = l.trim().strip_prefix(&format!("server.{id}="))?;
         let client = rest.split_once(';')?.1.trim();

@@ -8,7 +8,9 @@
 //! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
-//! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`;
+//! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`,
+//!   and of a log with a gap, before ZooKeeper starts;
+//! - [`txnlog`]: ZooKeeper's snapshots and transaction logs on disk, checked for a gap;
 //! - [`secret`]: the superuser secret that authenticates reconfig;
 //! - [`quorum`]: four-letter words and the leading Mesos master.
 
@@ -18,4 +20,5 @@ pub mod membership;
 pub mod quorum;
 pub mod reconcile;
 pub mod secret;
+pub mod txnlog;
 pub mod zkadmin;

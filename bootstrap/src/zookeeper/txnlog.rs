@@ -1,0 +1,332 @@
+//! ZooKeeper's data on disk, read before ZooKeeper starts: which snapshot it will load and
+//! whether the transactions it will replay after it run without a gap.
+//!
+//! ZooKeeper 3.8.0 (Debian 12's) can leave a gap in a follower's transaction log when the
+//! follower restarts soon after a DIFF synchronisation (ZOOKEEPER-4646, -4785). Started on such
+//! a log, the server replays a tree without the missing writes; elected, it spreads the loss to
+//! every member it synchronises. ZooKeeper itself only counts digest mismatches, after the fact.
+//!
+//! Zxids are `epoch << 32 | counter`; within an epoch a leader numbers its transactions
+//! 1, 2, 3, ..., and every server logs them in order (a server that missed some gets them from
+//! the leader as a DIFF, or a snapshot, before it goes on). So, from the snapshot ZooKeeper
+//! loads, each next transaction is either the next counter of the same epoch or the first of a
+//! later epoch. Anything else is a gap.
+//!
+//! Formats (ZooKeeper's `FileTxnLog` and `FileSnap`, Jute big-endian): a log file is a header
+//! (`ZKLG` magic, version, dbid) and records of Adler-32 checksum (8 bytes), length (4),
+//! the transaction (its header: client id 8, cxid 4, zxid 8, time 8, type 4; then the body) and
+//! an end-of-record `B`. Preallocated space reads as length 0. A snapshot is valid when it ends
+//! with a sealed `/` (the last five bytes are the string length 1 and `/`); ZooKeeper loads the
+//! newest valid one, then the log file that holds the snapshot's zxid and every later one.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The log's magic number, `ZKLG`.
+const LOG_MAGIC: [u8; 4] = *b"ZKLG";
+
+/// A hole in what ZooKeeper would replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The last zxid replayed before the hole (the snapshot's, or a transaction's).
+    pub after: u64,
+    /// The next zxid found.
+    pub next: u64,
+    /// The log file that holds `next`.
+    pub file: PathBuf,
+}
+
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "after zxid {:#x} the next transaction is {:#x} ({})",
+            self.after,
+            self.next,
+            self.file.display()
+        )
+    }
+}
+
+/// What ZooKeeper would load at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// The zxid of the newest valid snapshot.
+    pub snapshot: Option<u64>,
+    /// The last zxid replayed after it.
+    pub last: Option<u64>,
+    /// Transactions replayed after the snapshot.
+    pub replayed: usize,
+    /// The first gap, if any.
+    pub gap: Option<Gap>,
+}
+
+/// `epoch << 32 | counter` → (epoch, counter).
+fn split(zxid: u64) -> (u64, u64) {
+    (zxid >> 32, zxid & 0xffff_ffff)
+}
+
+/// Whether `next` may follow `prev` in a server's replay.
+pub fn follows(prev: u64, next: u64) -> bool {
+    let ((pe, _), (ne, nc)) = (split(prev), split(next));
+    (ne == pe && next == prev + 1) || (ne > pe && nc == 1)
+}
+
+/// The zxid in a `snapshot.<hex>` / `log.<hex>` file name (compression suffixes allowed).
+fn zxid_of(name: &str, prefix: &str) -> Option<u64> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix('.')?;
+    let hex = rest.split('.').next()?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// Files named `<prefix>.<zxid>` in `dirs`, sorted by zxid.
+fn files(dirs: &[PathBuf], prefix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if let Some(z) = entry.file_name().to_str().and_then(|n| zxid_of(n, prefix)) {
+                out.push((z, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Whether a snapshot is one ZooKeeper would load: sealed with `/` (uncompressed), or
+/// compressed (not checked here, as ZooKeeper's own check only reads the file).
+fn valid_snapshot(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".gz") || name.ends_with(".snappy") {
+        return true;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    bytes.len() >= 10 && bytes[bytes.len() - 5..] == [0, 0, 0, 1, b'/']
+}
+
+/// Reads the zxids of one log file, in order, up to its end (preallocated zeros, a torn or
+/// corrupt last record: where ZooKeeper stops too).
+fn log_zxids(path: &Path) -> io::Result<Vec<u64>> {
+    let mut r = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut header = [0u8; 16];
+    if r.read_exact(&mut header).is_err() || header[..4] != LOG_MAGIC {
+        return Ok(Vec::new());
+    }
+    let mut zxids = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        let mut head = [0u8; 12];
+        if r.read_exact(&mut head).is_err() {
+            break;
+        }
+        let crc = u64::from_be_bytes(head[..8].try_into().unwrap());
+        let len = i32::from_be_bytes(head[8..].try_into().unwrap());
+        if len < 20 {
+            break;
+        }
+        buf.resize(len as usize, 0);
+        if r.read_exact(&mut buf).is_err() {
+            break;
+        }
+        if u64::from(adler2::adler32_slice(&buf)) != crc {
+            break;
+        }
+        let mut eor = [0u8; 1];
+        if r.read_exact(&mut eor).is_err() || eor[0] != b'B' {
+            break;
+        }
+        zxids.push(u64::from_be_bytes(buf[12..20].try_into().unwrap()));
+    }
+    Ok(zxids)
+}
+
+/// Scans the `version-2` directories (dataDir's and dataLogDir's) as ZooKeeper would load them.
+pub fn scan(dirs: &[PathBuf]) -> io::Result<Scan> {
+    let snapshot = files(dirs, "snapshot")?
+        .into_iter()
+        .rev()
+        .find(|(_, p)| valid_snapshot(p))
+        .map(|(z, _)| z);
+    let mut scan = Scan {
+        snapshot,
+        ..Scan::default()
+    };
+    // Without a snapshot ZooKeeper either starts empty or refuses: nothing to check.
+    let Some(s) = snapshot else {
+        return Ok(scan);
+    };
+    let logs = files(dirs, "log")?;
+    // The log that holds the snapshot's zxid (the newest that starts at or before it), and on.
+    let first = logs.iter().rposition(|(z, _)| *z <= s).unwrap_or(0);
+    let mut prev = s;
+    for (_, path) in &logs[first..] {
+        for z in log_zxids(path)? {
+            if z <= prev {
+                continue;
+            }
+            if !follows(prev, z) {
+                scan.gap = Some(Gap {
+                    after: prev,
+                    next: z,
+                    file: path.clone(),
+                });
+                return Ok(scan);
+            }
+            prev = z;
+            scan.last = Some(z);
+            scan.replayed += 1;
+        }
+    }
+    Ok(scan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log file as ZooKeeper writes it: header, records, preallocated zeros.
+    fn log(zxids: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&LOG_MAGIC);
+        out.extend_from_slice(&2i32.to_be_bytes());
+        out.extend_from_slice(&0i64.to_be_bytes());
+        for &z in zxids {
+            let mut txn = Vec::new();
+            txn.extend_from_slice(&0x1234i64.to_be_bytes()); // client id
+            txn.extend_from_slice(&7i32.to_be_bytes()); // cxid
+            txn.extend_from_slice(&z.to_be_bytes());
+            txn.extend_from_slice(&0i64.to_be_bytes()); // time
+            txn.extend_from_slice(&1i32.to_be_bytes()); // type: create
+            txn.extend_from_slice(b"body");
+            out.extend_from_slice(&u64::from(adler2::adler32_slice(&txn)).to_be_bytes());
+            out.extend_from_slice(&(txn.len() as i32).to_be_bytes());
+            out.extend_from_slice(&txn);
+            out.push(b'B');
+        }
+        out.extend_from_slice(&[0u8; 64]);
+        out
+    }
+
+    fn snapshot() -> Vec<u8> {
+        let mut s = vec![9u8; 40];
+        s.extend_from_slice(&[0, 0, 0, 1, b'/']);
+        s
+    }
+
+    fn dir(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(d.path().join(name), bytes).unwrap();
+        }
+        d
+    }
+
+    const E5: u64 = 5 << 32;
+    const E6: u64 = 6 << 32;
+
+    #[test]
+    fn next_transactions_follow_in_an_epoch_or_open_a_later_one() {
+        assert!(follows(E5 + 3, E5 + 4));
+        assert!(follows(E5, E5 + 1));
+        assert!(follows(E5 + 3, E6 + 1));
+        assert!(follows(E5 + 3, (9 << 32) + 1));
+        assert!(!follows(E5 + 3, E5 + 5));
+        assert!(!follows(E5 + 3, E6 + 2));
+        assert!(!follows(E6 + 3, E5 + 4));
+    }
+
+    #[test]
+    fn a_contiguous_replay_across_files_and_epochs_has_no_gap() {
+        let d = dir(&[
+            ("snapshot.500000002", snapshot()),
+            ("log.500000001", log(&[E5 + 1, E5 + 2, E5 + 3])),
+            ("log.500000004", log(&[E5 + 4, E6 + 1, E6 + 2])),
+        ]);
+        let scan = scan(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(scan.snapshot, Some(E5 + 2));
+        assert_eq!(scan.last, Some(E6 + 2));
+        assert_eq!(scan.replayed, 4);
+        assert_eq!(scan.gap, None);
+    }
+
+    #[test]
+    fn a_missing_log_file_between_the_snapshot_and_the_next_is_a_gap() {
+        let d = dir(&[
+            ("snapshot.500000002", snapshot()),
+            ("log.500000001", log(&[E5 + 1, E5 + 2, E5 + 3])),
+            // log.500000004 (E5+4 .. E5+6) is gone
+            ("log.500000007", log(&[E5 + 7, E5 + 8])),
+        ]);
+        let scan = scan(&[d.path().to_path_buf()]).unwrap();
+        let gap = scan.gap.expect("a gap");
+        assert_eq!((gap.after, gap.next), (E5 + 3, E5 + 7));
+        assert!(gap.file.ends_with("log.500000007"), "{gap}");
+    }
+
+    #[test]
+    fn a_hole_inside_one_file_is_a_gap() {
+        let d = dir(&[
+            ("snapshot.500000000", snapshot()),
+            ("log.500000001", log(&[E5 + 1, E5 + 2, E5 + 9, E5 + 10])),
+        ]);
+        let gap = scan(&[d.path().to_path_buf()]).unwrap().gap.expect("a gap");
+        assert_eq!((gap.after, gap.next), (E5 + 2, E5 + 9));
+    }
+
+    #[test]
+    fn the_newest_valid_snapshot_is_the_one_replayed_from() {
+        // The newest snapshot is torn (not sealed): ZooKeeper falls back to the older one, and
+        // so must the check (the log after the older one is complete).
+        let d = dir(&[
+            ("snapshot.500000001", snapshot()),
+            ("snapshot.500000003", vec![1, 2, 3]),
+            ("log.500000001", log(&[E5 + 1, E5 + 2, E5 + 3, E5 + 4])),
+        ]);
+        let scan = scan(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(scan.snapshot, Some(E5 + 1));
+        assert_eq!((scan.replayed, scan.gap), (3, None));
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_last_record_ends_the_file_as_it_does_for_zookeeper() {
+        let mut torn = log(&[E5 + 1, E5 + 2]);
+        torn.truncate(torn.len() - 64 - 10);
+        let mut corrupt = log(&[E5 + 1, E5 + 2]);
+        let at = corrupt.len() - 64 - 8;
+        corrupt[at] ^= 0xff;
+        for bytes in [torn, corrupt] {
+            let d = dir(&[("snapshot.500000000", snapshot()), ("log.500000001", bytes)]);
+            let scan = scan(&[d.path().to_path_buf()]).unwrap();
+            assert_eq!((scan.last, scan.gap), (Some(E5 + 1), None));
+        }
+    }
+
+    #[test]
+    fn no_data_or_no_snapshot_says_nothing() {
+        let d = dir(&[]);
+        assert_eq!(
+            scan(&[d.path().join("version-2")]).unwrap(),
+            Scan::default()
+        );
+        let d = dir(&[("log.500000001", log(&[E5 + 1, E5 + 5]))]);
+        assert_eq!(scan(&[d.path().to_path_buf()]).unwrap().gap, None);
+    }
+
+    #[test]
+    fn snapshots_and_logs_in_separate_directories_are_read_together() {
+        let snaps = dir(&[("snapshot.500000000", snapshot())]);
+        let logs = dir(&[("log.500000001", log(&[E5 + 1, E5 + 3]))]);
+        let scan = scan(&[snaps.path().to_path_buf(), logs.path().to_path_buf()]).unwrap();
+        assert_eq!(scan.gap.map(|g| (g.after, g.next)), Some((E5 + 1, E5 + 3)));
+    }
+}
