@@ -579,3 +579,136 @@ fn a_rotated_secret_is_read_again_after_zookeeper_refuses_the_old_one() {
         "{logs}"
     );
 }
+
+/// Scale-in (issue 12, item 3): the group's termination hook holds the chosen instance in
+/// `Terminating:Wait`; its `serve` sees the target state `Terminated` in IMDS, leaves the
+/// ensemble by reconfig (servers-spec first, recorded as removed), stops ZooKeeper and
+/// completes the hook, after which Auto Scaling terminates the instance. Meanwhile a client
+/// writes: no acknowledged write is lost, and no dead voter is left behind.
+#[test]
+fn a_member_scaled_in_leaves_the_ensemble_before_its_instance_goes() {
+    let _serial = one_at_a_time();
+    let moto = Moto::shared();
+    let url = empty_bucket_url();
+    let group = format!("zk-leave-{}", std::process::id());
+    let hook = "mesos-boot-left";
+    block_on(moto.create_asg(&group, 3));
+    block_on(moto.put_termination_hook(&group, hook));
+    let nodes: Vec<(Node, String)> = block_on(moto.asg_instances(&group))
+        .into_iter()
+        .map(|id| {
+            let mut t = tags("zookeeper", &url);
+            t.push(("aws:autoscaling:groupName", &group));
+            t.push(("mesos:termination-hook", hook));
+            t.push(("mesos:ensemble-size", "3"));
+            let node = Node::zookeeper(net::alloc_ips(1)[0], &t).with_instance_id(&id);
+            (node, id)
+        })
+        .collect();
+    assert_eq!(nodes.len(), 3);
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 300));
+    // IMDS shows where each instance is headed, as EC2 does.
+    let mirror = || {
+        for (node, id) in &nodes {
+            let state = block_on(moto.asg_instance_state(id)).map(|(s, _)| s);
+            let target = state
+                .as_deref()
+                .and_then(mesos_boot_tests::imds::target_state_of)
+                .unwrap_or("Terminated");
+            let mut inst = node.imds.instance();
+            if inst.target_lifecycle_state.as_deref() != Some(target) {
+                inst.target_lifecycle_state = Some(target.to_string());
+                node.imds.set_instance(inst);
+            }
+        }
+    };
+    mirror();
+    let serves: Vec<Serve> = nodes
+        .iter()
+        .map(|(n, _)| Serve::start_with(n, &[("MESOS_BOOT_LEAVE_POLL", "1s")]))
+        .collect();
+    let writer = Writer::start(hosts(&refs));
+    poll_until(Duration::from_secs(30), "the first writes", || {
+        (writer.acked().len() > 50).then_some(())
+    })
+    .unwrap();
+
+    block_on(moto.set_desired(&group, 2));
+    let leaving = poll_until(
+        Duration::from_secs(30),
+        "an instance held by the hook",
+        || {
+            nodes.iter().position(|(_, id)| {
+                block_on(moto.asg_instance_state(id)).is_some_and(|(s, _)| s == "Terminating:Wait")
+            })
+        },
+    )
+    .unwrap();
+    let (gone, gone_id) = &nodes[leaving];
+    let stay: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leaving)
+        .map(|(_, (n, _))| n)
+        .collect();
+    let want: std::collections::BTreeSet<(u32, String)> = stay
+        .iter()
+        .map(|n| (record(n)["myid"].as_u64().unwrap() as u32, n.ip.to_string()))
+        .collect();
+    let done = poll_until(
+        Duration::from_secs(90),
+        "the member left and its instance terminated",
+        || {
+            mirror();
+            let terminated = block_on(moto.asg_instance_state(gone_id)).is_none();
+            let live = live_voters(&stay[0].client_addr());
+            (terminated && live.as_ref() == Some(&want)).then_some(())
+        },
+    );
+    let serve_log = serves[leaving].log();
+    done.unwrap_or_else(|e| {
+        panic!(
+            "{e}: state {:?}, live {:?}\n--- serve of the leaving member:\n{serve_log}",
+            block_on(moto.asg_instance_state(gone_id)),
+            live_voters(&stay[0].client_addr())
+        )
+    });
+    assert!(
+        serve_log.contains("termination hook completed with CONTINUE"),
+        "{serve_log}"
+    );
+    assert_eq!(
+        block_on(mesos_boot_tests::asg::instance_state(moto, gone_id)),
+        "terminated",
+        "Auto Scaling terminated the instance once the hook was completed"
+    );
+    // servers-spec lists the two that stay; the instance that left is recorded as removed.
+    let spec: std::collections::BTreeSet<(u32, String)> = servers_spec(&url).into_iter().collect();
+    assert_eq!(spec, want);
+    assert!(
+        object(&url).contains(gone_id.as_str()),
+        "recorded as removed: {}",
+        object(&url)
+    );
+    assert_eq!(
+        zk::mode(&gone.client_addr()),
+        None,
+        "its ZooKeeper is stopped"
+    );
+
+    let acked = writer.finish();
+    let stored = children(&hosts(&stay), "/writer");
+    let lost: Vec<u64> = acked
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !stored.contains(n))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost: {lost:?}",
+        lost.len()
+    );
+    assert!(acked.len() > 50);
+    drop(serves);
+}

@@ -108,6 +108,11 @@ pub struct ServeArgs {
         default_value = "systemctl start zookeeper.service"
     )]
     pub start_command: String,
+    /// How often to read IMDS's Auto Scaling target lifecycle state; once it is `Terminated`,
+    /// the member leaves the ensemble (reconfig, one at a time, under the majority guard) and
+    /// completes the termination hook (tag mesos:termination-hook). 0 turns it off.
+    #[arg(long, env = "MESOS_BOOT_LEAVE_POLL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub leave_poll: Duration,
 }
 
 /// Flags of the boot pipeline (the default command).

@@ -56,6 +56,16 @@ fn endpoint_name() -> String {
         .unwrap_or_else(|_| "http://169.254.169.254".into())
 }
 
+/// The IMDSv2 client (endpoint from `AWS_EC2_METADATA_SERVICE_ENDPOINT`), with short timeouts:
+/// callers retry within their own deadlines.
+pub fn imds_client() -> aws_config::imds::Client {
+    aws_config::imds::Client::builder()
+        .max_attempts(2)
+        .connect_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(2))
+        .build()
+}
+
 struct Imds {
     client: aws_config::imds::Client,
     deadline: Instant,
@@ -143,11 +153,7 @@ pub async fn discover(ov: Overrides, use_imds: bool, deadline: Instant) -> Resul
         });
     }
 
-    let client = aws_config::imds::Client::builder()
-        .max_attempts(2)
-        .connect_timeout(Duration::from_secs(1))
-        .read_timeout(Duration::from_secs(2))
-        .build();
+    let client = imds_client();
     let imds = Imds { client, deadline };
     async fn pick(imds: &Imds, o: Option<(String, &'static str)>, path: &str) -> Result<Field> {
         Ok(match o {

@@ -92,3 +92,25 @@ pub async fn complete(
         )
     })
 }
+
+/// Records a heartbeat for the hook (it keeps holding the instance for another heartbeat
+/// timeout). One attempt: the caller beats again later.
+pub async fn heartbeat(sdk: &aws_config::SdkConfig, hook: &Hook) -> Result<(), String> {
+    aws_sdk_autoscaling::Client::new(sdk)
+        .record_lifecycle_action_heartbeat()
+        .auto_scaling_group_name(&hook.group)
+        .lifecycle_hook_name(&hook.name)
+        .instance_id(&hook.instance_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "autoscaling:RecordLifecycleActionHeartbeat for {} in {} ({}): {}",
+                hook.instance_id,
+                hook.group,
+                hook.name,
+                aws_error(&e)
+            )
+        })
+}

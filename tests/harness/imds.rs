@@ -13,7 +13,8 @@
 //! Paths (under `/latest`): `meta-data/instance-id`, `local-ipv4`,
 //! `local-hostname`, `hostname`, `placement/availability-zone`,
 //! `placement/region`, `instance-type`, `tags/instance` (keys, one per line),
-//! `tags/instance/<key>`, `user-data` (404 when none),
+//! `tags/instance/<key>`, `autoscaling/target-lifecycle-state` (404 outside a group),
+//! `user-data` (404 when none),
 //! `dynamic/instance-identity/document`, the listings of `meta-data/`, `placement/`, `tags/`,
 //! `dynamic/` and `dynamic/instance-identity/`
 //! (as cloud-init crawls them), every dated API version (`/2009-04-04/...`) as `latest`;
@@ -51,6 +52,22 @@ pub struct Instance {
     /// Instance tags; keys may contain ':' (e.g. `mesos:cluster`).
     pub tags: BTreeMap<String, String>,
     pub user_data: Option<String>,
+    /// `autoscaling/target-lifecycle-state` (`InService`, `Terminated`, ...); `None` (404)
+    /// outside an Auto Scaling group. A test mirrors its group's state here
+    /// ([`target_state_of`]), as EC2 does.
+    pub target_lifecycle_state: Option<String>,
+}
+
+/// The target lifecycle state IMDS shows for an Auto Scaling lifecycle state: where the
+/// instance is headed (`Pending:Wait` → `InService`, `Terminating:Wait` → `Terminated`).
+pub fn target_state_of(lifecycle_state: &str) -> Option<&'static str> {
+    match lifecycle_state {
+        s if s.starts_with("Pending") || s == "InService" => Some("InService"),
+        s if s.starts_with("Terminating") || s == "Terminated" => Some("Terminated"),
+        s if s.starts_with("Detach") => Some("Detached"),
+        s if s.starts_with("EnteringStandby") || s == "Standby" => Some("Standby"),
+        _ => None,
+    }
 }
 
 impl Instance {
@@ -74,6 +91,7 @@ impl Instance {
             instance_type: "t3.medium".into(),
             tags: BTreeMap::new(),
             user_data: None,
+            target_lifecycle_state: None,
         }
     }
 
@@ -415,6 +433,13 @@ async fn handle(
                 .to_string(),
         ),
         (_, Some("ami-id")) => found("ami-0123456789abcdef0".to_string()),
+        (_, Some("autoscaling/" | "autoscaling")) if i.target_lifecycle_state.is_some() => {
+            found("target-lifecycle-state".to_string())
+        }
+        (_, Some("autoscaling/target-lifecycle-state")) => match &i.target_lifecycle_state {
+            Some(state) => found(state.clone()),
+            None => not_found(),
+        },
         (_, Some("placement/" | "placement")) => {
             found("availability-zone\nregion".to_string())
         }

@@ -303,6 +303,21 @@ impl Moto {
             .unwrap_or_else(|e| panic!("PutLifecycleHook {name}/{hook}: {e:?}"));
     }
 
+    /// Adds a termination lifecycle hook `hook` to group `name` (as Terraform's
+    /// `mesos-boot-left`: 600 s heartbeat timeout, CONTINUE by default).
+    pub async fn put_termination_hook(&self, name: &str, hook: &str) {
+        self.autoscaling()
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(name)
+            .lifecycle_hook_name(hook)
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_TERMINATING")
+            .heartbeat_timeout(600)
+            .default_result("CONTINUE")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutLifecycleHook {name}/{hook}: {e:?}"));
+    }
+
     /// `(lifecycle state, health status)` of an instance in its Auto Scaling group.
     pub async fn asg_instance_state(&self, id: &str) -> Option<(String, String)> {
         let out = self

@@ -26,8 +26,10 @@ use serde_json::json;
 use crate::cli::ServeArgs;
 use crate::failure::{Failure, Result};
 use crate::instances::Aws;
+use crate::lifecycle::Hook;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
+use crate::zookeeper::leave;
 use crate::zookeeper::quorum::{self, Mode};
 use crate::zookeeper::reconcile::{LastPassCell, Reconciler};
 
@@ -231,9 +233,9 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         let r = Reconciler::new(
             store.clone(),
             Aws::new(&sdk),
-            group,
+            group.clone(),
             myid,
-            instance,
+            instance.clone(),
             args.grace,
             args.stop_command.clone(),
             root.to_path_buf(),
@@ -242,7 +244,30 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         let r = r
             .reporting_to(last_pass.clone())
             .restarting_with(args.start_command.clone());
-        Some(tokio::spawn(r.run(args.reconcile_interval)))
+        let leave = if args.leave_poll.is_zero() {
+            tracing::info!("graceful leave is off (--leave-poll 0)");
+            None
+        } else {
+            let tags = &rec.identity["tags"];
+            let hook = group.as_deref().map(|group| Hook {
+                group: group.to_string(),
+                name: tags[leave::HOOK_TAG]
+                    .as_str()
+                    .unwrap_or(leave::DEFAULT_HOOK)
+                    .to_string(),
+                instance_id: instance.clone(),
+            });
+            tracing::info!(poll = ?args.leave_poll, hook = ?hook.as_ref().map(|h| &h.name), "watching for this instance's termination (IMDS autoscaling/target-lifecycle-state)");
+            Some((
+                leave::Watch::new(args.leave_poll),
+                leave::Held::new(hook, sdk.clone()),
+            ))
+        };
+        Some(tokio::spawn(r.run(
+            args.reconcile_interval,
+            leave,
+            args.leave_poll,
+        )))
     };
     let shutdown = async {
         let mut term =

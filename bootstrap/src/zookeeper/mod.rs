@@ -8,6 +8,7 @@
 //! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
+//! - [`leave`]: a terminating member's graceful leave (termination hook), run by `serve`;
 //! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`,
 //!   and of a log with a gap, before ZooKeeper starts;
 //! - [`txnlog`]: ZooKeeper's snapshots and transaction logs on disk, checked for a gap;
@@ -16,6 +17,7 @@
 
 pub mod divergence;
 pub mod ensemble;
+pub mod leave;
 pub mod membership;
 pub mod quorum;
 pub mod reconcile;

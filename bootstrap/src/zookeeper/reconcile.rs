@@ -23,7 +23,7 @@ use crate::instances::Aws;
 use crate::shared_config::{Server, SharedConfig, Store, StoreError};
 use crate::zookeeper::secret::{self, Secret};
 use crate::zookeeper::zkadmin::{self, LiveConfig};
-use crate::zookeeper::{divergence, ensemble, quorum};
+use crate::zookeeper::{divergence, ensemble, leave, quorum};
 
 /// Whether server `id`'s ZooKeeper answers at `host`: `conf` on the client port names this
 /// server (another id there is another server at a reused address), or says it is not serving
@@ -354,11 +354,47 @@ impl Reconciler {
     }
 
     /// Runs passes forever, `interval` apart with ±50% jitter so members do not act at once.
-    /// Every pass has its own deadline: a hung call ends that pass, never the loop.
-    pub async fn run(mut self, interval: Duration) {
+    /// Every pass has its own deadline: a hung call ends that pass, never the loop. With a
+    /// `leave` watch, once Auto Scaling terminates this instance the passes give way to the
+    /// leave ([`leave`](crate::zookeeper::leave)), `leave_every` apart, until it is over.
+    pub async fn run(
+        mut self,
+        interval: Duration,
+        mut leave: Option<(leave::Watch, leave::Held)>,
+        leave_every: Duration,
+    ) {
         loop {
             let jitter = rand::random_range(0.5..1.5);
-            tokio::time::sleep(interval.mul_f64(jitter)).await;
+            let pause = tokio::time::sleep(interval.mul_f64(jitter));
+            match leave.as_mut() {
+                Some((watch, _)) if !watch.terminating => {
+                    tokio::select! {
+                        _ = pause => {}
+                        _ = watch.terminated() => {}
+                    }
+                }
+                Some(_) => tokio::time::sleep(leave_every).await,
+                None => pause.await,
+            }
+            if let Some((watch, held)) = leave.as_mut().filter(|(w, _)| w.terminating) {
+                let _ = watch;
+                match tokio::time::timeout(PASS_DEADLINE, self.leave_pass(held)).await {
+                    Ok(Ok(true)) => {
+                        self.record("left");
+                        return;
+                    }
+                    Ok(Ok(false)) => self.record("leaving"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "leave: step failed; trying again");
+                        self.record("skipped");
+                    }
+                    Err(_) => {
+                        tracing::warn!(deadline = ?PASS_DEADLINE, "leave: step did not finish before its deadline");
+                        self.record("skipped");
+                    }
+                }
+                continue;
+            }
             if !self.stopped {
                 let _ = tokio::time::timeout(PASS_DEADLINE, self.repair_divergence()).await;
             }
@@ -376,11 +412,15 @@ impl Reconciler {
                     "skipped"
                 }
             };
-            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastPass {
-                at: std::time::SystemTime::now(),
-                outcome,
-            });
+            self.record(outcome);
         }
+    }
+
+    fn record(&self, outcome: &'static str) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastPass {
+            at: std::time::SystemTime::now(),
+            outcome,
+        });
     }
 
     async fn secret(&mut self) -> Result<Secret, String> {
@@ -647,7 +687,7 @@ impl Reconciler {
         }
     }
 
-    async fn read(&self) -> Result<Option<(SharedConfig, String)>, String> {
+    pub(crate) async fn read(&self) -> Result<Option<(SharedConfig, String)>, String> {
         let Some(snap) = self.store.read().await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -698,7 +738,7 @@ impl Reconciler {
             .collect())
     }
 
-    async fn remove(
+    pub(crate) async fn remove(
         &mut self,
         id: u32,
         instance: Option<String>,
@@ -773,6 +813,15 @@ impl Reconciler {
         crate::service::sh(&self.stop_command, &self.root, None)
             .await
             .map_err(|e| format!("stop command {e}"))
+    }
+
+    /// Stops the local ZooKeeper once (a leave's last step).
+    pub(crate) async fn stop_zookeeper(&mut self) -> Result<(), String> {
+        if !self.stopped {
+            self.stop().await?;
+            self.stopped = true;
+        }
+        Ok(())
     }
 }
 
