@@ -712,3 +712,161 @@ fn a_member_scaled_in_leaves_the_ensemble_before_its_instance_goes() {
     assert!(acked.len() > 50);
     drop(serves);
 }
+
+/// The environment a rendered `KEY="value"` file gives a daemon (systemd's EnvironmentFile).
+fn env_file(node: &Node, path: &str) -> Vec<(String, String)> {
+    node.file(path)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+/// A Mesos daemon (the emulator, as `mesos-master` / `mesos-agent`) started with a node's
+/// rendered environment; its work directory under the node's root.
+fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-emulator"));
+    cmd.arg(role)
+        .envs(env_file(node, env_path))
+        .env(
+            "MESOS_WORK_DIR",
+            node.root.join(format!("var/lib/mesos/{role}")),
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(node.root.join(format!("{role}.log"))).unwrap());
+    mesos_boot_tests::proc::spawn_bound(cmd).expect("spawn the Mesos emulator")
+}
+
+/// `/master/state` of a master at `ip:5050`.
+fn master_state(ip: std::net::Ipv4Addr) -> Option<serde_json::Value> {
+    let r = mesos_boot_tests::http::get(&format!("http://{ip}:5050/master/state"), &[]).ok()?;
+    serde_json::from_slice(&r.body).ok()
+}
+
+/// Issue 12, item 4: Mesos is given ZooKeeper by a name that stays right, the internal NLB
+/// `zookeeper.<cluster>.<fqdn>:2181` (tag `mesos:zk-endpoint`; emulated here at a loopback
+/// address: registration as Auto Scaling does it, health by `serve`'s /health). Every original
+/// member is replaced, one at a time, by an instance at a new address: the leading master keeps
+/// its ZooKeeper session (and so its leadership) throughout, and a master and an agent
+/// restarted afterwards, with the configuration of their first boot, find the ensemble and
+/// each other.
+#[test]
+fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replaced() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let mut members = formed_ensemble(&url);
+    let mut serves: Vec<Serve> = members.iter().map(|(n, _)| Serve::start(n)).collect();
+    let nlb = mesos_boot_tests::nlb::Nlb::start((net::alloc_ip(), 2181).into(), 8080, "/health");
+    for (n, _) in &members {
+        nlb.register(n.client_addr().parse().unwrap());
+    }
+    poll_until(
+        Duration::from_secs(30),
+        "every member healthy behind the NLB",
+        || (nlb.healthy().len() == 3).then_some(()),
+    )
+    .unwrap();
+    let endpoint = nlb.addr().to_string();
+    let mesos_node = |role: &str| {
+        let mut t = tags(role, &url);
+        t.push(("mesos:masters", "1"));
+        t.push(("mesos:zk-endpoint", &endpoint));
+        let node = Node::new(net::alloc_ip(), &t);
+        let out = node.run(&["--no-wait", "--start-command", "true"]);
+        assert!(out.status.success(), "{role}: {}", show(&out));
+        node
+    };
+    let master = mesos_node("master");
+    let agent = mesos_node("agent");
+    let zk_url = format!("zk://{endpoint}/mesos");
+    assert!(master
+        .file("/etc/mesos-boot/mesos-master.env")
+        .contains(&format!("MESOS_ZK=\"{zk_url}\"")));
+    assert!(agent
+        .file("/etc/mesos-boot/mesos-agent.env")
+        .contains(&format!("MESOS_MASTER=\"{zk_url}\"")));
+
+    let mut master_daemon = mesos_daemon(&master, "master", "/etc/mesos-boot/mesos-master.env");
+    let leads =
+        |ip| master_state(ip).is_some_and(|s| s["leader"].is_string() && s["leader"] == s["pid"]);
+    poll_until(LONG, "the master elected", || {
+        leads(master.ip).then_some(())
+    })
+    .unwrap();
+    let mut agent_daemon = mesos_daemon(&agent, "agent", "/etc/mesos-boot/mesos-agent.env");
+    // Registered: the agent says so (`master_hostname`, set on the master's 202) and the
+    // leading master lists it.
+    let registered = |ip: std::net::Ipv4Addr| {
+        let pid = format!("slave(1)@{ip}:5051");
+        let agent_says = mesos_boot_tests::http::get(&format!("http://{ip}:5051/state"), &[])
+            .ok()
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .is_some_and(|s| !s["master_hostname"].is_null());
+        agent_says
+            && master_state(master.ip).is_some_and(|s| {
+                s["slaves"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["pid"] == pid.as_str()))
+            })
+    };
+    poll_until(LONG, "the agent registered", || {
+        registered(agent.ip).then_some(())
+    })
+    .unwrap();
+
+    let originals: Vec<String> = members.iter().map(|(n, _)| n.ip.to_string()).collect();
+    for round in 0..3 {
+        let (old, old_instance) = members.remove(0);
+        drop(serves.remove(0));
+        assert!(old.zk.as_ref().unwrap().kill());
+        nlb.deregister(old.client_addr().parse().unwrap());
+        block_on(Moto::shared().terminate_instance(&old_instance));
+        let (fresh, instance) = zk_node(&url, "3", &[]);
+        assert_booted(&[&fresh], &boot_all(&[&fresh], 0));
+        serves.push(Serve::start(&fresh));
+        nlb.register(fresh.client_addr().parse().unwrap());
+        members.push((fresh, instance));
+        let want: std::collections::BTreeSet<String> =
+            members.iter().map(|(n, _)| n.ip.to_string()).collect();
+        poll_until(LONG, "the dead member removed", || {
+            let live = live_voters(&members[2].0.client_addr())?;
+            (live
+                .iter()
+                .map(|(_, h)| h.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                == want)
+                .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(
+            master_daemon.try_wait().unwrap().is_none(),
+            "round {round}: the master lost its ZooKeeper session and exited: {}",
+            master.file("/master.log")
+        );
+        assert!(leads(master.ip), "round {round}: the master still leads");
+    }
+    let now: Vec<String> = members.iter().map(|(n, _)| n.ip.to_string()).collect();
+    assert!(
+        now.iter().all(|ip| !originals.contains(ip)),
+        "{originals:?} -> {now:?}"
+    );
+
+    // Restarted with the configuration of their first boot: both find the ensemble.
+    mesos_boot_tests::proc::terminate_child(&mut master_daemon, Duration::from_secs(2));
+    let mut master_daemon = mesos_daemon(&master, "master", "/etc/mesos-boot/mesos-master.env");
+    poll_until(LONG, "the restarted master elected", || {
+        leads(master.ip).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", master.file("/master.log")));
+    mesos_boot_tests::proc::terminate_child(&mut agent_daemon, Duration::from_secs(2));
+    let mut agent_daemon = mesos_daemon(&agent, "agent", "/etc/mesos-boot/mesos-agent.env");
+    poll_until(LONG, "the restarted agent registered", || {
+        registered(agent.ip).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", agent.file("/agent.log")));
+    assert!(nlb.connections() > 0);
+    mesos_boot_tests::proc::terminate_child(&mut agent_daemon, Duration::from_secs(2));
+    mesos_boot_tests::proc::terminate_child(&mut master_daemon, Duration::from_secs(2));
+    drop(serves);
+}

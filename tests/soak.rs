@@ -180,10 +180,22 @@ impl Cluster {
             (spec == live).then_some(())
         });
         settled.map_err(|e| {
+            let each: Vec<String> = addrs
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{a}: mode {:?}, version {:?}, voters {:?}",
+                        zk::mode(a),
+                        config_version(a),
+                        live_voters(a)
+                    )
+                })
+                .collect();
             format!(
-                "{e}: spec {:?}, live {:?}",
+                "{e}: spec {:?}; {}; evidence in {}",
                 servers_spec(&self.url),
-                live_voters(&addrs[0])
+                each.join("; "),
+                self.keep_evidence()
             )
         })?;
         // Every acknowledged write is there. A follower whose tree diverged (ZooKeeper 3.8.0

@@ -280,6 +280,7 @@ impl Boot {
             ("attributes", "attributes", &a.attributes),
             ("containerizers", "containerizers", &a.containerizers),
             ("zk-path", "zk_path", &a.zk_path),
+            ("zk-endpoint", "zk_endpoint", &a.zk_endpoint),
         ];
         for (name, id, value) in flags {
             if let Some(v) = layered(m, id, value) {

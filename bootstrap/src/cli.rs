@@ -142,6 +142,11 @@ pub struct BootArgs {
     /// ZooKeeper path of the Mesos masters [tag mesos:zk-path] [default: /mesos].
     #[arg(long, env = "MESOS_BOOT_ZK_PATH")]
     pub zk_path: Option<String>,
+    /// Masters and agents: `host:port` through which Mesos reaches ZooKeeper, e.g. the
+    /// `zookeeper.<cluster>.<fqdn>:2181` load balancer, which stays current as members are
+    /// replaced [tag mesos:zk-endpoint] [default: the servers-spec addresses of this boot].
+    #[arg(long, env = "MESOS_BOOT_ZK_ENDPOINT")]
+    pub zk_endpoint: Option<String>,
 
     /// Instance id (instead of IMDS).
     #[arg(long, env = "MESOS_BOOT_INSTANCE_ID")]

@@ -185,6 +185,15 @@ fn zk_dir(config: &SharedConfig, name: &str) -> Result<Option<String>> {
     }
 }
 
+/// The ZooKeeper URL Mesos is given: `zk://<endpoint>/mesos` through the load balancer when
+/// set ([`Settings::zk_endpoint`]), else the shared config's servers ([`zk_url`]).
+pub fn mesos_zk_url(settings: &Settings, config: &SharedConfig) -> Result<String> {
+    match &settings.zk_endpoint {
+        Some(ep) => Ok(format!("zk://{ep}{}", settings.zk_path)),
+        None => zk_url(config, &settings.zk_path),
+    }
+}
+
 /// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
 pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
     let port = config.client_port()?;
@@ -343,7 +352,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 .ok_or_else(|| Failure::internal("master render without a master count"))?;
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
-                "zk_url": zk_url(node.config, &s.zk_path)?,
+                "zk_url": mesos_zk_url(s, node.config)?,
                 "quorum": master_quorum(masters),
                 "ip": id.ip.value,
                 "hostname": id.hostname.value,
@@ -388,7 +397,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
-                "zk_url": zk_url(node.config, &s.zk_path)?,
+                "zk_url": mesos_zk_url(s, node.config)?,
                 "ip": id.ip.value,
                 "hostname": id.hostname.value,
                 "port": AGENT_PORT,
@@ -835,6 +844,31 @@ mod tests {
     fn golden_agent() {
         let out = render("agent", &[("attributes", "rack:r1;spot:true")], "/", None).unwrap();
         golden("agent.txt", &out);
+    }
+
+    /// With a ZooKeeper endpoint (the load balancer), masters and agents are given it instead
+    /// of the addresses of this boot's members, which replacements make stale.
+    #[test]
+    fn masters_and_agents_reach_zookeeper_through_the_endpoint_when_set() {
+        let ep = ("zk-endpoint", "zookeeper.prod.example.com:2181");
+        let master = render("master", &[("masters", "3"), ep], "/", None).unwrap();
+        golden("master-endpoint.txt", &master);
+        let agent = render("agent", &[ep], "/", None).unwrap();
+        let all: String = master
+            .iter()
+            .chain(&agent)
+            .map(|o| o.content.clone())
+            .collect();
+        assert_eq!(
+            all.matches("zk://zookeeper.prod.example.com:2181/mesos")
+                .count(),
+            4,
+            "MESOS_ZK, MESOS_MASTER and both /etc/mesos/zk: {all}"
+        );
+        assert!(
+            !all.contains(":2181,"),
+            "no member address list left: {all}"
+        );
     }
 
     #[test]

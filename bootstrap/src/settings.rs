@@ -64,11 +64,14 @@ pub struct Settings {
     pub attributes: Vec<(String, String)>,
     pub containerizers: String,
     pub zk_path: String,
+    /// `host:port` through which Mesos reaches ZooKeeper (the `zookeeper.<cluster>.<fqdn>` load
+    /// balancer, whose targets Auto Scaling keeps current); `None`: the servers-spec addresses.
+    pub zk_endpoint: Option<String>,
     pub provenance: BTreeMap<&'static str, Provenance>,
 }
 
 /// `(setting, env var, tag)`; the flag is `--<setting>`.
-const SETTINGS: [(&str, &str); 8] = [
+const SETTINGS: [(&str, &str); 9] = [
     ("role", "mesos:role"),
     ("cluster", "mesos:cluster"),
     ("shared-config", "mesos:shared-config"),
@@ -77,6 +80,7 @@ const SETTINGS: [(&str, &str); 8] = [
     ("attributes", "mesos:attributes"),
     ("containerizers", "mesos:containerizers"),
     ("zk-path", "mesos:zk-path"),
+    ("zk-endpoint", "mesos:zk-endpoint"),
 ];
 
 struct Resolver<'a> {
@@ -257,6 +261,12 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
             "{origin}: `{zk_path}` is not a ZooKeeper path like /mesos"
         )));
     }
+    let zk_endpoint = match r.get("zk-endpoint", None) {
+        Some((ep, origin)) => Some(endpoint(&ep).map_err(|why| {
+            Failure::bad_input(format!("{origin}: `{ep}` is not host:port ({why})"))
+        })?),
+        None => None,
+    };
     Ok(Settings {
         role,
         cluster,
@@ -266,8 +276,30 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         attributes,
         containerizers,
         zk_path,
+        zk_endpoint,
         provenance: r.provenance,
     })
+}
+
+/// A `host:port` (a DNS name or an IPv4 address, a port 1-65535), trimmed.
+fn endpoint(v: &str) -> std::result::Result<String, &'static str> {
+    let v = v.trim();
+    let (host, port) = v.rsplit_once(':').ok_or("no port")?;
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'))
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !host_ok {
+        return Err("not a host name");
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(v.to_string()),
+        _ => Err("not a port"),
+    }
 }
 
 /// Quorum of the Mesos replicated log for `masters` masters: a strict majority.
@@ -290,6 +322,40 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_zookeeper_endpoint_is_host_and_port_or_named_as_bad() {
+        let base = [BASE.as_slice(), &[("mesos:masters", "3")]].concat();
+        let mut tags = base.clone();
+        tags.push(("mesos:zk-endpoint", "zookeeper.prod.example.com:2181"));
+        let s = resolve(&raw(&[], &tags)).unwrap();
+        assert_eq!(
+            s.zk_endpoint.as_deref(),
+            Some("zookeeper.prod.example.com:2181")
+        );
+        assert_eq!(resolve(&raw(&[], &base)).unwrap().zk_endpoint, None);
+        for bad in [
+            "zookeeper.prod",
+            "zk..x:2181",
+            "zk:0",
+            "zk:99999",
+            ":2181",
+            "zk_1:2181",
+        ] {
+            let mut tags = base.clone();
+            tags.push(("mesos:zk-endpoint", bad));
+            let e = resolve(&raw(&[], &tags)).unwrap_err().message;
+            assert!(
+                e.contains("tag mesos:zk-endpoint") && e.contains(bad),
+                "{e}"
+            );
+        }
+        // The flag wins over the tag.
+        let mut tags = base.clone();
+        tags.push(("mesos:zk-endpoint", "bad"));
+        let s = resolve(&raw(&[("zk-endpoint", "10.0.0.9:2181", "flag")], &tags)).unwrap();
+        assert_eq!(s.zk_endpoint.as_deref(), Some("10.0.0.9:2181"));
     }
 
     const BASE: [(&str, &str); 3] = [

@@ -25,6 +25,7 @@ pub mod mesos;
 pub mod mesos_master;
 pub mod moto;
 pub mod net;
+pub mod nlb;
 pub mod proc;
 pub mod scale;
 pub mod zk;

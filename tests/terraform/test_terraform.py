@@ -429,8 +429,12 @@ def test_asgs_tags_and_launch_templates(deployed):
             assert "mesos:attributes" not in tags
         if role == "zookeeper":
             expected["mesos:termination-hook"] = "mesos-boot-left"
+            # ZooKeeper nodes talk to their peers directly, never through their own NLB.
+            assert "mesos:zk-endpoint" not in tags
         else:
             assert "mesos:termination-hook" not in tags
+            # Mesos reaches ZooKeeper through the NLB's name, which replacements never stale.
+            expected["mesos:zk-endpoint"] = f"zookeeper.{DOMAIN}:2181"
         # The group's own tags are not propagated (they would be authoritative in Terraform):
         # the instances get theirs from the launch template.
         for k, v in expected.items():

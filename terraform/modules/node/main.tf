@@ -30,6 +30,7 @@ locals {
     },
     var.role == "agent" && local.attributes != "" ? { "mesos:attributes" = local.attributes } : {},
     local.termination_hook ? { "mesos:termination-hook" = local.termination_hook_name } : {},
+    var.role != "zookeeper" && var.zk_endpoint != null ? { "mesos:zk-endpoint" = var.zk_endpoint } : {},
   )
   instance_tags = merge(var.tags, local.mesos_tags, { Name = local.name })
 

@@ -202,6 +202,17 @@ variable "lifecycle_hook_heartbeat_timeout" {
   }
 }
 
+variable "zk_endpoint" {
+  description = "Masters and agents: `host:port` through which Mesos reaches ZooKeeper (`mesos:zk-endpoint` tag), usually the internal NLB `zookeeper.<cluster>.<top_fqdn>:2181`, whose targets Auto Scaling keeps current and whose health check is `mesos-boot serve`'s /health. Null: Mesos gets the member addresses of its first boot, which go stale as members are replaced."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.zk_endpoint == null || can(regex("^[A-Za-z0-9.-]+:[0-9]{1,5}$", var.zk_endpoint))
+    error_message = "zk_endpoint must be host:port."
+  }
+}
+
 variable "termination_hook" {
   description = "Whether the group gets the termination lifecycle hook `mesos-boot-left` (`mesos:termination-hook` tag): a terminating instance waits in Terminating:Wait until mesos-boot completes the hook. Null = on for zookeeper (`serve` leaves the ensemble by reconfig, one member at a time under the majority guard, then completes it), off for master and agent (nothing on those nodes completes it: every termination would wait the whole timeout)."
   type        = bool
