@@ -870,3 +870,132 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
     mesos_boot_tests::proc::terminate_child(&mut master_daemon, Duration::from_secs(2));
     drop(serves);
 }
+
+/// Creates `/restore/<n>` for n in 0..count through `hosts` (each acknowledged).
+fn create_many(hosts: &str, count: u64) {
+    block_on(async {
+        let client = zookeeper_client::Client::connector()
+            .connect(hosts)
+            .await
+            .expect("connect");
+        let opts = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        let _ = client.create("/restore", b"", &opts).await;
+        for n in 0..count {
+            client
+                .create(&format!("/restore/{n:06}"), &[7u8; 512], &opts)
+                .await
+                .expect("create");
+        }
+    })
+}
+
+/// The zxid the server at `addr` has seen last (`srvr`).
+fn zxid(addr: &str) -> Option<u64> {
+    let srvr = zk::four_letter(addr, "srvr", Duration::from_secs(2)).ok()?;
+    let hex = srvr.lines().find_map(|l| l.strip_prefix("Zxid: 0x"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// Issue 12, item 2: `serve` backs up ZooKeeper's data to `<key>.backups/` (one member, the
+/// lease holder); after every member is destroyed, `mesos-boot restore` (refused while the
+/// ensemble is live) points the shared config at the newest backup, and new members form an
+/// ensemble seeded from it: every acknowledged write is there.
+#[test]
+fn a_backup_restores_every_write_after_every_member_is_lost() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let (bucket, key) = (bucket.to_string(), key.to_string());
+    let members = formed_ensemble(&url);
+    let refs: Vec<&Node> = members.iter().map(|(n, _)| n).collect();
+    let serves: Vec<Serve> = refs
+        .iter()
+        .map(|n| Serve::start_with(n, &[("MESOS_BOOT_BACKUP_PERIOD", "1s")]))
+        .collect();
+    let written = 2000u64;
+    create_many(&hosts(&refs), written);
+    let last = refs
+        .iter()
+        .filter_map(|n| zxid(&n.client_addr()))
+        .max()
+        .unwrap();
+
+    // A set that holds the last write, and only the lease holder uploads.
+    let moto = Moto::shared();
+    let manifests = || -> Vec<serde_json::Value> {
+        let keys = block_on(moto.list_keys(&bucket, &format!("{key}.backups/")));
+        keys.iter()
+            .filter(|k| k.ends_with("/manifest.json"))
+            .filter_map(|k| block_on(moto.get_object(&bucket, k)))
+            .filter_map(|(b, _)| serde_json::from_slice(&b).ok())
+            .collect()
+    };
+    let newest = poll_until(LONG, "a backup holding the last write", || {
+        manifests()
+            .into_iter()
+            .find(|m| m["last_zxid"].as_u64().is_some_and(|z| z >= last))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n--- serve:\n{}", serves[0].log()));
+    let servers: std::collections::BTreeSet<u64> = manifests()
+        .iter()
+        .filter_map(|m| m["server"].as_u64())
+        .collect();
+    assert_eq!(
+        servers.len(),
+        1,
+        "one member backs up at a time: {servers:?}"
+    );
+    let backup_bytes = newest["bytes"].as_u64().unwrap();
+
+    // Refused while the ensemble lives: it still has the data.
+    let tool = Node::new(net::alloc_ip(), &[]);
+    let out = tool.run(&["restore", &url]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("answers"),
+        "{}",
+        show(&out)
+    );
+
+    // Every member is lost: the processes, the instances, the disks.
+    drop(serves);
+    for (n, id) in &members {
+        assert!(n.zk.as_ref().unwrap().kill());
+        block_on(moto.terminate_instance(id));
+    }
+    drop(members);
+    let started = std::time::Instant::now();
+    let out = tool.run(&["restore", &url]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        object(&url).contains("mesos-boot.restore="),
+        "{}",
+        object(&url)
+    );
+
+    let fresh: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = fresh.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 500));
+    let stored = try_children(&hosts(&refs), "/restore").unwrap();
+    let restore_time = started.elapsed();
+    assert_eq!(
+        stored.len() as u64,
+        written,
+        "every acknowledged write is back"
+    );
+    for n in &refs {
+        assert_eq!(record(n)["membership"], "formed");
+        assert!(record(n)["restored_from"].is_string(), "{}", record(n));
+    }
+    let text = object(&url);
+    assert!(
+        !text.contains("mesos-boot.restore="),
+        "the restore is done: {text}"
+    );
+    assert!(text.contains("mesos-boot.formed="), "{text}");
+    eprintln!(
+        "backup: {backup_bytes} bytes for {written} znodes of 512 bytes; restore (command to a \
+         formed, seeded ensemble of 3): {restore_time:?}"
+    );
+}

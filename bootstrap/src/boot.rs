@@ -25,7 +25,7 @@ use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{Location, SharedConfig, Snapshot, Store, StoreError};
 pub use crate::zookeeper::membership::ensemble_of;
 use crate::zookeeper::membership::{self, Decision, Membership, Offline};
-use crate::zookeeper::{divergence, ensemble, quorum, zkadmin};
+use crate::zookeeper::{backup, divergence, ensemble, quorum, zkadmin};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -202,6 +202,10 @@ impl Boot {
             "servers-spec": config.get("servers-spec"),
         }));
         self.rec.step("render");
+
+        if zk.as_ref().is_some_and(|m| m.how == "formed") {
+            self.seed_from_backup(&store, &config).await?;
+        }
 
         let ensemble = ensemble_of(&config)?;
         self.rec.record.ensemble = ensemble
@@ -381,6 +385,25 @@ impl Boot {
         }
         self.rec.step("membership");
         Ok(decision)
+    }
+
+    /// A member forming the ensemble after `mesos-boot restore` seeds its data from the backup
+    /// the shared config names ([`backup::seed`]); no restore pending, nothing done. A seed
+    /// that fails fails the boot: an empty ensemble must not form in place of the restore.
+    async fn seed_from_backup(&mut self, store: &Store, config: &SharedConfig) -> Result<()> {
+        match backup::seed(store, config, &self.root).await {
+            Ok(Some(m)) => {
+                self.rec.record.restored_from = Some(m.id);
+                self.rec.step("restore");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(Failure::unreachable(format!(
+                "restore from {}{}: {e}",
+                store.location(),
+                backup::SUFFIX
+            ))),
+        }
     }
 
     /// Tells systemd the node is configured, then starts the role's service; `false` with

@@ -78,6 +78,23 @@ pub enum Command {
         #[arg(long, env = "MESOS_BOOT_CHECK_LOG_WAIT", default_value = "60s", value_parser = humantime::parse_duration)]
         wait: Duration,
     },
+    /// After every ZooKeeper member is gone: point the shared config at a backup (the newest,
+    /// or --backup) and clear the old membership; the members that form the next ensemble seed
+    /// their data from it before ZooKeeper starts. Refused while any listed server answers.
+    Restore {
+        /// The shared config, s3://bucket/key (backups are under <key>.backups/).
+        #[arg(env = "MESOS_BOOT_RESTORE_FROM")]
+        shared_config: String,
+        /// The backup set to restore (an id from `--list`) [default: the newest].
+        #[arg(long, env = "MESOS_BOOT_RESTORE_BACKUP")]
+        backup: Option<String>,
+        /// List the complete backup sets and change nothing.
+        #[arg(long, env = "MESOS_BOOT_RESTORE_LIST")]
+        list: bool,
+        /// AWS region of the bucket.
+        #[arg(long, env = "MESOS_BOOT_RESTORE_REGION", default_value = "us-east-1")]
+        region: String,
+    },
 }
 
 /// Flags of `mesos-boot serve`.
@@ -113,6 +130,11 @@ pub struct ServeArgs {
     /// completes the termination hook (tag mesos:termination-hook). 0 turns it off.
     #[arg(long, env = "MESOS_BOOT_LEAVE_POLL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub leave_poll: Duration,
+    /// Time between backups of ZooKeeper's data to `<key>.backups/` in the cluster bucket (by
+    /// one member at a time, the lease holder); 0 turns them off [default: the shared config's
+    /// backup-period-ms, Exhibitor's 60 s].
+    #[arg(long, env = "MESOS_BOOT_BACKUP_PERIOD", value_parser = humantime::parse_duration)]
+    pub backup_period: Option<Duration>,
 }
 
 /// Flags of the boot pipeline (the default command).

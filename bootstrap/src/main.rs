@@ -52,6 +52,15 @@ fn main() {
                 mesos_boot::zookeeper::divergence::check_before_start(&cli.root, wait).await;
                 0
             }
+            Some(Command::Restore {
+                shared_config,
+                backup,
+                list,
+                region,
+            }) => match restore(&shared_config, backup.as_deref(), list, &region).await {
+                Ok(()) => 0,
+                Err(f) => report(&f),
+            },
             Some(Command::Serve(args)) => match serve::run(&cli.root, &args).await {
                 Ok(()) => 0,
                 Err(f) => report(&f),
@@ -63,6 +72,40 @@ fn main() {
         }
     });
     std::process::exit(code);
+}
+
+/// `mesos-boot restore`: prints the sets, or the one the next ensemble will seed from.
+async fn restore(url: &str, backup: Option<&str>, list: bool, region: &str) -> Result<(), Failure> {
+    use mesos_boot::shared_config::{Location, Store};
+    use mesos_boot::zookeeper::backup::{self, Backups};
+    let location = Location::parse(url).map_err(Failure::bad_input)?;
+    let sdk = boot::sdk_config(region).await;
+    let store = Store::new(location, Some(&sdk));
+    if list {
+        let backups =
+            Backups::of(&store).ok_or_else(|| Failure::bad_input("backups are kept in S3 only"))?;
+        for m in backups.list().await.map_err(Failure::unreachable)? {
+            println!(
+                "{}  server.{}  zxid {:#x}  {} bytes  {} files",
+                m.id,
+                m.server,
+                m.last_zxid,
+                m.bytes,
+                m.files.len()
+            );
+        }
+        return Ok(());
+    }
+    let m = backup::prepare_restore(&store, backup)
+        .await
+        .map_err(Failure::bad_input)?;
+    println!(
+        "restore: {url} now names backup {} (server.{}, zxid {:#x}, {} bytes); its old membership \
+         is cleared. Boot the new ZooKeeper members: those that form the next ensemble seed their \
+         data from this backup before ZooKeeper starts.",
+        m.id, m.server, m.last_zxid, m.bytes
+    );
+    Ok(())
 }
 
 fn report(f: &Failure) -> i32 {

@@ -37,6 +37,9 @@ pub struct BootRecord {
     pub membership: Option<String>,
     pub ensemble: Vec<EnsembleMember>,
     pub zk_path: Option<String>,
+    /// The backup this member's data was seeded from (after `mesos-boot restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
     pub files: serde_json::Value,
     pub start_command: Option<String>,
     pub leader: Option<serde_json::Value>,

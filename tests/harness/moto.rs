@@ -398,6 +398,32 @@ impl Moto {
         out.e_tag().unwrap_or_default().to_string()
     }
 
+    /// Every key under `prefix` in `bucket`.
+    pub async fn list_keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .s3()
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("ListObjectsV2 s3://{bucket}/{prefix}: {e:?}"));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = out.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return keys;
+            }
+        }
+    }
+
     /// The object's bytes and ETag, or `None` if there is no such key.
     pub async fn get_object(&self, bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
         match self.s3().get_object().bucket(bucket).key(key).send().await {

@@ -129,6 +129,32 @@ pub async fn metrics(State(api): State<Arc<Api>>) -> Response {
             (age * 1000.0).round() / 1000.0,
         );
     }
+    let backup = api
+        .last_backup
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(b) = backup {
+        t.family(
+            "mesos_boot_backup_last_age_seconds",
+            "Seconds since this node's last backup to the cluster bucket.",
+        );
+        let age = b.at.elapsed().unwrap_or_default().as_secs_f64();
+        t.sample(
+            "mesos_boot_backup_last_age_seconds",
+            &[("id", &b.id)],
+            (age * 1000.0).round() / 1000.0,
+        );
+        t.family(
+            "mesos_boot_backup_last_bytes",
+            "Bytes of this node's last backup (snapshot and logs).",
+        );
+        t.sample(
+            "mesos_boot_backup_last_bytes",
+            &[("id", &b.id)],
+            b.bytes as f64,
+        );
+    }
     let mntr = quorum::four_letter(&api.local, FourLetter::Mntr).await;
     t.family(
         "mesos_boot_zk_up",

@@ -29,9 +29,9 @@ use crate::instances::Aws;
 use crate::lifecycle::Hook;
 use crate::record;
 use crate::shared_config::{Location, SharedConfig, Store};
-use crate::zookeeper::leave;
 use crate::zookeeper::quorum::{self, Mode};
 use crate::zookeeper::reconcile::{LastPassCell, Reconciler};
+use crate::zookeeper::{backup, leave};
 
 mod exhibitor;
 mod metrics;
@@ -45,6 +45,8 @@ pub struct Api {
     myid: u32,
     /// The reconcile loop's last outcome (none while membership checks are off).
     last_pass: LastPassCell,
+    /// This node's last backup.
+    last_backup: backup::LastBackupCell,
 }
 
 pub(crate) fn code(mode: Mode) -> (u8, &'static str) {
@@ -269,6 +271,28 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             args.leave_poll,
         )))
     };
+    let last_backup = backup::LastBackupCell::default();
+    let backups = {
+        let instance = rec.identity["instance_id"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut b = backup::Backer::new(
+            store.clone(),
+            myid,
+            instance,
+            root.to_path_buf(),
+            local.clone(),
+        );
+        b.every = args.backup_period;
+        b.last = last_backup.clone();
+        if args.backup_period.is_some_and(|p| p.is_zero()) {
+            tracing::info!("backups are off (--backup-period 0)");
+            None
+        } else {
+            Some(tokio::spawn(b.run()))
+        }
+    };
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -285,6 +309,7 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             local,
             myid,
             last_pass,
+            last_backup,
         }),
     )
     .with_graceful_shutdown(shutdown)
@@ -292,6 +317,9 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
     .map_err(|e| Failure::internal(format!("serving on {listen}: {e}")));
     if let Some(r) = reconcile {
         r.abort();
+    }
+    if let Some(b) = backups {
+        b.abort();
     }
     served
 }

@@ -175,6 +175,11 @@ impl Store {
         &self.location
     }
 
+    /// The S3 client of an S3 location (for objects beside the shared config: backups).
+    pub fn s3_client(&self) -> Option<&aws_sdk_s3::Client> {
+        self.s3.as_ref()
+    }
+
     /// Reads the object; `None` when it does not exist (yet).
     pub async fn read(&self) -> Result<Option<Snapshot>, StoreError> {
         match &self.location {

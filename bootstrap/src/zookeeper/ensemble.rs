@@ -95,6 +95,8 @@ pub async fn write_formed(
     }
     let mut cfg = cfg.clone();
     set_formed(&mut cfg);
+    // A restore is done once its ensemble formed: the next formation must not seed again.
+    cfg.unknown.remove(crate::zookeeper::backup::RESTORE_KEY);
     store
         .write(&cfg.to_properties(&comments(host, ip)), Some(version))
         .await?;

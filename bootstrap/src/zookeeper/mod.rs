@@ -8,6 +8,7 @@
 //! - [`zkadmin`]: ZooKeeper's own view of its membership (`/zookeeper/config`) and incremental
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
+//! - [`backup`]: backups of the data to the cluster bucket (`serve`) and restore;
 //! - [`leave`]: a terminating member's graceful leave (termination hook), run by `serve`;
 //! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`,
 //!   and of a log with a gap, before ZooKeeper starts;
@@ -15,6 +16,7 @@
 //! - [`secret`]: the superuser secret that authenticates reconfig;
 //! - [`quorum`]: four-letter words and the leading Mesos master.
 
+pub mod backup;
 pub mod divergence;
 pub mod ensemble;
 pub mod leave;

@@ -117,13 +117,19 @@ fn valid_snapshot(path: &Path) -> bool {
 /// Reads the zxids of one log file, in order, up to its end (preallocated zeros, a torn or
 /// corrupt last record: where ZooKeeper stops too).
 fn log_zxids(path: &Path) -> io::Result<Vec<u64>> {
+    Ok(read_log(path)?.0)
+}
+
+/// The zxids of one log file and the length of its valid part (header and whole records).
+fn read_log(path: &Path) -> io::Result<(Vec<u64>, u64)> {
     let mut r = BufReader::with_capacity(1 << 16, File::open(path)?);
     let mut header = [0u8; 16];
     if r.read_exact(&mut header).is_err() || header[..4] != LOG_MAGIC {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     let mut zxids = Vec::new();
     let mut buf = Vec::new();
+    let mut end = 16u64;
     loop {
         let mut head = [0u8; 12];
         if r.read_exact(&mut head).is_err() {
@@ -146,8 +152,47 @@ fn log_zxids(path: &Path) -> io::Result<Vec<u64>> {
             break;
         }
         zxids.push(u64::from_be_bytes(buf[12..20].try_into().unwrap()));
+        end += 12 + len as u64 + 1;
     }
-    Ok(zxids)
+    Ok((zxids, end))
+}
+
+/// What a backup copies: the snapshot ZooKeeper would load and the logs it would replay after
+/// it, each log cut to its valid part (ZooKeeper preallocates 64 MiB of zeros).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPlan {
+    /// The snapshot file and its zxid.
+    pub snapshot: (PathBuf, u64),
+    /// Log files and the bytes of each to copy.
+    pub logs: Vec<(PathBuf, u64)>,
+    /// The last zxid the copy holds.
+    pub last: u64,
+}
+
+/// [`BackupPlan`] for the data in `dirs`; `None` without a valid snapshot.
+pub fn backup_plan(dirs: &[PathBuf]) -> io::Result<Option<BackupPlan>> {
+    let Some((s, snap)) = files(dirs, "snapshot")?
+        .into_iter()
+        .rev()
+        .find(|(_, p)| valid_snapshot(p))
+    else {
+        return Ok(None);
+    };
+    let logs = files(dirs, "log")?;
+    let first = logs.iter().rposition(|(z, _)| *z <= s).unwrap_or(0);
+    let mut plan = BackupPlan {
+        snapshot: (snap, s),
+        logs: Vec::new(),
+        last: s,
+    };
+    for (_, path) in &logs[first..] {
+        let (zxids, end) = read_log(path)?;
+        if let Some(&z) = zxids.iter().filter(|z| **z > s).max() {
+            plan.last = plan.last.max(z);
+            plan.logs.push((path.clone(), end));
+        }
+    }
+    Ok(Some(plan))
 }
 
 /// Scans the `version-2` directories (dataDir's and dataLogDir's) as ZooKeeper would load them.
@@ -309,6 +354,30 @@ mod tests {
             let scan = scan(&[d.path().to_path_buf()]).unwrap();
             assert_eq!((scan.last, scan.gap), (Some(E5 + 1), None));
         }
+    }
+
+    #[test]
+    fn a_backup_takes_the_loaded_snapshot_and_the_valid_part_of_the_logs_after_it() {
+        let d = dir(&[
+            ("snapshot.500000001", snapshot()),
+            ("snapshot.500000003", snapshot()),
+            ("log.500000001", log(&[E5 + 1, E5 + 2, E5 + 3, E5 + 4])),
+            ("log.500000005", log(&[E5 + 5, E5 + 6])),
+        ]);
+        let plan = backup_plan(&[d.path().to_path_buf()]).unwrap().unwrap();
+        assert_eq!(plan.snapshot.1, E5 + 3);
+        assert_eq!(plan.last, E5 + 6);
+        let names: Vec<String> = plan
+            .logs
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["log.500000001", "log.500000005"]);
+        // Cut before the preallocated zeros: a file of exactly the records.
+        let (_, len) = &plan.logs[1];
+        assert_eq!(*len as usize, log(&[E5 + 5, E5 + 6]).len() - 64);
+        let d = dir(&[("log.500000001", log(&[E5 + 1]))]);
+        assert_eq!(backup_plan(&[d.path().to_path_buf()]).unwrap(), None);
     }
 
     #[test]
