@@ -673,6 +673,9 @@ def test_iam_least_privilege(deployed):
             }
             assert p["ZooKeeperSuperSecret"]["actions"] == {"s3:GetObject", "s3:PutObject"}
             assert p["ZooKeeperSuperSecret"]["resources"] == {obj + ".zk-super"}
+            # Backups beside the shared config, and nothing else of the bucket.
+            assert p["ZooKeeperBackups"]["actions"] == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+            assert p["ZooKeeperBackups"]["resources"] == {obj + ".backups/*"}
             assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
             # The key's versions only: a deleted shared config is not a new cluster.
             lv = p["ListSharedConfigVersions"]
@@ -685,6 +688,8 @@ def test_iam_least_privilege(deployed):
             # The reconfig secret is the ZooKeeper nodes' alone.
             assert "ZooKeeperSuperSecret" not in p
             assert not any(r.endswith(".zk-super") for s in p.values() for r in s["resources"])
+            assert "ZooKeeperBackups" not in p
+            assert not any(".backups/" in r for s in p.values() for r in s["resources"])
             assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
             assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in all_actions)
 
@@ -1180,6 +1185,13 @@ def test_least_privilege_enforced(deployed, tmp_path):
         assert _denied(lambda: zk3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"x")) == "AccessDenied"
         assert _denied(lambda: zk3.get_object(Bucket=DOMAIN, Key="exhibitor/other")) == "AccessDenied"
         assert _denied(lambda: zk3.delete_object(Bucket=DOMAIN, Key=key)) == "AccessDenied"
+        # Backups beside the shared config: serve's lease holder writes and prunes them.
+        backup = key + ".backups/1-0000000100000005/manifest.json"
+        zk3.put_object(Bucket=DOMAIN, Key=backup, Body=b"{}")
+        assert zk3.get_object(Bucket=DOMAIN, Key=backup)["Body"].read() == b"{}"
+        zk3.delete_object(Bucket=DOMAIN, Key=backup)
+        assert _denied(lambda: zk3.put_object(Bucket=DOMAIN, Key="exhibitor/x.backups/y", Body=b"x")) == "AccessDenied"
+        zk3.put_object(Bucket=DOMAIN, Key=backup, Body=b"{}")  # for the other roles below
         assert _denied(lambda: node["zookeeper"]["autoscaling"].set_desired_capacity(
             AutoScalingGroupName=f"{CLUSTER}-zookeeper", DesiredCapacity=3)) == "AccessDenied"
 
@@ -1194,6 +1206,10 @@ def test_least_privilege_enforced(deployed, tmp_path):
             assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=key, Body=b"x=1\n")) == "AccessDenied", role
             assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=secret, Body=b"x\n")) == "AccessDenied", role
             assert _denied(lambda: n3.delete_object(Bucket=DOMAIN, Key=key)) == "AccessDenied", role
+            # ZooKeeper's data (the backups) is not theirs to read or change.
+            assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=backup)) == "AccessDenied", role
+            assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=backup, Body=b"x")) == "AccessDenied", role
+            assert _denied(lambda: n3.delete_object(Bucket=DOMAIN, Key=backup)) == "AccessDenied", role
             assert _denied(lambda: node[role]["autoscaling"].set_desired_capacity(
                 AutoScalingGroupName=f"{CLUSTER}-agent", DesiredCapacity=desired)) == "AccessDenied", role
         assert zk3.get_object(Bucket=DOMAIN, Key=key)["Body"].read().decode() == cfg  # unchanged

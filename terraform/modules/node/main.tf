@@ -133,6 +133,18 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # ZooKeeper nodes only: serve's lease holder writes and prunes the backups of ZooKeeper's data
+  # beside the shared config (`<key>.backups/<id>/`); `mesos-boot restore` and a restoring member
+  # read them. Masters and agents never see the data.
+  dynamic "statement" {
+    for_each = var.role == "zookeeper" ? [1] : []
+    content {
+      sid       = "ZooKeeperBackups"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["${var.bucket_arn}/${var.shared_config_key}.backups/*"]
+    }
+  }
+
   # ZooKeeper nodes only: masters and agents can never read the reconfig secret.
   dynamic "statement" {
     for_each = var.role == "zookeeper" ? [1] : []
