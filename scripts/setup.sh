@@ -13,6 +13,8 @@ pkgs=(zookeeper)
 # image, systemd-nspawn (systemd-container) boots it. --no-install-recommends keeps
 # libnss-mymachines (a recommendation) out of the host's /etc/nsswitch.conf.
 [ "$mode" = demo ] || pkgs+=(debootstrap systemd-container)
+# serve's status page is checked in headless Chromium (tests/core.rs).
+[ "$mode" = demo ] || pkgs+=(chromium)
 need_apt=()
 for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")

@@ -746,3 +746,100 @@ fn serve_answers_server_state_four_letter_words_config_state_and_metrics() {
     let znodes = samples(&text, "mesos_boot_zk_znode_count");
     assert!(znodes.len() == 1 && znodes[0].1 >= 4.0, "{znodes:?}");
 }
+
+/// Runs Debian's headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=...`);
+/// its stdout.
+fn chromium(url: &str, args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("90")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--window-size=1000,700",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .current_dir(profile.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("chromium (Debian's package; scripts/setup.sh installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "chromium {args:?} {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Issue 12, item 7: `serve`'s status page at `/`, read-only HTML: every member with its mode
+/// and the leader, quorum, this node's last decision and backup, the local figures. Rendered
+/// in headless Chromium; the screenshot is kept in `target/test-artifacts/status-page.png`.
+#[test]
+fn the_status_page_shows_the_ensemble_in_a_browser() {
+    use mesos_boot_tests::http;
+    let e = ensemble();
+    let node = &e.nodes[1];
+    let listen = format!("{}:8080", node.ip);
+    let _serve = KillOnDrop(
+        node.command(&["serve", "--listen", &listen, "--reconcile-interval", "1s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{listen}");
+    // After one membership pass: the page shows its decision.
+    let page = poll_until(
+        Duration::from_secs(30),
+        "the status page after a pass",
+        || {
+            http::get(&format!("{base}/"), &[])
+                .ok()
+                .filter(|r| r.status == 200 && !r.text().contains("none yet"))
+        },
+    )
+    .unwrap();
+    assert!(
+        page.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html")),
+        "{:?}",
+        page.header("content-type")
+    );
+    let dom = chromium(&format!("{base}/"), &["--dump-dom"]);
+    assert!(dom.contains("has quorum"), "{dom}");
+    for n in &e.nodes {
+        assert!(
+            dom.contains(&n.client_addr()),
+            "{} listed: {dom}",
+            n.client_addr()
+        );
+    }
+    let leaders = dom.matches("class=\"ok\">leader<").count();
+    assert_eq!(leaders, 1, "one leader among the members: {dom}");
+    let decision = ["nothing", "wait", "hold", "remove", "restore", "skipped"]
+        .iter()
+        .any(|o| dom.contains(&format!("id=\"decision\">{o} (")));
+    assert!(decision, "the last decision and its age: {dom}");
+    assert!(dom.contains("zk_znode_count"), "{dom}");
+
+    let artifacts = mesos_boot_tests::workspace_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &format!("{base}/"),
+        &[&format!("--screenshot={}", shot.display())],
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000,
+        "{} bytes",
+        png.len()
+    );
+}

@@ -10,9 +10,13 @@
 //! - `GET /exhibitor/v1/cluster/4ltr/{word}[/{host}]`, `GET /exhibitor/v1/config/get-state`:
 //!   see [`exhibitor`];
 //! - `GET /metrics`: Prometheus text, see [`metrics`];
-//! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise.
+//! - `GET /health`: 200 while the local server serves with quorum, 503 otherwise;
+//! - `GET /`: a read-only status page for operators, see [`status_page`].
 //!
-//! Alongside, the membership reconcile loop ([`crate::zookeeper::reconcile`]) removes dead members.
+//! Alongside, the membership reconcile loop ([`crate::zookeeper::reconcile`]) removes dead
+//! members and, once Auto Scaling terminates this instance, leaves the ensemble
+//! ([`crate::zookeeper::leave`]); the backup loop ([`crate::zookeeper::backup`]) copies the data
+//! to the cluster bucket.
 
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ use crate::zookeeper::{backup, leave};
 
 mod exhibitor;
 mod metrics;
+mod status_page;
 
 /// What the API needs: where the shared config lives and which server is local.
 pub struct Api {
@@ -178,6 +183,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/exhibitor/v1/config/get-state", get(exhibitor::get_state))
         .route("/metrics", get(metrics::metrics))
+        .route("/", get(status_page::page))
         .route("/health", get(health))
         .with_state(Arc::new(api))
 }
