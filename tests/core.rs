@@ -843,3 +843,42 @@ fn the_status_page_shows_the_ensemble_in_a_browser() {
         png.len()
     );
 }
+
+/// Issue 13, item 4: without `--listen`, `serve` binds the node's own address (port 8080), not
+/// every address of the host: another local address gets no answer on 8080.
+#[test]
+fn serve_listens_on_the_nodes_own_address_by_default() {
+    use mesos_boot_tests::http;
+    let e = ensemble();
+    let node = &e.nodes[2];
+    let _serve = KillOnDrop(
+        node.command(&[
+            "serve",
+            "--reconcile-interval",
+            "0s",
+            "--backup-period",
+            "0s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    poll_until(
+        Duration::from_secs(30),
+        "serve on the node's address",
+        || {
+            http::get(&format!("http://{}:8080/health", node.ip), &[])
+                .ok()
+                .filter(|r| r.status == 200)
+        },
+    )
+    .unwrap();
+    let elsewhere = net::alloc_ip();
+    let other =
+        std::net::TcpStream::connect_timeout(&(elsewhere, 8080).into(), Duration::from_secs(2));
+    assert!(
+        other.is_err(),
+        "{elsewhere}:8080 answered: serve listens on every address"
+    );
+}

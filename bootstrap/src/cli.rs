@@ -100,9 +100,10 @@ pub enum Command {
 /// Flags of `mesos-boot serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "MESOS_BOOT_LISTEN", default_value = "0.0.0.0:8080")]
-    pub listen: std::net::SocketAddr,
+    /// Address and port to listen on [default: this node's own address (its boot record's),
+    /// port 8080; never every address unless told, e.g. 0.0.0.0:8080].
+    #[arg(long, env = "MESOS_BOOT_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Mean time between membership checks (±50% jitter); 0 turns them off.
     #[arg(long, env = "MESOS_BOOT_RECONCILE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub reconcile_interval: Duration,

@@ -191,7 +191,6 @@ pub fn router(api: Api) -> Router {
 /// Serves until SIGTERM or Ctrl-C. The shared config's location and the local server come
 /// from the last boot record, so `serve` needs no settings of its own.
 pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
-    let listen = args.listen;
     let rec = record::load(root)
         .map_err(|e| Failure::bad_input(format!("mesos-boot serve needs a boot record: {e}")))?;
     if rec.role.as_deref() != Some("zookeeper") {
@@ -221,6 +220,20 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         .find(|m| m.id == myid)
         .map(|m| m.addr.clone())
         .ok_or_else(|| Failure::bad_input(format!("the boot record lists no server.{myid}")))?;
+    // The node's own address by default: the API is for the VPC's load balancer and clients,
+    // not for every interface the host has.
+    let listen = match args.listen {
+        Some(l) => l,
+        None => {
+            let ip = rec.identity["ip"]["value"].as_str().unwrap_or_default();
+            let ip: std::net::IpAddr = ip.parse().map_err(|_| {
+                Failure::bad_input(format!(
+                    "the boot record has no node address (`{ip}`): give --listen"
+                ))
+            })?;
+            std::net::SocketAddr::new(ip, 8080)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure::bad_input(format!("--listen {listen}: {e}")))?;
