@@ -18,8 +18,10 @@ master_ip=127.0.10.21
 agent_ip=127.0.10.31
 config=$demo/shared/exhibitor.properties
 
+serve_pids=()
 stop() {
   echo
+  for p in "${serve_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   echo "demo: stopping ZooKeeper"
   for n in 1 2 3; do
     pidfile=$demo/zk$n/run/zookeeper.pid
@@ -68,6 +70,26 @@ for f in zk1/etc/zookeeper/conf/zoo.cfg zk1/etc/zookeeper/conf/zoo.cfg.dynamic \
 done
 echo; echo "=== mesos-boot status (zookeeper node 2)"
 "$bin" status --root "$demo/zk2"
+
+echo; echo "demo: starting mesos-boot serve on every ZooKeeper node (Exhibitor's API, /metrics, the status page)"
+for n in 1 2 3; do
+  "$bin" serve --root "$demo/zk$n" --reconcile-interval 10s \
+    --stop-command "kill \$(cat \"\$MESOS_BOOT_ROOT/run/zookeeper.pid\")" \
+    --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>"$demo/zk$n.serve.log" &
+  serve_pids+=($!)
+done
+api=http://${ips[0]}:8080
+for _ in $(seq 1 100); do
+  curl -fsS "$api/health" >/dev/null 2>&1 && break
+  sleep 0.1 # polling serve's start, up to 10 s
+done
+echo; echo "=== GET $api/exhibitor/v1/cluster/list"
+curl -fsS "$api/exhibitor/v1/cluster/list"; echo
+echo; echo "=== GET $api/exhibitor/v1/cluster/status"
+curl -fsS "$api/exhibitor/v1/cluster/status"; echo
+echo; echo "=== GET $api/metrics (the ensemble's lines)"
+curl -fsS "$api/metrics" | grep -E '^mesos_boot_(servers|server_serving|ensemble_quorum)' || true
+echo; echo "demo: the status page: $api/ (also http://${ips[1]}:8080/ and http://${ips[2]}:8080/)"
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi
 echo; echo "demo: running; press Ctrl-C to stop"
