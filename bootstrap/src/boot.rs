@@ -25,7 +25,7 @@ use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{Location, SharedConfig, Snapshot, Store, StoreError};
 pub use crate::zookeeper::membership::ensemble_of;
 use crate::zookeeper::membership::{self, Decision, Membership, Offline};
-use crate::zookeeper::{backup, divergence, ensemble, quorum, zkadmin};
+use crate::zookeeper::{backup, divergence, ensemble, quorum, rolling, zkadmin};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -201,6 +201,12 @@ impl Boot {
             "version": snapshot.version,
             "servers-spec": config.get("servers-spec"),
         }));
+        if settings.role == Role::Zookeeper && !self.args.no_start {
+            // What the ZooKeeper started now is configured from (serve's rolling change).
+            if let Err(e) = rolling::record_applied(&self.root, &config) {
+                tracing::warn!(error = %e, "could not record the applied ZooKeeper settings");
+            }
+        }
         self.rec.step("render");
 
         if zk.as_ref().is_some_and(|m| m.how == "formed") {

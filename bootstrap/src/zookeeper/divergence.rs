@@ -58,6 +58,49 @@ pub fn judge(mismatches: u64, mode: Mode, others_serving: usize, others: usize) 
     ))
 }
 
+/// Whether the other voters hold everything this member has, so that its data may go: of the
+/// `voters` (this member included), a majority **without this member** serves with a last
+/// zxid at least `local_last`, the leader among them. Serving alone is not enough: a voter just
+/// resumed from a pause may still answer "follower" while thousands of writes behind, and the
+/// wiped member and that one would then outvote the only up-to-date copy (the 200-step soak
+/// lost 6,411 writes so).
+pub fn others_hold(
+    local_last: u64,
+    others: &[(Mode, Option<u64>)],
+    voters: usize,
+) -> Result<(), String> {
+    let need = voters / 2 + 1;
+    let caught_up = others
+        .iter()
+        .filter(|(m, z)| m.serving() && z.is_some_and(|z| z >= local_last))
+        .count();
+    let leader = others
+        .iter()
+        .any(|(m, z)| *m == Mode::Leader && z.is_some_and(|z| z >= local_last));
+    if caught_up >= need && leader {
+        Ok(())
+    } else {
+        Err(format!(
+            "only {caught_up} other voters (leader: {leader}) have zxid {local_last:#x} or later; \
+             {need} of the {voters}, the leader among them, must hold everything this member has"
+        ))
+    }
+}
+
+/// [`others_hold`] with fresh answers from `others` (their client addresses).
+pub async fn others_hold_now(
+    local_last: u64,
+    others: &[String],
+    voters: usize,
+) -> Result<(), String> {
+    let answers = futures::future::join_all(others.iter().map(|a| quorum::mode_and_zxid(a))).await;
+    let seen: Vec<(Mode, Option<u64>)> = answers
+        .into_iter()
+        .map(|a| a.unwrap_or((Mode::Down, None)))
+        .collect();
+    others_hold(local_last, &seen, voters)
+}
+
 /// `zk_digest_mismatches_count` from `mntr` (`None`: no answer).
 pub async fn mismatches(addr: &str) -> Option<u64> {
     let mntr = quorum::four_letter(addr, FourLetter::Mntr).await.ok()?;
@@ -88,6 +131,8 @@ pub async fn resync(
     root: &Path,
     stop_command: &str,
     start_command: &str,
+    others: &[String],
+    voters: usize,
 ) -> Result<Vec<PathBuf>, String> {
     let dirs = data_dirs(root);
     if dirs.is_empty() {
@@ -102,6 +147,22 @@ pub async fn resync(
             ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Stopped: what it has on disk is all it has. Fresh answers from the others now.
+    let last = {
+        let dirs = dirs.clone();
+        tokio::task::spawn_blocking(move || txnlog::last_zxid(&dirs))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("reading the local data: {e}"))?
+    };
+    if let Some(last) = last {
+        if let Err(why) = others_hold_now(last, others, voters).await {
+            sh(start_command, root, None).await?;
+            return Err(format!(
+                "not resynchronised, started again as it was: {why}"
+            ));
+        }
     }
     let moved = move_aside(&dirs)?;
     sh(start_command, root, None).await?;
@@ -195,19 +256,19 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
         tracing::error!(reason = %why, "starting ZooKeeper with a gap in its log");
         return Checked::KeptWithGap(why);
     }
+    let last = txnlog::last_zxid(&dirs).ok().flatten().unwrap_or(gap.next);
+    let voters = others.len() + 1;
     let until = tokio::time::Instant::now() + wait;
-    let serving = loop {
-        let modes = futures::future::join_all(others.iter().map(|a| quorum::mode(a))).await;
-        let serving = modes.iter().filter(|m| m.serving()).count();
-        if serving == others.len() || tokio::time::Instant::now() >= until {
-            break serving;
+    let held = loop {
+        let held = others_hold_now(last, &others, voters).await;
+        if held.is_ok() || tokio::time::Instant::now() >= until {
+            break held;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    if serving < others.len() {
+    if let Err(why) = held {
         let why = format!(
-            "{gap}; only {serving} of the {} other voters serve after {}: this server's data may hold writes they lack",
-            others.len(),
+            "{gap}; after {}: {why}: this server's data may hold writes they lack",
             humantime::format_duration(wait)
         );
         tracing::error!(reason = %why, "starting ZooKeeper with a gap in its log");
@@ -215,7 +276,7 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
     }
     match move_aside(&dirs) {
         Ok(moved) => {
-            tracing::warn!(moved = ?moved, others = others.len(), "every other voter serves: data moved aside; ZooKeeper starts empty and takes a snapshot from the leader");
+            tracing::warn!(moved = ?moved, others = others.len(), "the other voters hold everything this member has: data moved aside; ZooKeeper starts empty and takes a snapshot from the leader");
             Checked::MovedAside(moved)
         }
         Err(e) => {
@@ -228,6 +289,41 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_goes_only_when_a_majority_without_it_holds_everything_it_has() {
+        let (l, f) = (Mode::Leader, Mode::Follower);
+        // 3 voters: both others must have caught up, the leader among them.
+        assert!(others_hold(100, &[(l, Some(100)), (f, Some(120))], 3).is_ok());
+        // The soak's loss: a follower just resumed from a pause answers "follower", thousands
+        // of writes behind.
+        let e = others_hold(100, &[(l, Some(150)), (f, Some(40))], 3).unwrap_err();
+        assert!(e.contains("only 1"), "{e}");
+        assert!(
+            others_hold(100, &[(f, Some(150)), (f, Some(150))], 3).is_err(),
+            "no leader"
+        );
+        assert!(
+            others_hold(100, &[(l, Some(99)), (f, Some(150))], 3).is_err(),
+            "the leader behind"
+        );
+        assert!(others_hold(100, &[(l, None), (f, Some(150))], 3).is_err());
+        // 5 voters: 3 of the 4 others.
+        let ok = [
+            (l, Some(100)),
+            (f, Some(100)),
+            (f, Some(100)),
+            (Mode::Down, None),
+        ];
+        assert!(others_hold(100, &ok, 5).is_ok());
+        let short = [
+            (l, Some(100)),
+            (f, Some(100)),
+            (f, Some(9)),
+            (Mode::Down, None),
+        ];
+        assert!(others_hold(100, &short, 5).is_err());
+    }
 
     #[test]
     fn only_a_diverged_follower_resyncs_and_only_while_every_other_voter_serves() {

@@ -9,6 +9,7 @@
 //!   reconfig;
 //! - [`reconcile`]: removal of dead members, run by `serve`;
 //! - [`backup`]: backups of the data to the cluster bucket (`serve`) and restore;
+//! - [`rolling`]: a changed static setting applied by restarts, one member at a time (`serve`);
 //! - [`leave`]: a terminating member's graceful leave (termination hook), run by `serve`;
 //! - [`divergence`]: resynchronisation of a follower whose tree diverged, run by `serve`,
 //!   and of a log with a gap, before ZooKeeper starts;
@@ -23,6 +24,7 @@ pub mod leave;
 pub mod membership;
 pub mod quorum;
 pub mod reconcile;
+pub mod rolling;
 pub mod secret;
 pub mod txnlog;
 pub mod zkadmin;

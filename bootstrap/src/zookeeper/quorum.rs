@@ -99,6 +99,16 @@ pub fn parse_srvr(text: &str) -> Mode {
     }
 }
 
+/// `srvr`'s mode and last processed zxid (`Zxid: 0x...`); `None` without an answer.
+pub async fn mode_and_zxid(addr: &str) -> Option<(Mode, Option<u64>)> {
+    let text = four_letter(addr, FourLetter::Srvr).await.ok()?;
+    let zxid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: 0x"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok());
+    Some((parse_srvr(&text), zxid))
+}
+
 pub async fn mode(addr: &str) -> Mode {
     match four_letter(addr, FourLetter::Srvr).await {
         Ok(text) => parse_srvr(&text),

@@ -23,7 +23,7 @@ use crate::instances::Aws;
 use crate::shared_config::{Server, SharedConfig, Store, StoreError};
 use crate::zookeeper::secret::{self, Secret};
 use crate::zookeeper::zkadmin::{self, LiveConfig};
-use crate::zookeeper::{divergence, ensemble, leave, quorum};
+use crate::zookeeper::{divergence, ensemble, leave, quorum, rolling};
 
 /// Whether server `id`'s ZooKeeper answers at `host`: `conf` on the client port names this
 /// server (another id there is another server at a reused address), or says it is not serving
@@ -328,11 +328,14 @@ impl Reconciler {
             }
             divergence::Verdict::Resync(reason) => {
                 tracing::warn!(server = self.myid, reason, "divergence: resynchronising this follower from the leader (stop, move its data aside, start)");
+                let addrs: Vec<String> = others.iter().map(|s| s.addr.clone()).collect();
                 match divergence::resync(
                     &self.local,
                     &self.root,
                     &self.stop_command,
                     &self.start_command,
+                    &addrs,
+                    others.len() + 1,
                 )
                 .await
                 {
@@ -363,6 +366,7 @@ impl Reconciler {
         mut leave: Option<(leave::Watch, leave::Held)>,
         leave_every: Duration,
     ) {
+        let mut rolled_said: Option<String> = None;
         loop {
             let jitter = rand::random_range(0.5..1.5);
             let pause = tokio::time::sleep(interval.mul_f64(jitter));
@@ -413,6 +417,21 @@ impl Reconciler {
                 }
             };
             self.record(outcome);
+            if !self.stopped {
+                match tokio::time::timeout(3 * PASS_DEADLINE, self.roll()).await {
+                    Ok(Ok(rolling::Roll::Wait(why))) => {
+                        if rolled_said.as_ref() != Some(&why) {
+                            tracing::info!(reason = %why, "rolling change: waiting");
+                            rolled_said = Some(why);
+                        }
+                    }
+                    Ok(Ok(_)) => rolled_said = None,
+                    Ok(Err(e)) => tracing::warn!(error = %e, "rolling change: look skipped"),
+                    Err(_) => tracing::warn!(
+                        "rolling change: the step did not finish before its deadline"
+                    ),
+                }
+            }
         }
     }
 

@@ -157,6 +157,18 @@ fn read_log(path: &Path) -> io::Result<(Vec<u64>, u64)> {
     Ok((zxids, end))
 }
 
+/// The highest zxid the data in `dirs` holds: the newest snapshot's or any logged
+/// transaction's, a gap or not (`None`: no data).
+pub fn last_zxid(dirs: &[PathBuf]) -> io::Result<Option<u64>> {
+    let mut last = files(dirs, "snapshot")?.into_iter().map(|(z, _)| z).max();
+    for (_, path) in files(dirs, "log")? {
+        if let Some(z) = log_zxids(&path)?.into_iter().max() {
+            last = Some(last.map_or(z, |l| l.max(z)));
+        }
+    }
+    Ok(last)
+}
+
 /// What a backup copies: the snapshot ZooKeeper would load and the logs it would replay after
 /// it, each log cut to its valid part (ZooKeeper preallocates 64 MiB of zeros).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,323 @@
+//! Rolling change of ZooKeeper's static settings, run by `serve`: an operator edits
+//! `zoo-cfg-extra` (or a port, a directory, the purge settings) in the shared config; each
+//! member applies it by a restart, one member at a time.
+//!
+//! - A member knows what its running ZooKeeper was configured from: a fingerprint of those
+//!   settings ([`fingerprint`]), recorded when it rendered zoo.cfg ([`APPLIED`]). A shared
+//!   config with another fingerprint calls for the change here.
+//! - One at a time: the member takes a lease in the shared config
+//!   (`mesos-boot.rolling-lease=<id>:<instance>:<until>`, by conditional write) only while every
+//!   voter serves and the ensemble has a leader.
+//! - It renders again (`mesos-boot --role zookeeper --no-start --no-wait`, the boot's own
+//!   render), stops and starts ZooKeeper, and waits until it is back as a voter of an ensemble
+//!   with a leader; then it records the fingerprint and gives the lease back.
+//! - A member that does not come back stops the change for everyone:
+//!   `mesos-boot.rolling-stopped=<reason>` in the shared config, one error line; the lease stays
+//!   held. The operator fixes the setting and deletes the key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use tokio::time::Instant;
+
+use crate::shared_config::{SharedConfig, StoreError};
+use crate::zookeeper::backup::{may_back_up as may_take, Lease};
+use crate::zookeeper::reconcile::Reconciler;
+use crate::zookeeper::{ensemble, quorum};
+
+/// The lease key in the shared config.
+pub const LEASE_KEY: &str = "mesos-boot.rolling-lease";
+/// Set when a member did not come back: the change stops there.
+pub const STOPPED_KEY: &str = "mesos-boot.rolling-stopped";
+/// Where a member records the fingerprint of the settings its zoo.cfg was rendered from.
+pub const APPLIED: &str = "/var/lib/mesos-boot/zookeeper-settings";
+
+/// The shared config's settings that go into zoo.cfg, other than membership.
+const STATIC: [&str; 7] = [
+    "zoo-cfg-extra",
+    "client-port",
+    "connect-port",
+    "election-port",
+    "zookeeper-data-directory",
+    "zookeeper-log-directory",
+    "cleanup-max-files",
+];
+
+/// A fingerprint of the static settings (and `cleanup-period-ms`).
+pub fn fingerprint(cfg: &SharedConfig) -> String {
+    let mut h = Sha1::new();
+    for name in STATIC.iter().chain(&["cleanup-period-ms"]) {
+        h.update(name.as_bytes());
+        h.update(b"=");
+        h.update(cfg.get(name).trim().as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The recorded fingerprint of this member's zoo.cfg.
+pub fn applied(root: &Path) -> Option<String> {
+    std::fs::read_to_string(crate::render::under(root, APPLIED))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Records the fingerprint of the settings zoo.cfg was just rendered from.
+pub fn record_applied(root: &Path, cfg: &SharedConfig) -> std::io::Result<()> {
+    crate::fsutil::write_atomic(
+        &crate::render::under(root, APPLIED),
+        format!("{}\n", fingerprint(cfg)).as_bytes(),
+        0o644,
+    )
+    .map(|_| ())
+}
+
+/// How long a member may take to come back after its restart.
+const BACK_WITHIN: Duration = Duration::from_secs(120);
+
+/// What one pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roll {
+    /// Nothing to change here.
+    Current,
+    /// The change waits: the reason.
+    Wait(String),
+    /// Applied here.
+    Applied,
+    /// This member did not come back: the change stopped.
+    Stopped(String),
+}
+
+impl Reconciler {
+    /// One look at the rolling change, and this member's turn when it is its turn.
+    pub async fn roll(&mut self) -> Result<Roll, String> {
+        let Some((cfg, version)) = self.read().await? else {
+            return Ok(Roll::Current);
+        };
+        if let Some(why) = cfg.unknown.get(STOPPED_KEY) {
+            return Ok(Roll::Wait(format!(
+                "the rolling change stopped ({why}); delete {STOPPED_KEY} from the shared config to go on"
+            )));
+        }
+        let want = fingerprint(&cfg);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let lease = cfg.unknown.get(LEASE_KEY).and_then(|v| Lease::parse(v));
+        match applied(&self.root) {
+            None => {
+                // Rendered before fingerprints were recorded: what it runs is what it rendered.
+                record_applied(&self.root, &cfg).map_err(|e| e.to_string())?;
+                return Ok(Roll::Current);
+            }
+            Some(have) if have == want => {
+                if lease.as_ref().is_some_and(|l| l.holder == self.myid) {
+                    self.give_back().await?;
+                }
+                return Ok(Roll::Current);
+            }
+            Some(_) => {}
+        }
+        if let Err(why) = may_take(lease.as_ref(), self.myid, now) {
+            return Ok(Roll::Wait(
+                why.replace("backup lease", "rolling-change lease"),
+            ));
+        }
+        // Every voter serves, with a leader: a restart here leaves a quorum.
+        let ensemble = crate::boot::ensemble_of(&cfg).map_err(|f| f.message)?;
+        let state = quorum::ensemble_state(&ensemble).await;
+        let voters: Vec<_> = state.servers.iter().filter(|s| s.voter).collect();
+        let down: Vec<String> = voters
+            .iter()
+            .filter(|s| !s.mode.serving())
+            .map(|s| format!("server.{}", s.id))
+            .collect();
+        if !down.is_empty() || !voters.iter().any(|s| s.mode == quorum::Mode::Leader) {
+            return Ok(Roll::Wait(format!(
+                "not every voter serves with a leader (down: {down:?}): no restart now"
+            )));
+        }
+        let mut taken = cfg.clone();
+        taken.unknown.insert(
+            LEASE_KEY.into(),
+            Lease {
+                holder: self.myid,
+                instance: self.my_instance.clone(),
+                until: now + 2 * BACK_WITHIN.as_secs(),
+            }
+            .value(),
+        );
+        let text = taken.to_properties(&ensemble::comments(
+            &format!("server.{}", self.myid),
+            &self.local,
+        ));
+        match self.store.write(&text, Some(&version)).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Ok(Roll::Wait("the shared config changed meanwhile".into()))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        tracing::warn!(
+            server = self.myid,
+            "rolling change: this member's turn: rendering zoo.cfg again and restarting ZooKeeper"
+        );
+        if let Err(why) = self.restart_with_new_settings(&ensemble).await {
+            let why = format!(
+                "server.{} did not come back after the change: {why}",
+                self.myid
+            );
+            self.stop_the_change(&why).await;
+            return Ok(Roll::Stopped(why));
+        }
+        record_applied(&self.root, &cfg).map_err(|e| e.to_string())?;
+        self.give_back().await?;
+        tracing::info!(
+            server = self.myid,
+            "rolling change: applied here; lease given back"
+        );
+        Ok(Roll::Applied)
+    }
+
+    async fn restart_with_new_settings(
+        &self,
+        ensemble: &[(u32, String, bool)],
+    ) -> Result<(), String> {
+        let exe = std::env::current_exe().map_err(|e| format!("mesos-boot itself: {e}"))?;
+        let rendered = tokio::time::timeout(
+            BACK_WITHIN,
+            tokio::process::Command::new(exe)
+                .args([
+                    "--role",
+                    "zookeeper",
+                    "--no-start",
+                    "--no-wait",
+                    "--timeout",
+                    "60s",
+                ])
+                .env("MESOS_BOOT_ROOT", &self.root)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .output(),
+        )
+        .await
+        .map_err(|_| "the render did not finish".to_string())?
+        .map_err(|e| format!("running the render: {e}"))?;
+        if !rendered.status.success() {
+            let err = String::from_utf8_lossy(&rendered.stderr);
+            let last = err.lines().last().unwrap_or_default();
+            return Err(format!("the render failed ({}): {last}", rendered.status));
+        }
+        crate::service::sh(&self.stop_command, &self.root, None)
+            .await
+            .map_err(|e| format!("stop command {e}"))?;
+        let deadline = Instant::now() + BACK_WITHIN;
+        while quorum::mode(&self.local).await != quorum::Mode::Down {
+            if Instant::now() > deadline {
+                return Err("ZooKeeper did not stop".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        crate::service::sh(&self.start_command, &self.root, None)
+            .await
+            .map_err(|e| format!("start command {e}"))?;
+        // Back as a voter: leader, or a follower that `conf` lists as a participant.
+        let mut last;
+        loop {
+            let mode = quorum::mode_among(&self.local, ensemble).await;
+            let voting = match mode {
+                quorum::Mode::Leader => true,
+                quorum::Mode::Follower => {
+                    quorum::four_letter(&self.local, quorum::FourLetter::Conf)
+                        .await
+                        .is_ok_and(|c| quorum::conf_lists_participant(&c, self.myid))
+                }
+                _ => false,
+            };
+            if voting {
+                tracing::info!(
+                    server = self.myid,
+                    ?mode,
+                    "rolling change: back as a voter of an ensemble with a leader"
+                );
+                return Ok(());
+            }
+            last = format!("{mode:?}");
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not a voter {} s after its restart (last: {last})",
+                    BACK_WITHIN.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn give_back(&self) -> Result<(), String> {
+        for _ in 0..5 {
+            let Some((mut cfg, version)) = self.read().await? else {
+                return Ok(());
+            };
+            if cfg
+                .unknown
+                .get(LEASE_KEY)
+                .and_then(|v| Lease::parse(v))
+                .is_none_or(|l| l.holder != self.myid)
+            {
+                return Ok(());
+            }
+            cfg.unknown.remove(LEASE_KEY);
+            let text = cfg.to_properties(&ensemble::comments(
+                &format!("server.{}", self.myid),
+                &self.local,
+            ));
+            match self.store.write(&text, Some(&version)).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the shared config kept changing while giving the lease back".into())
+    }
+
+    async fn stop_the_change(&self, why: &str) {
+        tracing::error!(server = self.myid, reason = why, "rolling change: STOPPED; the lease stays held until {STOPPED_KEY} is deleted from the shared config");
+        for _ in 0..5 {
+            let Ok(Some((mut cfg, version))) = self.read().await else {
+                return;
+            };
+            cfg.unknown.insert(STOPPED_KEY.into(), why.to_string());
+            let text = cfg.to_properties(&ensemble::comments(
+                &format!("server.{}", self.myid),
+                &self.local,
+            ));
+            if self.store.write(&text, Some(&version)).await.is_ok() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_static_settings_only() {
+        let base = SharedConfig::parse(
+            "com.netflix.exhibitor.servers-spec=1:a,2:b\ncom.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500\n",
+        )
+        .unwrap();
+        let mut other_members = base.clone();
+        other_members.set("servers-spec", "1:a,2:b,3:c".into());
+        assert_eq!(fingerprint(&base), fingerprint(&other_members));
+        let mut changed = base.clone();
+        changed.set("zoo-cfg-extra", "tickTime=500&maxClientCnxns=77".into());
+        assert_ne!(fingerprint(&base), fingerprint(&changed));
+        let mut port = base.clone();
+        port.set("client-port", "2182".into());
+        assert_ne!(fingerprint(&base), fingerprint(&port));
+    }
+}
