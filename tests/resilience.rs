@@ -999,3 +999,109 @@ fn a_backup_restores_every_write_after_every_member_is_lost() {
          formed, seeded ensemble of 3): {restore_time:?}"
     );
 }
+
+/// Issue 12, item 5: an operator adds a setting to `zoo-cfg-extra` in the shared config; every
+/// member's `serve` applies it by a restart, one member at a time (a lease in the object), each
+/// waiting until the restarted member is back as a voter with a leader, the leader last; quorum
+/// is kept throughout (never two members restarting at once), under client load, on 3 and 5
+/// members.
+#[test]
+fn a_changed_setting_rolls_through_the_members_one_at_a_time() {
+    let _serial = one_at_a_time();
+    for n in [3usize, 5] {
+        let url = s3_config(
+            "com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5\n",
+        );
+        let size = n.to_string();
+        let members: Vec<(Node, String)> = (0..n).map(|_| zk_node(&url, &size, &[])).collect();
+        let refs: Vec<&Node> = members.iter().map(|(m, _)| m).collect();
+        assert_booted(&refs, &boot_all(&refs, 300));
+        let serves: Vec<Serve> = refs
+            .iter()
+            .map(|m| Serve::start_with(m, &[("MESOS_BOOT_BACKUP_PERIOD", "0s")]))
+            .collect();
+        let writer = Writer::start(hosts(&refs));
+        poll_until(Duration::from_secs(30), "the first writes", || {
+            (writer.acked().len() > 20).then_some(())
+        })
+        .unwrap();
+
+        // How many members do not serve at once, sampled while the change rolls.
+        let addrs: Vec<String> = refs.iter().map(|m| m.client_addr()).collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (addrs, stop) = (addrs.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut worst = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Restarting: no answer at all (an election's "not serving" is an answer).
+                    let down = addrs
+                        .iter()
+                        .filter(|a| zk::four_letter(a, "srvr", Duration::from_secs(1)).is_err())
+                        .count();
+                    worst = worst.max(down);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                worst
+            })
+        };
+        let acked_before = writer.acked().len();
+        let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+        let text = object(&url);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
+            .unwrap()
+            .to_string();
+        let changed = text.replace(&line, &format!("{line}&maxClientCnxns\\=77"));
+        block_on(Moto::shared().put_object(bucket, key, changed.into_bytes()));
+
+        let applied = poll_until(
+            Duration::from_secs(60 * n as u64),
+            "the change on every member",
+            || {
+                let given_back = !object(&url).contains("mesos-boot.rolling-lease=")
+                    && serves
+                        .iter()
+                        .all(|s| s.log().contains("rolling change: applied here"));
+                let running = addrs.iter().all(|a| {
+                    zk::four_letter(a, "conf", Duration::from_secs(2))
+                        .is_ok_and(|c| c.contains("maxClientCnxns=77"))
+                });
+                (given_back && running).then_some(())
+            },
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let worst = watcher.join().unwrap();
+        let logs: Vec<String> = serves.iter().map(|s| s.log()).collect();
+        applied
+            .unwrap_or_else(|e| panic!("{n} members: {e}\n--- serve:\n{}", logs.join("\n---\n")));
+        assert!(worst <= 1, "{n} members: {worst} were down at once");
+        for (m, log) in refs.iter().zip(&logs) {
+            assert_eq!(
+                log.matches("rolling change: applied here").count(),
+                1,
+                "{n} members: {} restarted once: {log}\n--- all serve logs:\n{}",
+                m.ip,
+                logs.join("\n---\n")
+            );
+            assert!(m
+                .file("/etc/zookeeper/conf/zoo.cfg")
+                .contains("maxClientCnxns=77"));
+        }
+        assert!(
+            !object(&url).contains("mesos-boot.rolling-lease="),
+            "the lease is given back"
+        );
+        let acked = writer.finish();
+        assert!(
+            acked.len() > acked_before,
+            "writes went on during the change"
+        );
+        let stored = children(&hosts(&refs), "/writer");
+        let lost = acked.iter().filter(|(w, _)| !stored.contains(w)).count();
+        assert_eq!(lost, 0, "{n} members: acknowledged writes lost");
+        drop(serves);
+        eprintln!("{n} members: the change rolled through, at most {worst} down at once");
+    }
+}

@@ -30,6 +30,8 @@ use crate::zookeeper::{ensemble, quorum};
 pub const LEASE_KEY: &str = "mesos-boot.rolling-lease";
 /// Set when a member did not come back: the change stops there.
 pub const STOPPED_KEY: &str = "mesos-boot.rolling-stopped";
+/// The members that applied the current change: `<fingerprint>:<id>,<id>,...`.
+pub const APPLIED_KEY: &str = "mesos-boot.rolling-applied";
 /// Where a member records the fingerprint of the settings its zoo.cfg was rendered from.
 pub const APPLIED: &str = "/var/lib/mesos-boot/zookeeper-settings";
 
@@ -54,6 +56,24 @@ pub fn fingerprint(cfg: &SharedConfig) -> String {
         h.update(b"\n");
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(12)]
+}
+
+/// The members recorded as having applied the change of fingerprint `want`.
+fn applied_ids(cfg: &SharedConfig, want: &str) -> std::collections::BTreeSet<u32> {
+    cfg.unknown
+        .get(APPLIED_KEY)
+        .and_then(|v| v.split_once(':'))
+        .filter(|(fp, _)| *fp == short(want))
+        .map(|(_, ids)| {
+            ids.split(',')
+                .filter_map(|i| i.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The recorded fingerprint of this member's zoo.cfg.
@@ -120,10 +140,11 @@ impl Reconciler {
             }
             Some(_) => {}
         }
-        if let Err(why) = may_take(lease.as_ref(), self.myid, now) {
-            return Ok(Roll::Wait(
-                why.replace("backup lease", "rolling-change lease"),
-            ));
+        if may_take(lease.as_ref(), self.myid, now).is_err() {
+            let holder = lease.as_ref().map(|l| l.holder).unwrap_or_default();
+            return Ok(Roll::Wait(format!(
+                "server.{holder} holds the rolling-change lease: one member at a time"
+            )));
         }
         // Every voter serves, with a leader: a restart here leaves a quorum.
         let ensemble = crate::boot::ensemble_of(&cfg).map_err(|f| f.message)?;
@@ -173,7 +194,7 @@ impl Reconciler {
             return Ok(Roll::Stopped(why));
         }
         record_applied(&self.root, &cfg).map_err(|e| e.to_string())?;
-        self.give_back().await?;
+        self.give_back_applied(&want).await?;
         tracing::info!(
             server = self.myid,
             "rolling change: applied here; lease given back"
@@ -256,6 +277,15 @@ impl Reconciler {
     }
 
     async fn give_back(&self) -> Result<(), String> {
+        self.give_back_inner(None).await
+    }
+
+    /// Gives the lease back and records this member among those that applied `want`.
+    async fn give_back_applied(&self, want: &str) -> Result<(), String> {
+        self.give_back_inner(Some(want)).await
+    }
+
+    async fn give_back_inner(&self, applied: Option<&str>) -> Result<(), String> {
         for _ in 0..5 {
             let Some((mut cfg, version)) = self.read().await? else {
                 return Ok(());
@@ -269,6 +299,15 @@ impl Reconciler {
                 return Ok(());
             }
             cfg.unknown.remove(LEASE_KEY);
+            if let Some(want) = applied {
+                let mut ids = applied_ids(&cfg, want);
+                ids.insert(self.myid);
+                let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+                cfg.unknown.insert(
+                    APPLIED_KEY.into(),
+                    format!("{}:{}", short(want), list.join(",")),
+                );
+            }
             let text = cfg.to_properties(&ensemble::comments(
                 &format!("server.{}", self.myid),
                 &self.local,
