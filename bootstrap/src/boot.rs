@@ -171,6 +171,11 @@ impl Boot {
         let myid = zk.as_ref().map(|m| m.myid);
 
         let templates = Templates::load(self.args.templates.as_deref())?;
+        self.rec.record.templates = self
+            .args
+            .templates
+            .as_ref()
+            .map(|t| t.display().to_string());
         let node = Node {
             root: &self.root,
             settings: &settings,

@@ -33,6 +33,26 @@ pub struct Identity {
     pub tags_source: &'static str,
 }
 
+impl Identity {
+    /// The identity a boot record kept (`identity`).
+    pub fn from_record(kept: &serde_json::Value) -> Identity {
+        let field = |k: &str| Field {
+            value: kept[k]["value"].as_str().unwrap_or_default().to_string(),
+            source: "boot record",
+        };
+        Identity {
+            instance_id: field("instance_id"),
+            ip: field("ip"),
+            hostname: field("hostname"),
+            zone: field("zone"),
+            region: field("region"),
+            instance_type: field("instance_type"),
+            tags: serde_json::from_value(kept["tags"].clone()).ok(),
+            tags_source: "boot record",
+        }
+    }
+}
+
 /// One value and where it came from.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Field {

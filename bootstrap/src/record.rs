@@ -37,6 +37,9 @@ pub struct BootRecord {
     pub membership: Option<String>,
     pub ensemble: Vec<EnsembleMember>,
     pub zk_path: Option<String>,
+    /// `--templates DIR` of the boot (a rolling change renders with it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
     /// The backup this member's data was seeded from (after `mesos-boot restore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,

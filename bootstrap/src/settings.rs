@@ -196,6 +196,18 @@ pub fn parse_attributes(origin: &str, v: &str) -> Result<Vec<(String, String)>> 
 }
 
 /// Resolves all settings.
+/// The settings a boot record kept (`settings`: name → `{value, source}`), resolved again (what
+/// `serve` renders zoo.cfg with for a rolling change).
+pub fn from_record(kept: &serde_json::Value) -> Result<Settings> {
+    let mut raw = Raw::default();
+    for (name, _) in SETTINGS {
+        if let Some(v) = kept[name]["value"].as_str() {
+            raw.cli.insert(name, (v.to_string(), "record"));
+        }
+    }
+    resolve(&raw)
+}
+
 pub fn resolve(raw: &Raw) -> Result<Settings> {
     let mut r = Resolver {
         raw,

@@ -8,8 +8,8 @@
 //! - One at a time: the member takes a lease in the shared config
 //!   (`mesos-boot.rolling-lease=<id>:<instance>:<until>`, by conditional write) only while every
 //!   voter serves and the ensemble has a leader.
-//! - It renders again (`mesos-boot --role zookeeper --no-start --no-wait`, the boot's own
-//!   render), stops and starts ZooKeeper, and waits until it is back as a voter of an ensemble
+//! - It renders again (the boot's own render, with the settings, identity and templates its
+//!   boot record kept; ZooKeeper's dynamic config stays), stops and starts ZooKeeper, and waits until it is back as a voter of an ensemble
 //!   with a leader; then it records the fingerprint and gives the lease back.
 //! - A member that does not come back stops the change for everyone:
 //!   `mesos-boot.rolling-stopped=<reason>` in the shared config, one error line; the lease stays
@@ -185,7 +185,7 @@ impl Reconciler {
             server = self.myid,
             "rolling change: this member's turn: rendering zoo.cfg again and restarting ZooKeeper"
         );
-        if let Err(why) = self.restart_with_new_settings(&ensemble).await {
+        if let Err(why) = self.restart_with_new_settings(&cfg, &ensemble).await {
             let why = format!(
                 "server.{} did not come back after the change: {why}",
                 self.myid
@@ -202,35 +202,35 @@ impl Reconciler {
         Ok(Roll::Applied)
     }
 
+    /// Renders this member's files again from `cfg`, with the settings, identity and
+    /// templates its boot record kept (ZooKeeper's own dynamic config stays, as on a re-run).
+    async fn render_again(&self, cfg: &SharedConfig) -> Result<(), String> {
+        let rec = crate::record::load(&self.root).map_err(|e| format!("the boot record: {e}"))?;
+        let settings = crate::settings::from_record(&rec.settings).map_err(|f| f.message)?;
+        let identity = crate::identity::Identity::from_record(&rec.identity);
+        let secret = crate::zookeeper::secret::read(&self.store).await?;
+        let templates = crate::render::Templates::load(rec.templates.as_deref().map(Path::new))
+            .map_err(|f| f.message)?;
+        let node = crate::render::Node {
+            root: &self.root,
+            settings: &settings,
+            identity: &identity,
+            config: cfg,
+            myid: Some(self.myid),
+            zk_super_digest: Some(secret.super_digest()),
+        };
+        let mut outputs = crate::render::plan(&node, &templates).map_err(|f| f.message)?;
+        crate::render::adopt_zookeeper_rewrites(&self.root, &mut outputs);
+        crate::render::write(&self.root, &outputs).map_err(|f| f.message)?;
+        Ok(())
+    }
+
     async fn restart_with_new_settings(
         &self,
+        cfg: &SharedConfig,
         ensemble: &[(u32, String, bool)],
     ) -> Result<(), String> {
-        let exe = std::env::current_exe().map_err(|e| format!("mesos-boot itself: {e}"))?;
-        let rendered = tokio::time::timeout(
-            BACK_WITHIN,
-            tokio::process::Command::new(exe)
-                .args([
-                    "--role",
-                    "zookeeper",
-                    "--no-start",
-                    "--no-wait",
-                    "--timeout",
-                    "60s",
-                ])
-                .env("MESOS_BOOT_ROOT", &self.root)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .output(),
-        )
-        .await
-        .map_err(|_| "the render did not finish".to_string())?
-        .map_err(|e| format!("running the render: {e}"))?;
-        if !rendered.status.success() {
-            let err = String::from_utf8_lossy(&rendered.stderr);
-            let last = err.lines().last().unwrap_or_default();
-            return Err(format!("the render failed ({}): {last}", rendered.status));
-        }
+        self.render_again(cfg).await?;
         crate::service::sh(&self.stop_command, &self.root, None)
             .await
             .map_err(|e| format!("stop command {e}"))?;
