@@ -82,8 +82,8 @@ async fn restore(url: &str, backup: Option<&str>, list: bool, region: &str) -> R
     let sdk = boot::sdk_config(region).await;
     let store = Store::new(location, Some(&sdk));
     if list {
-        let backups =
-            Backups::of(&store).ok_or_else(|| Failure::bad_input("backups are kept in S3 only"))?;
+        let backups = Backups::of(&store)
+            .ok_or_else(|| Failure::bad_input("no backup store for this shared config"))?;
         for m in backups.list().await.map_err(Failure::unreachable)? {
             println!(
                 "{}  server.{}  zxid {:#x}  {} bytes  {} files",

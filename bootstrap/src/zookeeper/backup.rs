@@ -6,7 +6,7 @@
 //!   write; a lapsed lease is anyone's).
 //! - **What**: the snapshot ZooKeeper would load and the transaction logs after it
 //!   ([`txnlog::backup_plan`], logs cut to their valid part), under
-//!   `<key>.backups/<id>/` beside the shared config, then `manifest.json` last (a set without
+//!   `<key>.backups/<id>/` beside the shared config (`<path>.backups/<id>/` beside a file one), then `manifest.json` last (a set without
 //!   one is incomplete and never restored). Encrypted by the bucket's default encryption
 //!   (SSE-KMS with the cluster key in Terraform). Nothing new since the last set: nothing sent.
 //! - **When**: every `backup-period-ms` (Exhibitor's key; 60 s by default, 0 turns backups
@@ -111,61 +111,94 @@ pub struct Manifest {
     pub bytes: u64,
 }
 
-/// The backups beside one S3 shared config.
+/// Where the sets live: beside an S3 shared config (`<key>.backups/`), or beside a file one
+/// (`<path>.backups/`, for a local cluster).
+enum Target {
+    S3 {
+        s3: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+    Dir(PathBuf),
+}
+
+/// The backups beside one shared config. Keys are relative: `<id>/<file>`.
 pub struct Backups {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    prefix: String,
+    target: Target,
 }
 
 impl Backups {
-    /// `None` for a file shared config: backups go to S3 only.
     pub fn of(store: &Store) -> Option<Backups> {
-        let Location::S3 { bucket, key } = store.location() else {
-            return None;
+        let target = match store.location() {
+            Location::S3 { bucket, key } => Target::S3 {
+                s3: store.s3_client()?.clone(),
+                bucket: bucket.clone(),
+                prefix: format!("{key}{SUFFIX}"),
+            },
+            Location::File { path } => {
+                let mut dir = path.as_os_str().to_owned();
+                dir.push(SUFFIX.trim_end_matches('/'));
+                Target::Dir(PathBuf::from(dir))
+            }
         };
-        Some(Backups {
-            s3: store.s3_client()?.clone(),
-            bucket: bucket.clone(),
-            prefix: format!("{key}{SUFFIX}"),
-        })
+        Some(Backups { target })
     }
 
     pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
+        match &self.target {
+            Target::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+            Target::Dir(d) => format!("file://{}/", d.display()),
+        }
     }
 
     /// Every complete set, oldest first.
     pub async fn list(&self) -> Result<Vec<Manifest>, String> {
         let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&self.prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| format!("s3:ListObjectsV2 {}: {}", self.url(), aws_error(&e)))?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| k.ends_with("/manifest.json"))
-                    .map(str::to_string),
-            );
-            token = out.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
+        match &self.target {
+            Target::S3 { s3, bucket, prefix } => {
+                let mut token = None;
+                loop {
+                    let out = s3
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            format!("s3:ListObjectsV2 {}: {}", self.url(), aws_error(&e))
+                        })?;
+                    keys.extend(
+                        out.contents()
+                            .iter()
+                            .filter_map(|o| o.key()?.strip_prefix(prefix.as_str()))
+                            .filter(|k| k.ends_with("/manifest.json"))
+                            .map(str::to_string),
+                    );
+                    token = out.next_continuation_token().map(str::to_string);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+            }
+            Target::Dir(d) => {
+                let entries = match std::fs::read_dir(d) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(format!("{}: {e}", d.display())),
+                };
+                for e in entries.flatten() {
+                    if e.path().join("manifest.json").is_file() {
+                        keys.push(format!("{}/manifest.json", e.file_name().to_string_lossy()));
+                    }
+                }
             }
         }
         let mut sets = Vec::new();
         for key in keys {
             let bytes = self.get(&key).await?;
-            let m: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| format!("s3://{}/{key}: {e}", self.bucket))?;
+            let m: Manifest =
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}{key}: {e}", self.url()))?;
             sets.push(m);
         }
         sets.sort_by_key(|m| (m.created, m.id.clone()));
@@ -173,32 +206,70 @@ impl Backups {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, String> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| format!("s3:GetObject s3://{}/{key}: {}", self.bucket, aws_error(&e)))?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| format!("reading s3://{}/{key}: {e}", self.bucket))?;
-        Ok(body.into_bytes().to_vec())
+        match &self.target {
+            Target::S3 { s3, bucket, prefix } => {
+                let out = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(format!("{prefix}{key}"))
+                    .send()
+                    .await
+                    .map_err(|e| format!("s3:GetObject {}{key}: {}", self.url(), aws_error(&e)))?;
+                let body = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| format!("reading {}{key}: {e}", self.url()))?;
+                Ok(body.into_bytes().to_vec())
+            }
+            Target::Dir(d) => {
+                std::fs::read(d.join(key)).map_err(|e| format!("{}: {e}", d.join(key).display()))
+            }
+        }
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("s3:PutObject s3://{}/{key}: {}", self.bucket, aws_error(&e)))
+        match &self.target {
+            Target::S3 { s3, bucket, prefix } => s3
+                .put_object()
+                .bucket(bucket)
+                .key(format!("{prefix}{key}"))
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("s3:PutObject {}{key}: {}", self.url(), aws_error(&e))),
+            Target::Dir(d) => crate::fsutil::write_atomic(&d.join(key), &bytes, 0o600)
+                .map(|_| ())
+                .map_err(|e| format!("{}: {e}", d.join(key).display())),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        match &self.target {
+            Target::S3 { s3, bucket, prefix } => s3
+                .delete_object()
+                .bucket(bucket)
+                .key(format!("{prefix}{key}"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("s3:DeleteObject {}{key}: {}", self.url(), aws_error(&e))),
+            Target::Dir(d) => {
+                let path = d.join(key);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        // The set's directory goes with its last file.
+                        if let Some(parent) = path.parent() {
+                            let _ = std::fs::remove_dir(parent);
+                        }
+                        Ok(())
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(format!("{}: {e}", path.display())),
+                }
+            }
+        }
     }
 
     /// Uploads one set from `plan`; the manifest last.
@@ -220,8 +291,7 @@ impl Backups {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
             let len = bytes.len() as u64;
-            self.put(&format!("{}{id}/{name}", self.prefix), bytes)
-                .await?;
+            self.put(&format!("{id}/{name}"), bytes).await?;
             files.push(Entry { name, bytes: len });
         }
         let manifest = Manifest {
@@ -234,8 +304,7 @@ impl Backups {
             files,
         };
         let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        self.put(&format!("{}{id}/manifest.json", self.prefix), text)
-            .await?;
+        self.put(&format!("{id}/manifest.json"), text).await?;
         Ok(manifest)
     }
 
@@ -245,26 +314,10 @@ impl Backups {
         let mut gone = 0;
         for m in sets.iter().rev().skip(1).filter(|m| m.created < cutoff) {
             // The manifest first: a set without one is never restored.
-            let mut keys = vec![format!("{}{}/manifest.json", self.prefix, m.id)];
-            keys.extend(
-                m.files
-                    .iter()
-                    .map(|f| format!("{}{}/{}", self.prefix, m.id, f.name)),
-            );
+            let mut keys = vec![format!("{}/manifest.json", m.id)];
+            keys.extend(m.files.iter().map(|f| format!("{}/{}", m.id, f.name)));
             for key in keys {
-                self.s3
-                    .delete_object()
-                    .bucket(&self.bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "s3:DeleteObject s3://{}/{key}: {}",
-                            self.bucket,
-                            aws_error(&e)
-                        )
-                    })?;
+                self.delete(&key).await?;
             }
             gone += 1;
         }
@@ -281,9 +334,7 @@ impl Backups {
     ) -> Result<Vec<PathBuf>, String> {
         let mut written = Vec::new();
         for f in &m.files {
-            let bytes = self
-                .get(&format!("{}{}/{}", self.prefix, m.id, f.name))
-                .await?;
+            let bytes = self.get(&format!("{}/{}", m.id, f.name)).await?;
             if bytes.len() as u64 != f.bytes {
                 return Err(format!(
                     "{}{}/{}: {} bytes, the manifest says {}",
@@ -320,7 +371,7 @@ pub async fn seed(
         return Ok(None);
     };
     let backups = Backups::of(store)
-        .ok_or_else(|| format!("{RESTORE_KEY}={id}, but backups are kept in S3 only"))?;
+        .ok_or_else(|| format!("{RESTORE_KEY}={id}, but there is no backup store"))?;
     let (data, log) = crate::render::zookeeper_data_dirs(root)
         .ok_or_else(|| "no dataDir in the rendered zoo.cfg".to_string())?;
     let snap_dir = PathBuf::from(&data).join("version-2");
@@ -357,7 +408,7 @@ pub async fn seed(
 /// next ensemble, after checking that no listed server answers. Returns the set chosen.
 pub async fn prepare_restore(store: &Store, wanted: Option<&str>) -> Result<Manifest, String> {
     let url = store.location().to_string();
-    let backups = Backups::of(store).ok_or("backups are kept in S3 only")?;
+    let backups = Backups::of(store).ok_or("no backup store for this shared config")?;
     let snap = store
         .read()
         .await
@@ -451,7 +502,7 @@ impl Backer {
     /// Runs forever.
     pub async fn run(mut self) {
         let Some(backups) = Backups::of(&self.store) else {
-            tracing::info!("backups are off: the shared config is not in S3");
+            tracing::info!("backups are off: no backup store for this shared config");
             return;
         };
         loop {
@@ -559,6 +610,70 @@ mod tests {
         assert_eq!(may_back_up(Some(&l), 1, 1000), Ok(()));
         assert_eq!(may_back_up(None, 1, 0), Ok(()));
         assert_eq!(Lease::parse("x:y"), None);
+    }
+
+    /// Beside a file shared config: a set goes to `<path>.backups/<id>/` (manifest last), lists,
+    /// downloads byte for byte, and an old set is pruned while the newest stays.
+    #[test]
+    fn sets_beside_a_file_config_upload_list_download_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("version-2");
+        std::fs::create_dir_all(&data).unwrap();
+        let snap = data.join("snapshot.100000000");
+        std::fs::write(&snap, b"snapshot bytes").unwrap();
+        let log = data.join("log.100000001");
+        std::fs::write(&log, b"log bytes and preallocated zeros").unwrap();
+        let plan = txnlog::BackupPlan {
+            snapshot: (snap, 0x1_0000_0000),
+            logs: vec![(log, 9)],
+            last: 0x1_0000_0005,
+        };
+        let config = dir.path().join("exhibitor.properties");
+        let store = Store::new(
+            Location::File {
+                path: config.clone(),
+            },
+            None,
+        );
+        let backups = Backups::of(&store).unwrap();
+        assert!(
+            backups.url().ends_with("exhibitor.properties.backups/"),
+            "{}",
+            backups.url()
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let m = backups.upload(&plan, 2).await.unwrap();
+            assert_eq!(m.bytes, 14 + 9);
+            let sets = backups.list().await.unwrap();
+            assert_eq!(sets, vec![m.clone()]);
+            let to = dir.path().join("restored");
+            std::fs::create_dir_all(&to).unwrap();
+            backups.download(&m, &to, &to).await.unwrap();
+            assert_eq!(
+                std::fs::read(to.join("log.100000001")).unwrap(),
+                b"log bytes"
+            );
+            // An older set (made up, a day old) goes; the newest stays.
+            let mut old = m.clone();
+            old.id = "1-0".into();
+            old.created = 1;
+            let text = serde_json::to_vec(&old).unwrap();
+            backups.put("1-0/manifest.json", text).await.unwrap();
+            let sets = backups.list().await.unwrap();
+            assert_eq!(sets.len(), 2);
+            assert_eq!(
+                backups
+                    .prune(&sets, Duration::from_secs(3600))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(backups.list().await.unwrap(), vec![m]);
+            assert!(!dir.path().join("exhibitor.properties.backups/1-0").exists());
+        });
     }
 
     #[test]
