@@ -19,15 +19,34 @@ agent_ip=127.0.10.31
 config=$demo/shared/exhibitor.properties
 
 serve_pids=()
-stop() {
-  echo
+roots=("$demo/zk1" "$demo/zk2" "$demo/zk3")
+stop_serve() {
   for p in "${serve_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  echo "demo: stopping ZooKeeper"
-  for n in 1 2 3; do
-    pidfile=$demo/zk$n/run/zookeeper.pid
+  serve_pids=()
+}
+stop_zookeeper() {
+  for r in "${roots[@]}"; do
+    pidfile=$r/run/zookeeper.pid
     [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
+}
+stop() {
+  echo
+  stop_serve
+  echo "demo: stopping ZooKeeper"
+  stop_zookeeper
   echo "demo: files left in $demo"
+}
+# A four-letter word to one server, with bash's /dev/tcp (no client needed).
+four() {
+  exec 3<>"/dev/tcp/${1%:*}/${1#*:}" && printf '%s' "$2" >&3 && cat <&3; exec 3<&- 3>&-
+}
+zkcli() { /usr/share/zookeeper/bin/zkCli.sh -server "$1" "${@:2}" 2>/dev/null | grep -v '^\(WATCHER\|WatchedEvent\|Connecting\)' | tail -n +1; }
+# Polls `$1` (a shell test) every 0.2 s for up to $2 seconds.
+wait_for() {
+  local i
+  for i in $(seq 1 $(( $2 * 5 ))); do eval "$1" && return 0; sleep 0.2; done
+  echo "demo: timed out waiting for: $1"; return 1
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
@@ -72,17 +91,18 @@ echo; echo "=== mesos-boot status (zookeeper node 2)"
 "$bin" status --root "$demo/zk2"
 
 echo; echo "demo: starting mesos-boot serve on every ZooKeeper node (Exhibitor's API, /metrics, the status page)"
-for n in 1 2 3; do
-  "$bin" serve --root "$demo/zk$n" --reconcile-interval 10s \
-    --stop-command "kill \$(cat \"\$MESOS_BOOT_ROOT/run/zookeeper.pid\")" \
-    --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>"$demo/zk$n.serve.log" &
-  serve_pids+=($!)
-done
+start_serve() {
+  local n
+  for n in 1 2 3; do
+    "$bin" serve --root "${roots[$((n - 1))]}" --reconcile-interval 2s --backup-period 2s \
+      --stop-command "kill \$(cat \"\$MESOS_BOOT_ROOT/run/zookeeper.pid\")" \
+      --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>>"$demo/zk$n.serve.log" &
+    serve_pids+=($!)
+  done
+}
+start_serve
 api=http://${ips[0]}:8080
-for _ in $(seq 1 100); do
-  curl -fsS "$api/health" >/dev/null 2>&1 && break
-  sleep 0.1 # polling serve's start, up to 10 s
-done
+wait_for 'curl -fsS "$api/health" >/dev/null 2>&1' 20
 echo; echo "=== GET $api/exhibitor/v1/cluster/list"
 curl -fsS "$api/exhibitor/v1/cluster/list"; echo
 echo; echo "=== GET $api/exhibitor/v1/cluster/status"
@@ -90,6 +110,49 @@ curl -fsS "$api/exhibitor/v1/cluster/status"; echo
 echo; echo "=== GET $api/metrics (the ensemble's lines)"
 curl -fsS "$api/metrics" | grep -E '^mesos_boot_(servers|server_serving|ensemble_quorum)' || true
 echo; echo "demo: the status page: $api/ (also http://${ips[1]}:8080/ and http://${ips[2]}:8080/)"
+
+echo; echo "demo: a client writes /demo"
+zkcli "${ips[0]}:2181" create /demo "written before the backup" >/dev/null
+
+echo; echo "demo: a rolling change: maxClientCnxns=77 added to zoo-cfg-extra in the shared config;"
+echo "      every member's serve restarts its ZooKeeper, one at a time, the leader last"
+sed -i 's/^\(com\.netflix\.exhibitor\.zoo-cfg-extra=.*\)$/\1\&maxClientCnxns\\=77/' "$config"
+applied() {
+  local ip
+  for ip in "${ips[@]}"; do four "$ip:2181" conf | grep -q '^maxClientCnxns=77' || return 1; done
+}
+wait_for applied 180
+grep -h "rolling change: applied here" "$demo"/zk*.serve.log | sed 's/^/  /'
+echo "demo: every member runs with maxClientCnxns=77; the ensemble kept its quorum"
+
+echo; echo "demo: backups (serve's lease holder, every 2 s here) beside the shared config:"
+backed_up() { "$bin" restore "file://$config" --list 2>/dev/null | grep -q .; }
+wait_for backed_up 60
+"$bin" restore "file://$config" --list | tail -3 | sed 's/^/  /'
+
+echo; echo "demo: every ZooKeeper member is lost (processes and data); restore from the newest backup"
+stop_serve
+stop_zookeeper
+wait_for '! four "${ips[0]}:2181" srvr >/dev/null 2>&1' 30
+mkdir -p "$demo/lost"
+for n in 1 2 3; do mv "$demo/zk$n" "$demo/lost/zk$n"; done
+"$bin" restore "file://$config"
+pids=()
+for n in 1 2 3; do
+  ip=${ips[$((n - 1))]}
+  "$bin" --role zookeeper --ip "$ip" --instance-id "zk$n-new" --root "$demo/zk$n" "${common[@]}" \
+    --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>"$demo/zk$n.restore.log" &
+  pids+=($!)
+done
+for i in 0 1 2; do
+  if ! wait "${pids[$i]}"; then
+    echo "demo: new zookeeper node $((i + 1)) failed:"; cat "$demo/zk$((i + 1)).restore.log"; exit 1
+  fi
+done
+grep -h "restore: data seeded" "$demo"/zk*.restore.log | sed 's/^/  /'
+echo "demo: the new ensemble formed from the backup; /demo reads:"
+zkcli "${ips[1]}:2181" get /demo | grep "written before" | sed 's/^/  /'
+start_serve
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi
 echo; echo "demo: running; press Ctrl-C to stop"

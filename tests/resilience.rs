@@ -1105,3 +1105,55 @@ fn a_changed_setting_rolls_through_the_members_one_at_a_time() {
         eprintln!("{n} members: the change rolled through, at most {worst} down at once");
     }
 }
+
+/// Issue 12, item 6: a node tagged `mesos:zk-observer=true` joins the running ensemble as an
+/// observer (`O:` in servers-spec, `:observer` by reconfig): it serves reads, it is not counted
+/// in the ensemble size, and it never counts toward quorum.
+#[test]
+fn an_observer_joins_without_a_vote_and_never_counts() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let voters = formed_ensemble(&url);
+    let serves: Vec<Serve> = voters.iter().map(|(n, _)| Serve::start(n)).collect();
+    let (obs, _) = zk_node(&url, "3", &[("mesos:zk-observer", "true")]);
+    let outs = boot_all(&[&obs], 0);
+    assert_booted(&[&obs], &outs);
+    let rec = record(&obs);
+    assert_eq!(rec["membership"], "joined", "{rec:#}");
+    let id = rec["myid"].as_u64().unwrap();
+    assert_eq!(zk::mode(&obs.client_addr()).as_deref(), Some("observer"));
+    let conf = zk::four_letter(&voters[0].0.client_addr(), "conf", Duration::from_secs(2)).unwrap();
+    assert!(
+        conf.contains(&format!("server.{id}={}:2888:3888:observer", obs.ip)),
+        "{conf}"
+    );
+    let text = object(&url);
+    assert!(
+        text.contains(&format!("O\\:{id}\\:{}", obs.ip)),
+        "O: in servers-spec: {text}"
+    );
+    assert!(text.contains("mesos-boot.ensemble-size=3\n"), "{text}");
+    assert_eq!(
+        live_voters(&voters[0].0.client_addr()).map(|v| v.len()),
+        Some(3)
+    );
+    // It reads what the voters wrote.
+    let voter_nodes: Vec<&Node> = voters.iter().map(|(n, _)| n).collect();
+    write_znode(&hosts(&voter_nodes), "seen-by-the-observer");
+    assert!(has_znode(&obs.client_addr(), "seen-by-the-observer"));
+
+    // Two of the three voters go: one voter and the observer are no quorum.
+    drop(serves);
+    assert!(voters[0].0.zk.as_ref().unwrap().kill());
+    assert!(voters[1].0.zk.as_ref().unwrap().kill());
+    poll_until(
+        Duration::from_secs(30),
+        "no quorum without two voters",
+        || {
+            (zk::mode(&voters[2].0.client_addr()).is_none()
+                && zk::mode(&obs.client_addr()).is_none())
+            .then_some(())
+        },
+    )
+    .unwrap();
+}

@@ -254,7 +254,7 @@ impl Boot {
                 .await?;
             self.rec.step("wait-after-start");
             if zk.as_ref().is_some_and(|m| m.how == "formed") {
-                membership::mark_formed(&store, &me(&identity)).await;
+                membership::mark_formed(&store, &me(&identity, &settings)).await;
             }
         }
         tracing::info!(role = %settings.role, "ready");
@@ -296,6 +296,7 @@ impl Boot {
             ("containerizers", "containerizers", &a.containerizers),
             ("zk-path", "zk_path", &a.zk_path),
             ("zk-endpoint", "zk_endpoint", &a.zk_endpoint),
+            ("zk-observer", "zk_observer", &a.zk_observer),
         ];
         for (name, id, value) in flags {
             if let Some(v) = layered(m, id, value) {
@@ -381,7 +382,7 @@ impl Boot {
         };
         let decision = membership::decide(membership::Inputs {
             store,
-            me: me(identity),
+            me: me(identity, settings),
             size: settings.ensemble_size,
             root: &self.root,
             deadline: self.deadline,
@@ -605,12 +606,13 @@ fn ensemble_listed(cfg: &SharedConfig, settings: &Settings) -> std::result::Resu
 }
 
 /// This node as the shared config lists it.
-fn me(identity: &Identity) -> ensemble::Me {
+fn me(identity: &Identity, settings: &Settings) -> ensemble::Me {
     ensemble::Me {
         ip: identity.ip.value.clone(),
         hostname: identity.hostname.value.clone(),
         instance_id: identity.instance_id.value.clone(),
         local_id: None,
+        observer: settings.zk_observer,
     }
 }
 

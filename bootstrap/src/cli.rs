@@ -170,6 +170,10 @@ pub struct BootArgs {
     /// replaced [tag mesos:zk-endpoint] [default: the servers-spec addresses of this boot].
     #[arg(long, env = "MESOS_BOOT_ZK_ENDPOINT")]
     pub zk_endpoint: Option<String>,
+    /// ZooKeeper nodes: join the running ensemble as an observer (never a voter, never counted
+    /// in the ensemble size, never part of a formation) [tag mesos:zk-observer] [default: false].
+    #[arg(long, env = "MESOS_BOOT_ZK_OBSERVER")]
+    pub zk_observer: Option<String>,
 
     /// Instance id (instead of IMDS).
     #[arg(long, env = "MESOS_BOOT_INSTANCE_ID")]

@@ -67,11 +67,13 @@ pub struct Settings {
     /// `host:port` through which Mesos reaches ZooKeeper (the `zookeeper.<cluster>.<fqdn>` load
     /// balancer, whose targets Auto Scaling keeps current); `None`: the servers-spec addresses.
     pub zk_endpoint: Option<String>,
+    /// ZooKeeper nodes: join as an observer (never a voter, never counted in the size).
+    pub zk_observer: bool,
     pub provenance: BTreeMap<&'static str, Provenance>,
 }
 
 /// `(setting, env var, tag)`; the flag is `--<setting>`.
-const SETTINGS: [(&str, &str); 9] = [
+const SETTINGS: [(&str, &str); 10] = [
     ("role", "mesos:role"),
     ("cluster", "mesos:cluster"),
     ("shared-config", "mesos:shared-config"),
@@ -81,6 +83,7 @@ const SETTINGS: [(&str, &str); 9] = [
     ("containerizers", "mesos:containerizers"),
     ("zk-path", "mesos:zk-path"),
     ("zk-endpoint", "mesos:zk-endpoint"),
+    ("zk-observer", "mesos:zk-observer"),
 ];
 
 struct Resolver<'a> {
@@ -279,6 +282,16 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         })?),
         None => None,
     };
+    let (observer, origin) = r.get("zk-observer", Some("false")).unwrap_or_default();
+    let zk_observer = match observer.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => true,
+        "false" | "no" | "0" => false,
+        _ => {
+            return Err(Failure::bad_input(format!(
+                "{origin}: `{observer}` is not true or false"
+            )))
+        }
+    };
     Ok(Settings {
         role,
         cluster,
@@ -289,6 +302,7 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         containerizers,
         zk_path,
         zk_endpoint,
+        zk_observer,
         provenance: r.provenance,
     })
 }

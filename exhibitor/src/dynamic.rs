@@ -63,8 +63,14 @@ pub fn parse_config(text: &str) -> std::result::Result<LiveConfig, String> {
 
 /// The `server.N=...` line that adds a voting server.
 pub fn server_line(id: u32, host: &str, ports: (u16, u16, u16)) -> String {
+    server_line_as(id, host, ports, false)
+}
+
+/// [`server_line`] for a participant, or (`observer`) an observer.
+pub fn server_line_as(id: u32, host: &str, ports: (u16, u16, u16), observer: bool) -> String {
     let (quorum, election, client) = ports;
-    format!("server.{id}={host}:{quorum}:{election}:participant;{host}:{client}")
+    let role = if observer { "observer" } else { "participant" };
+    format!("server.{id}={host}:{quorum}:{election}:{role};{host}:{client}")
 }
 
 #[cfg(test)]

@@ -434,6 +434,15 @@ pub async fn prepare_restore(store: &Store, wanted: Option<&str>) -> Result<Mani
             .last()
             .ok_or_else(|| format!("no complete backup under {}", backups.url()))?,
     };
+    // The next ensemble forms at the old one's size (recorded if it was not: new members
+    // must wait for each other, never form alone).
+    if ensemble::recorded_size(&cfg).is_none() {
+        let voters = ensemble::voters(&cfg.servers().map_err(|e| e.to_string())?);
+        if voters > 0 {
+            cfg.unknown
+                .insert(ensemble::SIZE_KEY.into(), voters.to_string());
+        }
+    }
     // The old membership goes: the next ensemble forms from new registrations, seeded.
     cfg.set_servers(&[]);
     for key in [

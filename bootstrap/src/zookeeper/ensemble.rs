@@ -120,6 +120,9 @@ pub struct Me {
     /// The server id of this node's ZooKeeper data, when it ran before: a member whose entry
     /// was lost re-registers with it (never with a new id over old data).
     pub local_id: Option<u32>,
+    /// Joins as an observer (tag `mesos:zk-observer`): never a voter, never counted in the
+    /// ensemble size, never part of a formation.
+    pub observer: bool,
 }
 
 /// `id -> instance id` from [`INSTANCES_KEY`].
@@ -280,7 +283,10 @@ pub fn plan(
         }
     }
     let voters = voters(&servers);
-    match recorded_size(cfg).or(size) {
+    // Observers never count: one registers whatever the voters' number.
+    let size = if me.observer { None } else { size };
+    match recorded_size(cfg).filter(|_| !me.observer).or(size) {
+        None if me.observer => {}
         Some(n) if voters >= n as usize => return Ok(Plan::Full(voters)),
         None => return Ok(Plan::Full(voters)),
         _ => {}
@@ -441,13 +447,17 @@ impl Registrar<'_> {
                 servers.push(Server {
                     id,
                     host: me.ip.clone(),
-                    kind: ServerKind::Standard,
+                    kind: if me.observer {
+                        ServerKind::Observer
+                    } else {
+                        ServerKind::Standard
+                    },
                 });
                 cfg.set_servers(&servers);
                 let last = last_id(&cfg);
                 cfg.unknown.insert(LAST_ID_KEY.into(), last.max(id).to_string());
             }
-            if recorded_size(&cfg).is_none() {
+            if recorded_size(&cfg).is_none() && !me.observer {
                 if let Some(n) = self.size {
                     cfg.unknown.insert(SIZE_KEY.into(), n.to_string());
                 }
@@ -805,6 +815,7 @@ mod tests {
             hostname: format!("host-{ip}"),
             instance_id: format!("i-{}", ip.replace('.', "")),
             local_id: None,
+            observer: false,
         }
     }
 
@@ -856,6 +867,7 @@ mod tests {
             hostname: "h".into(),
             instance_id: "i-1002".into(),
             local_id: None,
+            observer: false,
         };
         assert_eq!(plan(&cfg, &back, Some(3), &[]), Ok(Plan::Removed));
     }
@@ -872,6 +884,7 @@ mod tests {
             hostname: "ip-10-0-0-3".into(),
             instance_id: "i-new".into(),
             local_id: None,
+            observer: false,
         };
         assert_eq!(
             plan(&cfg, &new, Some(3), &[]),
@@ -886,6 +899,7 @@ mod tests {
             hostname: "h".into(),
             instance_id: "i-2".into(),
             local_id: None,
+            observer: false,
         };
         assert_eq!(plan(&cfg, &moved, Some(3), &[]), Ok(Plan::Listed(2)));
         // An Exhibitor-era entry (no instance recorded) is matched by address.

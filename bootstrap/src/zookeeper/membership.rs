@@ -190,6 +190,7 @@ async fn place(
         new
     };
     let (config_ref, url_ref, say_once) = (&config, &url, &say_once);
+    let observer = me.observer;
     // Look until the ensemble's state says what to do.
     let looked = retry::until("ensemble state", reg.deadline, Duration::from_secs(2), || {
         let (config, url) = (config_ref, url_ref);
@@ -207,6 +208,14 @@ async fn place(
             match probe {
                 Probe::Live(live) => Attempt::Done(Some(live)),
                 _ if ran_before => Attempt::Done(None),
+                // An observer joins a running ensemble; it never forms one.
+                _ if observer => {
+                    let why = "an observer joins a running ensemble, and none serves yet".to_string();
+                    if say_once(&why) {
+                        tracing::info!(reason = %why, "waiting for the ensemble");
+                    }
+                    Attempt::Again(Failure::no_quorum(format!("{url}: {why}")))
+                }
                 Probe::Unsettled(_) if !formed_before => Attempt::Done(None),
                 Probe::Down if !formed_before => Attempt::Done(None),
                 Probe::Unsettled(why) => {
@@ -325,7 +334,11 @@ fn join(
     members.push(Server {
         id: myid,
         host: me.ip.clone(),
-        kind: ServerKind::Standard,
+        kind: if me.observer {
+            ServerKind::Observer
+        } else {
+            ServerKind::Standard
+        },
     });
     members.sort_by_key(|s| s.id);
     let mut view = config.clone();
@@ -341,7 +354,7 @@ fn join(
             .collect();
         (
             Some(Join {
-                line: zkadmin::server_line(myid, &me.ip, ports),
+                line: zkadmin::server_line_as(myid, &me.ip, ports, me.observer),
                 through: through.join(","),
             }),
             "joined",

@@ -117,6 +117,18 @@ pub async fn mode(addr: &str) -> Mode {
 }
 
 /// Whether `conf` output lists `server.<id>` as a voting participant.
+/// Whether `conf` lists server `id` as an observer.
+pub fn conf_lists_observer(conf: &str, id: u32) -> bool {
+    let prefix = format!("server.{id}=");
+    conf.lines()
+        .filter_map(|l| l.trim().strip_prefix(&prefix))
+        .any(|rest| {
+            rest.split(';')
+                .next()
+                .is_some_and(|addr| addr.ends_with(":observer"))
+        })
+}
+
 pub fn conf_lists_participant(conf: &str, id: u32) -> bool {
     let prefix = format!("server.{id}=");
     conf.lines()
@@ -260,6 +272,16 @@ pub async fn wait_local_member(
             let mode = mode_among(addr, servers).await;
             if mode != Mode::Down {
                 answered.set(true);
+            }
+            if mode == Mode::Observer {
+                // An observer serves without a vote.
+                return match four_letter(addr, FourLetter::Conf).await {
+                    Ok(conf) if conf_lists_observer(&conf, myid) => Attempt::Done(mode),
+                    Ok(_) => Attempt::Again(format!(
+                        "{addr} observes but server.{myid} is not listed as an observer yet"
+                    )),
+                    Err(e) => Attempt::Again(format!("{addr}: conf: {e}")),
+                };
             }
             if !matches!(mode, Mode::Leader | Mode::Follower) {
                 return Attempt::Again(format!("{addr} is {mode:?}"));

@@ -14,7 +14,9 @@ use crate::zookeeper::secret::Secret;
 
 // The pure text side (`/zookeeper/config` and dynamic-config parsing, the `server.N=` line)
 // lives in the I/O-free exhibitor-config crate, so it can be fuzzed without the SDK.
-pub use exhibitor_config::dynamic::{parse_config, server_line, LiveConfig, Member};
+pub use exhibitor_config::dynamic::{
+    parse_config, server_line, server_line_as, LiveConfig, Member,
+};
 
 /// Connects to `hosts` (`h1:2181,h2:2181`) without credentials: enough to read
 /// `/zookeeper/config`, which ZooKeeper lets anyone read. The superuser secret is sent only
@@ -140,7 +142,10 @@ pub async fn add(
         secret,
         deadline,
         &format!("reconfig add server.{id}"),
-        |cfg| cfg.member(id).is_some_and(|m| m.participant),
+        |cfg| {
+            cfg.member(id)
+                .is_some_and(|m| m.participant == line.contains(":participant;"))
+        },
         &[line],
         &[],
     )
