@@ -30,7 +30,10 @@ stop_zookeeper() {
     [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
 }
+stopped=0
 stop() {
+  [ "$stopped" = 1 ] && return
+  stopped=1
   echo
   stop_serve
   echo "demo: stopping ZooKeeper"
@@ -39,7 +42,12 @@ stop() {
 }
 # A four-letter word to one server, with bash's /dev/tcp (no client needed).
 four() {
-  exec 3<>"/dev/tcp/${1%:*}/${1#*:}" && printf '%s' "$2" >&3 && cat <&3; exec 3<&- 3>&-
+  local out
+  exec 3<>"/dev/tcp/${1%:*}/${1#*:}" || return 1
+  printf '%s' "$2" >&3
+  out=$(cat <&3 2>/dev/null)
+  exec 3<&- 3>&-
+  [ -n "$out" ] && printf '%s\n' "$out"
 }
 zkcli() { /usr/share/zookeeper/bin/zkCli.sh -server "$1" "${@:2}" 2>/dev/null | grep -v '^\(WATCHER\|WatchedEvent\|Connecting\)' | tail -n +1; }
 # Polls `$1` (a shell test) every 0.2 s for up to $2 seconds.
@@ -119,7 +127,8 @@ echo "      every member's serve restarts its ZooKeeper, one at a time, the lead
 sed -i 's/^\(com\.netflix\.exhibitor\.zoo-cfg-extra=.*\)$/\1\&maxClientCnxns\\=77/' "$config"
 applied() {
   local ip
-  for ip in "${ips[@]}"; do four "$ip:2181" conf | grep -q '^maxClientCnxns=77' || return 1; done
+  for ip in "${ips[@]}"; do four "$ip:2181" conf 2>/dev/null | grep -q '^maxClientCnxns=77' || return 1; done
+  [ "$(cat "$demo"/zk*.serve.log | grep -c 'rolling change: applied here')" -ge 3 ]
 }
 wait_for applied 180
 grep -h "rolling change: applied here" "$demo"/zk*.serve.log | sed 's/^/  /'
@@ -133,7 +142,8 @@ wait_for backed_up 60
 echo; echo "demo: every ZooKeeper member is lost (processes and data); restore from the newest backup"
 stop_serve
 stop_zookeeper
-wait_for '! four "${ips[0]}:2181" srvr >/dev/null 2>&1' 30
+down() { local ip; for ip in "${ips[@]}"; do four "$ip:2181" srvr >/dev/null 2>&1 && return 1; done; return 0; }
+wait_for down 30
 mkdir -p "$demo/lost"
 for n in 1 2 3; do mv "$demo/zk$n" "$demo/lost/zk$n"; done
 "$bin" restore "file://$config"
