@@ -319,6 +319,11 @@ impl Cluster {
 #[test]
 fn a_seeded_sequence_of_failures_keeps_one_ensemble_and_every_acknowledged_write() {
     let _serial = one_at_a_time();
+    // The writer makes hundreds of thousands of znodes in 200 steps: zk-start.sh's 256 MiB heap
+    // ran out while a member took a snapshot of them (an OutOfMemoryError at step 197). Every
+    // ZooKeeper this test starts (through mesos-boot and serve, which pass the environment on)
+    // gets 1 GiB. Set before any thread of this test starts.
+    std::env::set_var("JVMFLAGS", "-Xmx1g");
     let steps: usize = std::env::var("SOAK_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
