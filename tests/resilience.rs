@@ -1157,3 +1157,93 @@ fn an_observer_joins_without_a_vote_and_never_counts() {
     )
     .unwrap();
 }
+
+/// Issue 12, item 5: a change a member does not survive (a `tickTime` ZooKeeper cannot parse)
+/// stops the rolling change there: that member is not back within `--rolling-timeout`, the
+/// shared config says why (`mesos-boot.rolling-stopped`), one error line says so, no other
+/// member restarts, and the two others keep the quorum.
+#[test]
+fn a_rolling_change_a_member_does_not_survive_stops_there() {
+    let _serial = one_at_a_time();
+    let url = s3_config(
+        "com.netflix.exhibitor.zoo-cfg-extra=tickTime\\=500&initLimit\\=10&syncLimit\\=5\n",
+    );
+    let members: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = members.iter().map(|(m, _)| m).collect();
+    assert_booted(&refs, &boot_all(&refs, 300));
+    let serves: Vec<Serve> = refs
+        .iter()
+        .map(|m| {
+            Serve::start_with(
+                m,
+                &[
+                    ("MESOS_BOOT_BACKUP_PERIOD", "0s"),
+                    ("MESOS_BOOT_ROLLING_TIMEOUT", "8s"),
+                ],
+            )
+        })
+        .collect();
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let text = object(&url);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
+        .unwrap()
+        .to_string();
+    let bad = text.replace(
+        &line,
+        &line.replace("tickTime\\=500", "tickTime\\=half-a-second"),
+    );
+    block_on(Moto::shared().put_object(bucket, key, bad.into_bytes()));
+
+    let stopped = poll_until(Duration::from_secs(90), "the change stopped", || {
+        object(&url)
+            .lines()
+            .find_map(|l| l.strip_prefix("mesos-boot.rolling-stopped="))
+            .map(str::to_string)
+    })
+    .unwrap_or_else(|e| {
+        let logs: Vec<String> = serves.iter().map(|s| s.log()).collect();
+        panic!("{e}\n--- serve:\n{}", logs.join("\n---\n"))
+    });
+    assert!(stopped.contains("did not come back"), "{stopped}");
+    let logs: Vec<String> = serves.iter().map(|s| s.log()).collect();
+    let turns: Vec<usize> = (0..3)
+        .filter(|i| logs[*i].contains("this member's turn"))
+        .collect();
+    assert_eq!(turns.len(), 1, "one member tried: {logs:?}");
+    assert!(
+        logs[turns[0]].contains("rolling change: STOPPED"),
+        "{}",
+        logs[turns[0]]
+    );
+    // The others see the stop on their next pass and wait; nobody else takes a turn, and the
+    // other two keep the quorum.
+    poll_until(
+        Duration::from_secs(30),
+        "the others waiting on the stop",
+        || {
+            (0..3)
+                .filter(|i| *i != turns[0])
+                .all(|i| serves[i].log().contains("the rolling change stopped"))
+                .then_some(())
+        },
+    )
+    .unwrap();
+    for (i, m) in refs.iter().enumerate().filter(|(i, _)| *i != turns[0]) {
+        assert!(!serves[i].log().contains("this member's turn"), "{}", m.ip);
+        assert!(
+            matches!(
+                zk::mode(&m.client_addr()).as_deref(),
+                Some("leader" | "follower")
+            ),
+            "{} serves",
+            m.ip
+        );
+    }
+    assert!(
+        object(&url).contains("mesos-boot.rolling-lease="),
+        "the lease stays held"
+    );
+    drop(serves);
+}

@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// backup-period-ms, Exhibitor's 60 s].
     #[arg(long, env = "MESOS_BOOT_BACKUP_PERIOD", value_parser = humantime::parse_duration)]
     pub backup_period: Option<Duration>,
+    /// How long a member may take to be back as a voter after a rolling change restarted it;
+    /// past it the change stops for every member (mesos-boot.rolling-stopped in the shared config).
+    #[arg(long, env = "MESOS_BOOT_ROLLING_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub rolling_timeout: Duration,
 }
 
 /// Flags of the boot pipeline (the default command).

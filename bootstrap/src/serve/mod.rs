@@ -262,9 +262,10 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
             root.to_path_buf(),
             local.clone(),
         );
-        let r = r
+        let mut r = r
             .reporting_to(last_pass.clone())
             .restarting_with(args.start_command.clone());
+        r.rolling_timeout = args.rolling_timeout;
         let leave = if args.leave_poll.is_zero() {
             tracing::info!("graceful leave is off (--leave-poll 0)");
             None

@@ -249,6 +249,8 @@ pub struct Reconciler {
     pub last: LastPassCell,
     /// Starts the local ZooKeeper again after a resynchronisation ([`divergence`]).
     pub start_command: String,
+    /// How long a member may take to come back after a rolling change's restart.
+    pub rolling_timeout: Duration,
 }
 
 impl Reconciler {
@@ -279,6 +281,7 @@ impl Reconciler {
             stopped: false,
             last: LastPassCell::default(),
             start_command: "systemctl start zookeeper.service".into(),
+            rolling_timeout: Duration::from_secs(120),
         }
     }
 

@@ -11,7 +11,8 @@
 //! - It renders again (the boot's own render, with the settings, identity and templates its
 //!   boot record kept; ZooKeeper's dynamic config stays), stops and starts ZooKeeper, and waits until it is back as a voter of an ensemble
 //!   with a leader; then it records the fingerprint and gives the lease back.
-//! - A member that does not come back stops the change for everyone:
+//! - A member that does not come back (within `--rolling-timeout`, 120 s) stops the change for
+//!   everyone:
 //!   `mesos-boot.rolling-stopped=<reason>` in the shared config, one error line; the lease stays
 //!   held. The operator fixes the setting and deletes the key.
 
@@ -93,9 +94,6 @@ pub fn record_applied(root: &Path, cfg: &SharedConfig) -> std::io::Result<()> {
     .map(|_| ())
 }
 
-/// How long a member may take to come back after its restart.
-const BACK_WITHIN: Duration = Duration::from_secs(120);
-
 /// What one pass found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Roll {
@@ -166,7 +164,7 @@ impl Reconciler {
             Lease {
                 holder: self.myid,
                 instance: self.my_instance.clone(),
-                until: now + 2 * BACK_WITHIN.as_secs(),
+                until: now + 2 * self.rolling_timeout.as_secs().max(1),
             }
             .value(),
         );
@@ -234,7 +232,7 @@ impl Reconciler {
         crate::service::sh(&self.stop_command, &self.root, None)
             .await
             .map_err(|e| format!("stop command {e}"))?;
-        let deadline = Instant::now() + BACK_WITHIN;
+        let deadline = Instant::now() + self.rolling_timeout;
         while quorum::mode(&self.local).await != quorum::Mode::Down {
             if Instant::now() > deadline {
                 return Err("ZooKeeper did not stop".into());
@@ -269,7 +267,7 @@ impl Reconciler {
             if Instant::now() > deadline {
                 return Err(format!(
                     "not a voter {} s after its restart (last: {last})",
-                    BACK_WITHIN.as_secs()
+                    self.rolling_timeout.as_secs()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
