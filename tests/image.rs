@@ -461,6 +461,9 @@ fn apply(dir: &Path, moto: &Moto) {
         "force_destroy_bucket": true,
         "wait_for_capacity_timeout": "0",
         "agent_count": 2,
+        // Nothing here resolves names and there is no NLB: the Mesos stand-ins get the members'
+        // addresses (tests/resilience.rs covers the endpoint, behind an NLB emulator).
+        "mesos_zk_through_load_balancer": false,
     });
     let varfile = dir.join("moto.tfvars.json");
     std::fs::write(&varfile, vars.to_string()).unwrap();

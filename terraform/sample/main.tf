@@ -109,7 +109,7 @@ module "master" {
   security_group_ids = [module.security_groups.master_security_group_id]
   target_group_arns  = module.load_balancers.master_target_group_arns
   # Mesos reaches ZooKeeper through its NLB: the name stays right as members are replaced.
-  zk_endpoint = "${module.load_balancers.zookeeper_fqdn}:2181"
+  zk_endpoint = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
   cluster_name              = local.node_common.cluster_name
   ami_id                    = local.node_common.ami_id
@@ -135,7 +135,7 @@ module "agent" {
   security_group_ids = [module.security_groups.agent_security_group_id]
   attributes         = var.agent_attributes
   root_volume_size   = 100
-  zk_endpoint        = "${module.load_balancers.zookeeper_fqdn}:2181"
+  zk_endpoint        = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
   cluster_name              = local.node_common.cluster_name
   ami_id                    = local.node_common.ami_id

@@ -228,6 +228,12 @@ variable "agent_egress_cidr_blocks" {
   default     = []
 }
 
+variable "mesos_zk_through_load_balancer" {
+  description = "Masters and agents reach ZooKeeper through the zookeeper NLB's name, `zookeeper.<cluster>.<top_fqdn>:2181` (`mesos:zk-endpoint`), which stays right as members are replaced. False gives them the member addresses of their first boot instead: only for a place without the NLB or its DNS name (the booted-image test)."
+  type        = bool
+  default     = true
+}
+
 variable "lb_deletion_protection" {
   description = "Deletion protection of the NLBs."
   type        = bool
