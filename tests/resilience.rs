@@ -1142,6 +1142,36 @@ fn an_observer_joins_without_a_vote_and_never_counts() {
     write_znode(&hosts(&voter_nodes), "seen-by-the-observer");
     assert!(has_znode(&obs.client_addr(), "seen-by-the-observer"));
 
+    // A rolling change reaches it too: back as an observer, it counts as back.
+    let obs_serve = Serve::start_with(&obs, &[("MESOS_BOOT_ROLLING_TIMEOUT", "30s")]);
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let text = object(&url);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
+        .unwrap()
+        .to_string();
+    let changed = text.replace(&line, &format!("{line}&maxClientCnxns\\=78"));
+    block_on(Moto::shared().put_object(bucket, key, changed.into_bytes()));
+    poll_until(
+        Duration::from_secs(120),
+        "the change on the observer",
+        || {
+            obs_serve
+                .log()
+                .contains("rolling change: applied here")
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", obs_serve.log()));
+    assert_eq!(zk::mode(&obs.client_addr()).as_deref(), Some("observer"));
+    assert!(
+        !object(&url).contains("mesos-boot.rolling-stopped="),
+        "{}",
+        object(&url)
+    );
+    drop(obs_serve);
+
     // Two of the three voters go: one voter and the observer are no quorum.
     drop(serves);
     assert!(voters[0].0.zk.as_ref().unwrap().kill());

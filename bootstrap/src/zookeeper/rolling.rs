@@ -242,7 +242,8 @@ impl Reconciler {
         crate::service::sh(&self.start_command, &self.root, None)
             .await
             .map_err(|e| format!("start command {e}"))?;
-        // Back as a voter: leader, or a follower that `conf` lists as a participant.
+        // Back as it was: leader, a follower that `conf` lists as a participant, or (an observer)
+        // an observer that `conf` lists as one.
         let mut last;
         loop {
             let mode = quorum::mode_among(&self.local, ensemble).await;
@@ -252,6 +253,11 @@ impl Reconciler {
                     quorum::four_letter(&self.local, quorum::FourLetter::Conf)
                         .await
                         .is_ok_and(|c| quorum::conf_lists_participant(&c, self.myid))
+                }
+                quorum::Mode::Observer => {
+                    quorum::four_letter(&self.local, quorum::FourLetter::Conf)
+                        .await
+                        .is_ok_and(|c| quorum::conf_lists_observer(&c, self.myid))
                 }
                 _ => false,
             };
