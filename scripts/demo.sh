@@ -71,18 +71,22 @@ fi
 
 common=(--no-imds --cluster demo --shared-config "file://$config" --timeout 120s)
 echo "demo: booting 3 ZooKeeper nodes at once (logs: $demo/zk*/boot.log)"
-pids=()
-for n in 1 2 3; do
-  ip=${ips[$((n - 1))]}
-  "$bin" --role zookeeper --ip "$ip" --instance-id "zk$n" --root "$demo/zk$n" "${common[@]}" \
-    --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>"$demo/zk$n.boot.log" &
-  pids+=($!)
-done
-for i in 0 1 2; do
-  if ! wait "${pids[$i]}"; then
-    echo "demo: zookeeper node $((i + 1)) failed:"; cat "$demo/zk$((i + 1)).boot.log"; exit 1
-  fi
-done
+# Boots the 3 ZooKeeper nodes at once: instance ids zk<n><$1>, logs in zk<n>.<$2>.log.
+boot_zookeepers() {
+  local n i pids=()
+  for n in 1 2 3; do
+    "$bin" --role zookeeper --ip "${ips[$((n - 1))]}" --instance-id "zk$n$1" --root "$demo/zk$n" \
+      "${common[@]}" --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" \
+      2>"$demo/zk$n.$2.log" &
+    pids+=($!)
+  done
+  for i in 0 1 2; do
+    if ! wait "${pids[$i]}"; then
+      echo "demo: zookeeper node $((i + 1)) failed:"; cat "$demo/zk$((i + 1)).$2.log"; exit 1
+    fi
+  done
+}
+boot_zookeepers "" boot
 echo "demo: the ensemble has quorum"
 
 echo "demo: rendering a Mesos master (3 masters, so quorum 2) once ZooKeeper has quorum"
@@ -147,18 +151,7 @@ wait_for down 30
 mkdir -p "$demo/lost"
 for n in 1 2 3; do mv "$demo/zk$n" "$demo/lost/zk$n"; done
 "$bin" restore "file://$config"
-pids=()
-for n in 1 2 3; do
-  ip=${ips[$((n - 1))]}
-  "$bin" --role zookeeper --ip "$ip" --instance-id "zk$n-new" --root "$demo/zk$n" "${common[@]}" \
-    --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" 2>"$demo/zk$n.restore.log" &
-  pids+=($!)
-done
-for i in 0 1 2; do
-  if ! wait "${pids[$i]}"; then
-    echo "demo: new zookeeper node $((i + 1)) failed:"; cat "$demo/zk$((i + 1)).restore.log"; exit 1
-  fi
-done
+boot_zookeepers -new restore
 grep -h "restore: data seeded" "$demo"/zk*.restore.log | sed 's/^/  /'
 echo "demo: the new ensemble formed from the backup; /demo reads:"
 zkcli "${ips[1]}:2181" get /demo | grep "written before" | sed 's/^/  /'

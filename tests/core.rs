@@ -379,6 +379,19 @@ fn flag_beats_env_beats_tag() {
 /// Kills the child on drop, so a failed assertion leaves no server behind.
 struct KillOnDrop(std::process::Child);
 
+/// `mesos-boot serve` on `node` with `args`, output discarded, killed when dropped.
+fn serve(node: &Node, args: &[&str]) -> KillOnDrop {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    KillOnDrop(
+        node.command(&all)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -392,13 +405,7 @@ fn serve_answers_exhibitors_rest_api_as_curator_and_patroni_read_it() {
     let e = ensemble();
     let node = &e.nodes[1];
     let listen = format!("{}:8080", node.ip);
-    let _serve = KillOnDrop(
-        node.command(&["serve", "--listen", &listen])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _serve = serve(node, &["--listen", &listen]);
     let base = format!("http://{listen}");
     let health = poll_until(Duration::from_secs(30), "serve /health", || {
         http::get(&format!("{base}/health"), &[]).ok()
@@ -603,13 +610,7 @@ fn serve_answers_server_state_four_letter_words_config_state_and_metrics() {
     let e = ensemble();
     let node = &e.nodes[0];
     let listen = format!("{}:8080", node.ip);
-    let _serve = KillOnDrop(
-        node.command(&["serve", "--listen", &listen, "--reconcile-interval", "1s"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _serve = serve(node, &["--listen", &listen, "--reconcile-interval", "1s"]);
     let base = format!("http://{listen}");
     poll_until(Duration::from_secs(30), "serve /health", || {
         http::get(&format!("{base}/health"), &[])
@@ -786,13 +787,7 @@ fn the_status_page_shows_the_ensemble_in_a_browser() {
     let e = ensemble();
     let node = &e.nodes[1];
     let listen = format!("{}:8080", node.ip);
-    let _serve = KillOnDrop(
-        node.command(&["serve", "--listen", &listen, "--reconcile-interval", "1s"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _serve = serve(node, &["--listen", &listen, "--reconcile-interval", "1s"]);
     let base = format!("http://{listen}");
     // After one membership pass: the page shows its decision.
     let page = poll_until(
@@ -851,18 +846,9 @@ fn serve_listens_on_the_nodes_own_address_by_default() {
     use mesos_boot_tests::http;
     let e = ensemble();
     let node = &e.nodes[2];
-    let _serve = KillOnDrop(
-        node.command(&[
-            "serve",
-            "--reconcile-interval",
-            "0s",
-            "--backup-period",
-            "0s",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap(),
+    let _serve = serve(
+        node,
+        &["--reconcile-interval", "0s", "--backup-period", "0s"],
     );
     poll_until(
         Duration::from_secs(30),

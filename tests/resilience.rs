@@ -77,6 +77,21 @@ fn hosts(nodes: &[&Node]) -> String {
         .join(",")
 }
 
+/// An operator's edit of the live `zoo-cfg-extra` line of the shared config at `url`: `edit`
+/// gets the whole line (`com.netflix.exhibitor.zoo-cfg-extra=...`, properties-escaped) and
+/// returns its replacement.
+fn edit_zoo_cfg_extra(url: &str, edit: impl FnOnce(&str) -> String) {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let text = object(url);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
+        .unwrap()
+        .to_string();
+    let changed = text.replace(&line, &edit(&line));
+    block_on(Moto::shared().put_object(bucket, key, changed.into_bytes()));
+}
+
 fn formed_ensemble(url: &str) -> Vec<(Node, String)> {
     let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(url, "3", &[])).collect();
     let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
@@ -1046,15 +1061,7 @@ fn a_changed_setting_rolls_through_the_members_one_at_a_time() {
             })
         };
         let acked_before = writer.acked().len();
-        let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-        let text = object(&url);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
-            .unwrap()
-            .to_string();
-        let changed = text.replace(&line, &format!("{line}&maxClientCnxns\\=77"));
-        block_on(Moto::shared().put_object(bucket, key, changed.into_bytes()));
+        edit_zoo_cfg_extra(&url, |line| format!("{line}&maxClientCnxns\\=77"));
 
         let applied = poll_until(
             Duration::from_secs(60 * n as u64),
@@ -1144,15 +1151,7 @@ fn an_observer_joins_without_a_vote_and_never_counts() {
 
     // A rolling change reaches it too: back as an observer, it counts as back.
     let obs_serve = Serve::start_with(&obs, &[("MESOS_BOOT_ROLLING_TIMEOUT", "30s")]);
-    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    let text = object(&url);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
-        .unwrap()
-        .to_string();
-    let changed = text.replace(&line, &format!("{line}&maxClientCnxns\\=78"));
-    block_on(Moto::shared().put_object(bucket, key, changed.into_bytes()));
+    edit_zoo_cfg_extra(&url, |line| format!("{line}&maxClientCnxns\\=78"));
     poll_until(
         Duration::from_secs(120),
         "the change on the observer",
@@ -1213,18 +1212,9 @@ fn a_rolling_change_a_member_does_not_survive_stops_there() {
             )
         })
         .collect();
-    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    let text = object(&url);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("com.netflix.exhibitor.zoo-cfg-extra="))
-        .unwrap()
-        .to_string();
-    let bad = text.replace(
-        &line,
-        &line.replace("tickTime\\=500", "tickTime\\=half-a-second"),
-    );
-    block_on(Moto::shared().put_object(bucket, key, bad.into_bytes()));
+    edit_zoo_cfg_extra(&url, |line| {
+        line.replace("tickTime\\=500", "tickTime\\=half-a-second")
+    });
 
     let stopped = poll_until(Duration::from_secs(90), "the change stopped", || {
         object(&url)

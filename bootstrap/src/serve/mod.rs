@@ -239,6 +239,10 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         .map_err(|e| Failure::bad_input(format!("--listen {listen}: {e}")))?;
     tracing::info!(%listen, local, shared_config = url, "serving Exhibitor's REST API");
     let last_pass = LastPassCell::default();
+    let instance = rec.identity["instance_id"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let reconcile = if args.reconcile_interval.is_zero() {
         tracing::info!("membership checks are off (--reconcile-interval 0)");
         None
@@ -246,10 +250,6 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
         let group = rec.identity["tags"][crate::identity::ASG_TAG]
             .as_str()
             .map(str::to_string);
-        let instance = rec.identity["instance_id"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         tracing::info!(interval = ?args.reconcile_interval, grace = ?args.grace, group = ?group, "checking membership for dead members");
         let r = Reconciler::new(
             store.clone(),
@@ -293,10 +293,6 @@ pub async fn run(root: &std::path::Path, args: &ServeArgs) -> Result<()> {
     };
     let last_backup = backup::LastBackupCell::default();
     let backups = {
-        let instance = rec.identity["instance_id"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         let mut b = backup::Backer::new(
             store.clone(),
             myid,

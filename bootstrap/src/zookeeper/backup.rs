@@ -122,6 +122,27 @@ enum Target {
     Dir(PathBuf),
 }
 
+/// A complete set as its id names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SetId {
+    /// Unix seconds.
+    pub created: u64,
+    pub last_zxid: u64,
+    pub id: String,
+}
+
+impl SetId {
+    /// `<unix s>-<zxid, 16 hex>`, as [`Backups::upload`] names a set.
+    pub fn parse(id: &str) -> Option<SetId> {
+        let (created, zxid) = id.split_once('-')?;
+        Some(SetId {
+            created: created.parse().ok()?,
+            last_zxid: u64::from_str_radix(zxid, 16).ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
 /// The backups beside one shared config. Keys are relative: `<id>/<file>`.
 pub struct Backups {
     target: Target,
@@ -151,8 +172,9 @@ impl Backups {
         }
     }
 
-    /// Every complete set, oldest first.
-    pub async fn list(&self) -> Result<Vec<Manifest>, String> {
+    /// Every complete set (one with its manifest), oldest first, from one listing: its id
+    /// says when it was made and the last zxid it holds (`<unix s>-<zxid, 16 hex>`).
+    pub async fn complete_sets(&self) -> Result<Vec<SetId>, String> {
         let mut keys = Vec::new();
         match &self.target {
             Target::S3 { s3, bucket, prefix } => {
@@ -194,14 +216,27 @@ impl Backups {
                 }
             }
         }
+        let mut sets: Vec<SetId> = keys
+            .iter()
+            .filter_map(|k| SetId::parse(k.strip_suffix("/manifest.json")?))
+            .collect();
+        sets.sort();
+        Ok(sets)
+    }
+
+    /// The manifest of set `id`.
+    pub async fn manifest(&self, id: &str) -> Result<Manifest, String> {
+        let key = format!("{id}/manifest.json");
+        let bytes = self.get(&key).await?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}{key}: {e}", self.url()))
+    }
+
+    /// Every complete set's manifest, oldest first (restore, `--list`).
+    pub async fn list(&self) -> Result<Vec<Manifest>, String> {
         let mut sets = Vec::new();
-        for key in keys {
-            let bytes = self.get(&key).await?;
-            let m: Manifest =
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}{key}: {e}", self.url()))?;
-            sets.push(m);
+        for set in self.complete_sets().await? {
+            sets.push(self.manifest(&set.id).await?);
         }
-        sets.sort_by_key(|m| (m.created, m.id.clone()));
         Ok(sets)
     }
 
@@ -308,11 +343,13 @@ impl Backups {
         Ok(manifest)
     }
 
-    /// Deletes the sets older than `max_age` but the newest; returns how many went.
-    pub async fn prune(&self, sets: &[Manifest], max_age: Duration) -> Result<usize, String> {
+    /// Deletes the sets older than `max_age` but the newest (`sets` oldest first); returns how
+    /// many went. Only the manifests of the sets that go are read.
+    pub async fn prune(&self, sets: &[SetId], max_age: Duration) -> Result<usize, String> {
         let cutoff = now_s().saturating_sub(max_age.as_secs());
         let mut gone = 0;
-        for m in sets.iter().rev().skip(1).filter(|m| m.created < cutoff) {
+        for set in sets.iter().rev().skip(1).filter(|s| s.created < cutoff) {
+            let m = self.manifest(&set.id).await?;
             // The manifest first: a set without one is never restored.
             let mut keys = vec![format!("{}/manifest.json", m.id)];
             keys.extend(m.files.iter().map(|f| format!("{}/{}", m.id, f.name)));
@@ -582,8 +619,8 @@ impl Backer {
             self.say("no snapshot yet".into());
             return Ok(period);
         };
-        let sets = backups.list().await?;
-        if sets.last().is_some_and(|m| m.last_zxid >= plan.last) {
+        let mut sets = backups.complete_sets().await?;
+        if sets.last().is_some_and(|s| s.last_zxid >= plan.last) {
             self.say(format!("nothing new since zxid {:#x}", plan.last));
             return Ok(period);
         }
@@ -595,8 +632,7 @@ impl Backer {
             bytes: m.bytes,
             id: m.id.clone(),
         });
-        let mut sets = sets;
-        sets.push(m);
+        sets.extend(SetId::parse(&m.id));
         let gone = backups.prune(&sets, keep).await?;
         if gone > 0 {
             tracing::info!(sets = gone, older_than = ?keep, "backup: old sets deleted");
@@ -667,12 +703,16 @@ mod tests {
             );
             // An older set (made up, a day old) goes; the newest stays.
             let mut old = m.clone();
-            old.id = "1-0".into();
+            old.id = "1-0000000000000000".into();
             old.created = 1;
             let text = serde_json::to_vec(&old).unwrap();
-            backups.put("1-0/manifest.json", text).await.unwrap();
-            let sets = backups.list().await.unwrap();
+            backups
+                .put("1-0000000000000000/manifest.json", text)
+                .await
+                .unwrap();
+            let sets = backups.complete_sets().await.unwrap();
             assert_eq!(sets.len(), 2);
+            assert_eq!(sets[0].created, 1);
             assert_eq!(
                 backups
                     .prune(&sets, Duration::from_secs(3600))
@@ -681,7 +721,10 @@ mod tests {
                 1
             );
             assert_eq!(backups.list().await.unwrap(), vec![m]);
-            assert!(!dir.path().join("exhibitor.properties.backups/1-0").exists());
+            assert!(!dir
+                .path()
+                .join("exhibitor.properties.backups/1-0000000000000000")
+                .exists());
         });
     }
 

@@ -15,8 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::lifecycle::{self, Hook};
-use crate::zookeeper::reconcile::{Observed, Reconciler};
-use crate::zookeeper::{quorum, zkadmin};
+use crate::zookeeper::reconcile::{self, Observed, Reconciler};
 
 /// Tag naming the termination hook.
 pub const HOOK_TAG: &str = "mesos:termination-hook";
@@ -144,27 +143,8 @@ impl Reconciler {
         let port = cfg.client_port().map_err(|e| e.to_string())?;
         let mut hosts: Vec<String> = spec.iter().map(|s| format!("{}:{port}", s.host)).collect();
         hosts.push(self.local.clone());
-        let live = match zkadmin::connect_anonymous(&hosts.join(",")).await {
-            Ok(c) => zkadmin::get(&c).await.ok(),
-            Err(_) => None,
-        };
-        let serving: BTreeSet<u32> = match &live {
-            Some(l) => {
-                let members: Vec<(u32, String, bool)> = l
-                    .members
-                    .iter()
-                    .map(|m| (m.id, format!("{}:{port}", m.host), m.participant))
-                    .collect();
-                quorum::ensemble_state(&members)
-                    .await
-                    .servers
-                    .into_iter()
-                    .filter(|s| s.mode.serving())
-                    .map(|s| s.id)
-                    .collect()
-            }
-            None => BTreeSet::new(),
-        };
+        let live = reconcile::live_config(&hosts).await;
+        let serving = reconcile::serving_members(live.as_ref(), port).await;
         let step = match &live {
             None => Step::Wait("/zookeeper/config could not be read".into()),
             Some(l) => {

@@ -117,27 +117,26 @@ pub async fn mode(addr: &str) -> Mode {
 }
 
 /// Whether `conf` output lists `server.<id>` as a voting participant.
-/// Whether `conf` lists server `id` as an observer.
-pub fn conf_lists_observer(conf: &str, id: u32) -> bool {
+/// Whether `conf` lists server `id` with `role` (`participant` or `observer`).
+fn conf_lists_as(conf: &str, id: u32, role: &str) -> bool {
     let prefix = format!("server.{id}=");
+    let suffix = format!(":{role}");
     conf.lines()
         .filter_map(|l| l.trim().strip_prefix(&prefix))
         .any(|rest| {
             rest.split(';')
                 .next()
-                .is_some_and(|addr| addr.ends_with(":observer"))
+                .is_some_and(|addr| addr.ends_with(&suffix))
         })
 }
 
+/// Whether `conf` lists server `id` as an observer.
+pub fn conf_lists_observer(conf: &str, id: u32) -> bool {
+    conf_lists_as(conf, id, "observer")
+}
+
 pub fn conf_lists_participant(conf: &str, id: u32) -> bool {
-    let prefix = format!("server.{id}=");
-    conf.lines()
-        .filter_map(|l| l.trim().strip_prefix(&prefix))
-        .any(|rest| {
-            rest.split(';')
-                .next()
-                .is_some_and(|addr| addr.ends_with(":participant"))
-        })
+    conf_lists_as(conf, id, "participant")
 }
 
 /// One server's live state.

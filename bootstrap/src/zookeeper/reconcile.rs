@@ -53,6 +53,32 @@ async fn answers(id: u32, host: &str, ports: (u16, u16, u16)) -> bool {
     }
 }
 
+/// `/zookeeper/config` read without credentials through any of `hosts` (`None`: unreadable).
+pub(crate) async fn live_config(hosts: &[String]) -> Option<LiveConfig> {
+    let client = zkadmin::connect_anonymous(&hosts.join(",")).await.ok()?;
+    zkadmin::get(&client).await.ok()
+}
+
+/// The ids of the members of `live` that serve (leader, follower or observer), asked on their
+/// client `port`.
+pub(crate) async fn serving_members(live: Option<&LiveConfig>, port: u16) -> BTreeSet<u32> {
+    let Some(live) = live else {
+        return BTreeSet::new();
+    };
+    let members: Vec<(u32, String, bool)> = live
+        .members
+        .iter()
+        .map(|m| (m.id, format!("{}:{port}", m.host), m.participant))
+        .collect();
+    quorum::ensemble_state(&members)
+        .await
+        .servers
+        .into_iter()
+        .filter(|s| s.mode.serving())
+        .map(|s| s.id)
+        .collect()
+}
+
 /// What one pass saw.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -467,32 +493,13 @@ impl Reconciler {
         let all_hosts: Vec<String> = spec.iter().map(|s| format!("{}:{port}", s.host)).collect();
         // /zookeeper/config first, servers-spec again after: a server is registered in
         // servers-spec before it is added, so a member seen live is then seen in the spec.
-        let live = match zkadmin::connect_anonymous(&all_hosts.join(",")).await {
-            Ok(c) => zkadmin::get(&c).await.ok(),
-            Err(_) => None,
-        };
+        let live = live_config(&all_hosts).await;
         let (cfg, version) = self
             .read()
             .await?
             .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
         let spec = cfg.servers().map_err(|e| e.to_string())?;
-        let serving: BTreeSet<u32> = match &live {
-            Some(l) => {
-                let members: Vec<(u32, String, bool)> = l
-                    .members
-                    .iter()
-                    .map(|m| (m.id, format!("{}:{port}", m.host), m.participant))
-                    .collect();
-                quorum::ensemble_state(&members)
-                    .await
-                    .servers
-                    .into_iter()
-                    .filter(|s| s.mode.serving())
-                    .map(|s| s.id)
-                    .collect()
-            }
-            None => BTreeSet::new(),
-        };
+        let serving = serving_members(live.as_ref(), port).await;
         if let Some(l) = &live {
             if !ensemble::formed(&cfg) && l.voters().any(|m| m.id == self.myid) {
                 self.mark_formed(&cfg, &version).await;

@@ -132,7 +132,7 @@ impl Reconciler {
             }
             Some(have) if have == want => {
                 if lease.as_ref().is_some_and(|l| l.holder == self.myid) {
-                    self.give_back().await?;
+                    self.give_back(None).await?;
                 }
                 return Ok(Roll::Current);
             }
@@ -168,11 +168,7 @@ impl Reconciler {
             }
             .value(),
         );
-        let text = taken.to_properties(&ensemble::comments(
-            &format!("server.{}", self.myid),
-            &self.local,
-        ));
-        match self.store.write(&text, Some(&version)).await {
+        match self.store.write(&self.text(&taken), Some(&version)).await {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {
                 return Ok(Roll::Wait("the shared config changed meanwhile".into()))
@@ -192,7 +188,7 @@ impl Reconciler {
             return Ok(Roll::Stopped(why));
         }
         record_applied(&self.root, &cfg).map_err(|e| e.to_string())?;
-        self.give_back_applied(&want).await?;
+        self.give_back(Some(&want)).await?;
         tracing::info!(
             server = self.myid,
             "rolling change: applied here; lease given back"
@@ -280,63 +276,73 @@ impl Reconciler {
         }
     }
 
-    async fn give_back(&self) -> Result<(), String> {
-        self.give_back_inner(None).await
+    /// The shared config as this member writes it.
+    fn text(&self, cfg: &SharedConfig) -> String {
+        cfg.to_properties(&ensemble::comments(
+            &format!("server.{}", self.myid),
+            &self.local,
+        ))
     }
 
-    /// Gives the lease back and records this member among those that applied `want`.
-    async fn give_back_applied(&self, want: &str) -> Result<(), String> {
-        self.give_back_inner(Some(want)).await
-    }
-
-    async fn give_back_inner(&self, applied: Option<&str>) -> Result<(), String> {
+    /// Reads the shared config, lets `change` edit it (`false`: nothing to write) and writes it
+    /// back by conditional write, again after a conflict (up to 5 times).
+    async fn update(
+        &self,
+        mut change: impl FnMut(&mut SharedConfig) -> bool,
+    ) -> Result<(), String> {
         for _ in 0..5 {
             let Some((mut cfg, version)) = self.read().await? else {
                 return Ok(());
             };
-            if cfg
+            if !change(&mut cfg) {
+                return Ok(());
+            }
+            match self.store.write(&self.text(&cfg), Some(&version)).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the shared config kept changing meanwhile".into())
+    }
+
+    /// Gives the lease back (when this member holds it) and, with `applied`, records this
+    /// member among those that applied that change.
+    async fn give_back(&self, applied: Option<&str>) -> Result<(), String> {
+        let myid = self.myid;
+        self.update(|cfg| {
+            let held = cfg
                 .unknown
                 .get(LEASE_KEY)
                 .and_then(|v| Lease::parse(v))
-                .is_none_or(|l| l.holder != self.myid)
-            {
-                return Ok(());
+                .is_some_and(|l| l.holder == myid);
+            if !held {
+                return false;
             }
             cfg.unknown.remove(LEASE_KEY);
             if let Some(want) = applied {
-                let mut ids = applied_ids(&cfg, want);
-                ids.insert(self.myid);
+                let mut ids = applied_ids(cfg, want);
+                ids.insert(myid);
                 let list: Vec<String> = ids.iter().map(u32::to_string).collect();
                 cfg.unknown.insert(
                     APPLIED_KEY.into(),
                     format!("{}:{}", short(want), list.join(",")),
                 );
             }
-            let text = cfg.to_properties(&ensemble::comments(
-                &format!("server.{}", self.myid),
-                &self.local,
-            ));
-            match self.store.write(&text, Some(&version)).await {
-                Ok(_) => return Ok(()),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Err("the shared config kept changing while giving the lease back".into())
+            true
+        })
+        .await
+        .map_err(|e| format!("giving the lease back: {e}"))
     }
 
     async fn stop_the_change(&self, why: &str) {
         tracing::error!(server = self.myid, reason = why, "rolling change: STOPPED; the lease stays held until {STOPPED_KEY} is deleted from the shared config");
         for _ in 0..5 {
-            let Ok(Some((mut cfg, version))) = self.read().await else {
-                return;
-            };
-            cfg.unknown.insert(STOPPED_KEY.into(), why.to_string());
-            let text = cfg.to_properties(&ensemble::comments(
-                &format!("server.{}", self.myid),
-                &self.local,
-            ));
-            if self.store.write(&text, Some(&version)).await.is_ok() {
+            let stopped = self.update(|cfg| {
+                cfg.unknown.insert(STOPPED_KEY.into(), why.to_string());
+                true
+            });
+            if stopped.await.is_ok() {
                 return;
             }
         }
