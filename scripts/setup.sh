@@ -39,7 +39,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz
 fi
 
-if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3' 2>/dev/null; then
+if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3, kazoo' 2>/dev/null; then
   echo "setup: creating .venv with moto[server] and pytest"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip

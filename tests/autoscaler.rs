@@ -79,13 +79,16 @@ impl Cluster {
     }
 
     async fn run_env(&self, secs: u64, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let credential = self.master.credential_file();
+        let mut env = env.to_vec();
+        env.push(("MESOS_SCALE_CREDENTIAL", &credential));
         run_once(
             self.moto,
             &self.group,
             &["--master", &self.master.url()],
             self.t0 + secs,
             args,
-            env,
+            &env,
         )
         .await
     }
@@ -451,9 +454,43 @@ async fn master_down_no_leader_or_malformed_metrics_mean_no_action() {
         &["--master", &healthy.url()],
         c.t0,
         &[],
-        &[],
+        &[("MESOS_SCALE_CREDENTIAL", &healthy.credential_file())],
     )
     .await;
+    ok(&r);
+    assert_eq!(r.rule(), "scale-out");
+}
+
+/// The master authenticates its HTTP endpoints, as mesos-boot renders Mesos: without the
+/// autoscaler's credential, or with a wrong secret, every read is a 401 the error names and
+/// nothing changes; with it, the same cluster scales out.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_autoscalers_credential_nothing_is_read_or_changed() {
+    let (c, before) = hot_cluster().await;
+    let master = ["--master", &c.master.url()];
+    let r = run_once(c.moto, &c.group, &master, c.t0, &[], &[]).await;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    assert!(r.decision().is_none());
+    assert_untouched(&c, &before).await;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = tmp.path().join("wrong");
+    std::fs::write(&wrong, "mesos-scale 0000000000000000000000000000000000\n").unwrap();
+    let wrong = wrong.display().to_string();
+    let env = [("MESOS_SCALE_CREDENTIAL", wrong.as_str())];
+    let r = run_once(c.moto, &c.group, &master, c.t0, &[], &env).await;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("0000000000000000"),
+        "the secret is never logged: {}",
+        r.stderr
+    );
+    assert_untouched(&c, &before).await;
+    assert!(!c.master.unauthorized().is_empty());
+
+    let r = c.run(0, &[]).await;
     ok(&r);
     assert_eq!(r.rule(), "scale-out");
 }
@@ -550,7 +587,9 @@ async fn leader_is_found_through_zookeeper() {
     let zk_url = format!("zk://{addr}/mesos");
 
     // No master registered yet: no leader, no action.
-    let r = run_once(c.moto, &c.group, &["--zk", &zk_url], c.t0, &[], &[]).await;
+    let cred = c.master.credential_file();
+    let cred = [("MESOS_SCALE_CREDENTIAL", cred.as_str())];
+    let r = run_once(c.moto, &c.group, &["--zk", &zk_url], c.t0, &[], &cred).await;
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(r.stderr.contains("no leading master"), "{}", r.stderr);
     assert_untouched(&c, &before).await;
@@ -567,7 +606,9 @@ async fn leader_is_found_through_zookeeper() {
     let _other = mesos::register_master(&addr, "/mesos", Ipv4Addr::LOCALHOST, "localhost", dead)
         .await
         .unwrap();
-    let r = run_once(c.moto, &c.group, &["--zk", &zk_url], c.t0, &[], &[]).await;
+    let cred = c.master.credential_file();
+    let cred = [("MESOS_SCALE_CREDENTIAL", cred.as_str())];
+    let r = run_once(c.moto, &c.group, &["--zk", &zk_url], c.t0, &[], &cred).await;
     ok(&r);
     assert_eq!(r.rule(), "scale-out", "{}", r.stderr);
     assert_eq!(r.decision().unwrap()["leader"], c.master.url());
@@ -594,6 +635,7 @@ async fn under_lambda_each_invocation_is_one_evaluation() {
         // What the Terraform module sets.
         .env("MESOS_CLUSTER", "test")
         .env("MESOS_MASTER", c.master.url())
+        .env("MESOS_SCALE_CREDENTIAL", c.master.credential_file())
         .env("AGENT_ASG_NAME", &c.group)
         .env("MESOS_SCALE_NOW", c.t0.to_string())
         .stdout(std::process::Stdio::null())

@@ -186,6 +186,7 @@ fn imds_that_fails_or_is_absent_exits_3_naming_imds() {
 fn imdsv1_requests_are_refused_and_mesos_boot_uses_tokens() {
     // The emulator answers 401 without a token; a successful boot proves the token flow.
     let url = s3_config(&shared_config(&[net::alloc_ip()]));
+    create_credentials(&url);
     let node = agent_with(&url, &[]);
     let out = node.run(&["--no-start", "--no-wait"]);
     assert!(out.status.success(), "{}", show(&out));
@@ -387,4 +388,35 @@ fn a_shared_config_over_1_mib_is_refused() {
         2,
         &format!("{url}: object is {} bytes", text.len()),
     );
+}
+
+/// An agent before the masters' first boot waits for its credentials, naming the object; a
+/// malformed one is bad input naming the object and the line, and nothing is rendered.
+#[test]
+fn an_agent_names_the_credential_it_waits_for_and_a_malformed_one() {
+    let url = s3_config(&shared_config(&[net::alloc_ip()]));
+    let node = agent_with(&url, &[]);
+    let out = node.run(&["--no-start", "--no-wait", "--timeout", "3s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{url}.zk-mesos-agent does not exist yet")),
+        "{}",
+        show(&out)
+    );
+    let (bucket, key) = url["s3://".len()..].split_once('/').unwrap();
+    block_on(Moto::shared().put_object(
+        bucket,
+        &format!("{key}.zk-mesos-agent"),
+        "mesos-agent tooshort\n",
+    ));
+    let out = node.run(&["--no-start", "--no-wait", "--timeout", "10s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{url}.zk-mesos-agent line 1")),
+        "{}",
+        show(&out)
+    );
+    assert!(!node.root.join("etc/mesos-boot/mesos-agent.env").exists());
 }

@@ -143,8 +143,9 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         child.try_wait().unwrap().is_none(),
         "must wait for a leading master"
     );
+    // As Mesos given the masters' credential: /mesos-master-test is theirs alone now.
     let _master = block_on(mesos::register_master(
-        &e.connect_string(),
+        &e.master_connect(),
         "/mesos-master-test",
         ip,
         "m1.test",
@@ -157,9 +158,25 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     let env = node.file("/etc/mesos-boot/mesos-master.env");
     assert!(env.contains("MESOS_QUORUM=\"2\"\n"), "{env}");
     assert!(env.contains(&format!("MESOS_IP=\"{ip}\"\n")), "{env}");
-    let zk = format!("zk://{}/mesos-master-test", e.connect_string());
+    let zk = format!(
+        "zk://{}@{}/mesos-master-test",
+        credential(&e.url, "zk-mesos-master"),
+        e.connect_string()
+    );
     assert!(env.contains(&format!("MESOS_ZK=\"{zk}\"\n")), "{env}");
     assert_eq!(node.file("/etc/mesos/zk"), format!("{zk}\n"));
+    for f in [
+        "etc/mesos/zk",
+        "etc/mesos-boot/mesos-master.env",
+        "etc/mesos-boot/mesos-credentials.json",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(node.root.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f} holds a credential");
+    }
     assert_eq!(node.file("/etc/mesos-master/quorum"), "2\n");
     let rec = node.boot_record();
     assert_eq!(rec["leader"]["ip"], ip.to_string());
@@ -198,6 +215,8 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     let m2 = net::alloc_ip();
     // The leading master's HTTP side (Mesos' `/master/slaves`), at the address its znode names.
     let master = MasterEmulator::start_on((m1, 5050).into(), "1.11.0");
+    // It asks for a credential (as Mesos renders it): the agents' principal is one it accepts.
+    master.accept(&credential(&e.url, "mesos-agent"));
     let _first = block_on(mesos::register_master(
         &e.connect_string(),
         "/mesos-agent-test",
@@ -262,7 +281,8 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     );
     assert!(
         env.contains(&format!(
-            "MESOS_MASTER=\"zk://{}/mesos-agent-test\"\n",
+            "MESOS_MASTER=\"zk://{}@{}/mesos-agent-test\"\n",
+            credential(&e.url, "zk-mesos-agent"),
             e.connect_string()
         )),
         "{env}"
@@ -278,6 +298,7 @@ fn an_agent_the_leader_never_lists_exits_4_naming_its_pid() {
     let node = Node::new(ip, &t);
     let m = net::alloc_ip();
     let master = MasterEmulator::start_on((m, 5050).into(), "1.11.0");
+    master.accept(&credential(&e.url, "mesos-agent"));
     master.set_agents(vec![EmuAgent::new(
         "S-other",
         "ip-other",
@@ -866,5 +887,152 @@ fn serve_listens_on_the_nodes_own_address_by_default() {
     assert!(
         other.is_err(),
         "{elsewhere}:8080 answered: serve listens on every address"
+    );
+}
+
+/// What kazoo may do at `path` as `auth` (`user:secret`, or `-`: nobody), and at `leader`.
+fn zk_probe(hosts: &str, path: &str, auth: &str, leader: &str) -> serde_json::Value {
+    let python = mesos_boot_tests::moto::moto_server_path()
+        .expect("the venv (scripts/setup.sh)")
+        .with_file_name("python");
+    let out = std::process::Command::new(python)
+        .arg(mesos_boot_tests::workspace_root().join("tests/harness/zk_probe.py"))
+        .args([hosts, path, auth, leader])
+        .output()
+        .expect("run zk_probe.py");
+    assert!(out.status.success(), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)))
+}
+
+/// Issue 13, item 1: the masters' first boot creates the ZooKeeper credentials beside the
+/// shared config and `/mesos` with an ACL that gives the masters' credential every right, the
+/// agents' read, and nobody else anything; Mesos (emulated) registers its leader with it.
+/// Checked with a real client (kazoo): without a credential, `/mesos` cannot be read, listed
+/// or written; the agents' credential reads; the masters' writes. A path left open (a cluster
+/// from before) is closed by the next master boot; a rotation keeps both credentials until it
+/// is retired.
+#[test]
+fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
+    let e = ensemble();
+    let hosts = e.connect_string();
+    // A shared config of its own (the same ensemble): its credentials are rotated below.
+    let (bucket, key) = e.url["s3://".len()..].split_once('/').unwrap();
+    let (text, _) = block_on(Moto::shared().get_object(bucket, key)).unwrap();
+    let url = s3_config(&String::from_utf8(text).unwrap());
+    let path = "/mesos-acl";
+    let ip = net::alloc_ip();
+    let mut t = tags("master", &url);
+    t.push(("mesos:masters", "1"));
+    t.push(("mesos:zk-path", path));
+    let node = Node::new(ip, &t);
+    let boot = || {
+        let out = node.run(&["--no-wait", "--start-command", "true", "--timeout", "60s"]);
+        assert!(out.status.success(), "{}", show(&out));
+        out
+    };
+    let out = boot();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("created the Mesos znode with its ACL"),
+        "{}",
+        show(&out)
+    );
+    let leader = block_on(mesos::register_master(
+        &format!("{}@{hosts}", credential(&url, "zk-mesos-master")),
+        path,
+        ip,
+        "m1",
+        5050,
+    ))
+    .unwrap();
+    let master = credential(&url, "zk-mesos-master");
+    let agent = credential(&url, "zk-mesos-agent");
+    let nobody = zk_probe(&hosts, path, "-", leader.znode());
+    for op in ["get", "children", "set", "create"] {
+        assert_eq!(
+            nobody[op], "NoAuthError",
+            "nobody may {op} {path}: {nobody}"
+        );
+    }
+    assert_eq!(nobody["set_leader"], "NoAuthError", "{nobody}");
+    let as_agent = zk_probe(&hosts, path, &agent, leader.znode());
+    for op in ["get", "children", "read_leader"] {
+        assert_eq!(as_agent[op], "ok", "an agent may {op}: {as_agent}");
+    }
+    for op in ["set", "create", "set_leader"] {
+        assert_eq!(
+            as_agent[op], "NoAuthError",
+            "an agent may not {op}: {as_agent}"
+        );
+    }
+    let as_master = zk_probe(&hosts, path, &master, "");
+    for op in ["get", "children", "set", "create", "delete"] {
+        assert_eq!(as_master[op], "ok", "a master may {op}: {as_master}");
+    }
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(master.split(':').nth(1).unwrap()),
+        "no secret in the log"
+    );
+
+    // A path left open by an older boot: the next master boot closes it.
+    let other = "/mesos-acl-open";
+    let _open = block_on(mesos::register_master(&hosts, other, ip, "m1", 5050)).unwrap();
+    assert_eq!(zk_probe(&hosts, other, "-", "")["create"], "ok");
+    let mut t2 = t.clone();
+    t2.retain(|(k, _)| *k != "mesos:zk-path");
+    t2.push(("mesos:zk-path", other));
+    let out = Node::new(net::alloc_ip(), &t2).run(&["--no-wait", "--start-command", "true"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("set the Mesos znode's ACL"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(zk_probe(&hosts, other, "-", "")["children"], "NoAuthError");
+
+    // Rotation of the agents' credential: both read until the old one is retired.
+    let mb = |args: &[&str]| {
+        let out = std::process::Command::new(mesos_boot_tests::bin::mesos_boot_bin())
+            .envs(Moto::shared().env())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = mb(&["credentials", "rotate", &url, "zk-mesos-agent"]);
+    assert!(
+        said.contains("zk-mesos-agent: mesos-agent-2 (still accepted: mesos-agent)"),
+        "{said}"
+    );
+    let new = credential(&url, "zk-mesos-agent");
+    assert_ne!(new, agent);
+    assert_eq!(
+        zk_probe(&hosts, path, &new, "")["children"],
+        "NoAuthError",
+        "not before the masters re-render"
+    );
+    boot();
+    assert_eq!(zk_probe(&hosts, path, &new, "")["children"], "ok");
+    assert_eq!(
+        zk_probe(&hosts, path, &agent, "")["children"],
+        "ok",
+        "the old one still works"
+    );
+    mb(&["credentials", "retire", &url, "zk-mesos-agent"]);
+    boot();
+    assert_eq!(zk_probe(&hosts, path, &new, "")["children"], "ok");
+    assert_eq!(
+        zk_probe(&hosts, path, &agent, "")["children"],
+        "NoAuthError",
+        "retired"
+    );
+    let listed = mb(&["credentials", "list", &url]);
+    assert!(
+        listed.contains("zk-mesos-agent: mesos-agent-2\n"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(new.split(':').nth(1).unwrap()),
+        "list never shows a secret"
     );
 }

@@ -447,6 +447,8 @@ async fn zookeeper_ensemble_and_mesos_registration() {
 
     // The znode lives as long as the registration.
     master.close().await.unwrap();
+    // The reader may be on another server: catch up with the leader before looking.
+    reader.sync("/mesos").await.unwrap();
     let gone = reader.check_stat(&format!("/mesos/{}", &children[0])).await;
     assert!(matches!(gone, Ok(None)), "{gone:?}");
     drop(replica);

@@ -619,17 +619,32 @@ fn test_layer(dir: &Path, moto: &Moto) {
     std::fs::write(dir.join("etc/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
 }
 
-/// `/master/state` of the leading master, asked of every master container.
-fn leader_state(containers: &[Container]) -> Option<serde_json::Value> {
+/// `/master/state` of the leading master, asked of every master container with the operators'
+/// credential (the masters' read-only endpoints ask for one).
+fn leader_state(containers: &[Container], moto: &Moto) -> Option<serde_json::Value> {
+    let auth = mesos_boot_tests::mesos::basic(&credential(moto, "mesos-operator")?);
     containers
         .iter()
         .filter(|c| c.role == "master" && c.child.is_some())
         .find_map(|m| {
-            let r = mesos_boot_tests::http::get(&format!("http://{}:5050/master/state", m.ip), &[])
-                .ok()?;
+            let r = mesos_boot_tests::http::get(
+                &format!("http://{}:5050/master/state", m.ip),
+                &[("Authorization", auth.as_str())],
+            )
+            .ok()?;
             let v: serde_json::Value = serde_json::from_str(&r.text()).ok()?;
             (v["leader"] == v["pid"]).then_some(v)
         })
+}
+
+/// `user:secret` of the cluster bucket's `<shared-config>.<name>` (the masters create it).
+fn credential(moto: &Moto, name: &str) -> Option<String> {
+    let bucket = format!("{CLUSTER}.{TOP_FQDN}");
+    let (bytes, _) =
+        block_on(moto.get_object(&bucket, &format!("exhibitor/exhibitor.properties.{name}")))?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (p, s) = text.lines().next()?.split_once(' ')?;
+    Some(format!("{p}:{s}"))
 }
 
 fn zk_mode(ip: Ipv4Addr) -> Option<String> {
@@ -883,7 +898,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         Duration::from_secs(60),
         "agents registered with the leader",
         || {
-            leader_state(&containers)
+            leader_state(&containers, &moto)
                 .filter(|s| s["slaves"].as_array().map(|a| a.len()) == Some(agent_ids.len()))
         },
     )
@@ -932,7 +947,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     poll_until(
         Duration::from_secs(60),
         "a leading master after the reboot",
-        || leader_state(&containers),
+        || leader_state(&containers, &moto),
     )
     .unwrap();
 

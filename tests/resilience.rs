@@ -14,7 +14,7 @@ use common::cluster::*;
 use common::*;
 use mesos_boot_tests::fault::{Fault, FaultProxy};
 use mesos_boot_tests::moto::Moto;
-use mesos_boot_tests::{block_on, net, poll_until, zk};
+use mesos_boot_tests::{block_on, mesos, net, poll_until, zk};
 
 fn versioned_bucket_url() -> String {
     let moto = Moto::shared();
@@ -754,8 +754,13 @@ fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child 
 }
 
 /// `/master/state` of a master at `ip:5050`.
-fn master_state(ip: std::net::Ipv4Addr) -> Option<serde_json::Value> {
-    let r = mesos_boot_tests::http::get(&format!("http://{ip}:5050/master/state"), &[]).ok()?;
+/// `/master/state`, asked with `auth` (the masters' read-only endpoints want a credential).
+fn master_state(ip: std::net::Ipv4Addr, auth: &str) -> Option<serde_json::Value> {
+    let r = mesos_boot_tests::http::get(
+        &format!("http://{ip}:5050/master/state"),
+        &[("Authorization", auth)],
+    )
+    .ok()?;
     serde_json::from_slice(&r.body).ok()
 }
 
@@ -794,13 +799,16 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
     };
     let master = mesos_node("master");
     let agent = mesos_node("agent");
-    let zk_url = format!("zk://{endpoint}/mesos");
+    let zk_url = |cred: &str| format!("zk://{}@{endpoint}/mesos", credential(&url, cred));
     assert!(master
         .file("/etc/mesos-boot/mesos-master.env")
-        .contains(&format!("MESOS_ZK=\"{zk_url}\"")));
+        .contains(&format!("MESOS_ZK=\"{}\"", zk_url("zk-mesos-master"))));
     assert!(agent
         .file("/etc/mesos-boot/mesos-agent.env")
-        .contains(&format!("MESOS_MASTER=\"{zk_url}\"")));
+        .contains(&format!("MESOS_MASTER=\"{}\"", zk_url("zk-mesos-agent"))));
+    let operator = mesos::basic(&credential(&url, "mesos-operator"));
+    let agent_http = mesos::basic(&credential(&url, "mesos-agent-http"));
+    let master_state = |ip| master_state(ip, &operator);
 
     let mut master_daemon = mesos_daemon(&master, "master", "/etc/mesos-boot/mesos-master.env");
     let leads =
@@ -814,10 +822,13 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
     // leading master lists it.
     let registered = |ip: std::net::Ipv4Addr| {
         let pid = format!("slave(1)@{ip}:5051");
-        let agent_says = mesos_boot_tests::http::get(&format!("http://{ip}:5051/state"), &[])
-            .ok()
-            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-            .is_some_and(|s| !s["master_hostname"].is_null());
+        let agent_says = mesos_boot_tests::http::get(
+            &format!("http://{ip}:5051/state"),
+            &[("Authorization", agent_http.as_str())],
+        )
+        .ok()
+        .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .is_some_and(|s| !s["master_hostname"].is_null());
         agent_says
             && master_state(master.ip).is_some_and(|s| {
                 s["slaves"]

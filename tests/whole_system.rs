@@ -259,8 +259,14 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         .map(|n| n.client_addr())
         .collect::<Vec<_>>()
         .join(",");
+    // The leader, as Mesos given the masters' ZooKeeper credential (their first boot creates it).
+    let zk_master = poll_until(Duration::from_secs(60), "the masters' credential", || {
+        credential_object(&url, "zk-mesos-master")
+    })
+    .unwrap();
+    let (p, secret) = zk_master.lines().next().unwrap().split_once(' ').unwrap();
     let _leader = block_on(mesos::register_master(
-        &hosts,
+        &format!("{p}:{secret}@{hosts}"),
         "/mesos",
         masters[0].ip,
         "m0",
@@ -274,7 +280,8 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         assert!(
             m.file("/etc/mesos-boot/mesos-master.env")
                 .contains(&format!(
-                    "MESOS_ZK=\"zk://zookeeper.{CLUSTER}.{TOP_FQDN}:2181/mesos\"\n"
+                    "MESOS_ZK=\"zk://{}@zookeeper.{CLUSTER}.{TOP_FQDN}:2181/mesos\"\n",
+                    credential(&url, "zk-mesos-master")
                 )),
             "{}",
             m.file("/etc/mesos-boot/mesos-master.env")
@@ -290,6 +297,7 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
     // Agents find the leading master, and complete their hook once it lists them (the Mesos
     // side, emulated: the leader's HTTP API at the address its znode names registers them).
     let leader_http = MasterEmulator::start_on((masters[0].ip, 5050).into(), "1.11.0");
+    leader_http.accept(&credential(&url, "mesos-agent"));
     let agent_ids = block_on(moto.asg_instances(&group("agent")));
     let agents: Vec<Node> = agent_ids.iter().map(|id| node_for(id)).collect();
     let children: Vec<Child> = agents

@@ -45,17 +45,24 @@ pub fn registered_id(body: &[u8], pid: &str) -> Result<Option<String>, String> {
 }
 
 /// `GET http://<master>/master/slaves` with hyper-util's client: status and body.
-async fn get_slaves(master: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+/// `authorization`: an `Authorization` header's value (the master's read-only endpoints may
+/// need a credential).
+async fn get_slaves(
+    master: &str,
+    authorization: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     use http_body_util::BodyExt;
     let client: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let uri: hyper::Uri = format!("http://{master}/master/slaves")
         .parse()
         .map_err(|e| format!("bad master address {master:?}: {e}"))?;
-    let req = hyper::Request::get(uri)
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::new())
-        .map_err(|e| e.to_string())?;
+    let mut req = hyper::Request::get(uri).header(hyper::header::ACCEPT, "application/json");
+    if let Some(a) = authorization {
+        req = req.header(hyper::header::AUTHORIZATION, a);
+    }
+    let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
     let exchange = async {
         let resp = client
             .request(req)
@@ -76,11 +83,13 @@ async fn get_slaves(master: &str, timeout: Duration) -> Result<(u16, Vec<u8>), S
 }
 
 /// Waits until the agent on `ip:port` is listed active by the master `leader()` names
-/// (`ip:port`, asked again at every try, so a new leader is followed). Returns the agent's id.
+/// (`ip:port`, asked again at every try, so a new leader is followed), asked with
+/// `authorization` (see [`get_slaves`]). Returns the agent's id.
 pub async fn wait_registered<F, Fut>(
     mut leader: F,
     ip: &str,
     port: u16,
+    authorization: Option<&str>,
     deadline: Instant,
 ) -> Result<String, RegistrationError>
 where
@@ -103,12 +112,17 @@ where
                     Err(e) => return Attempt::Again(e),
                 };
                 *master.lock().unwrap_or_else(|e| e.into_inner()) = m.clone();
-                match get_slaves(&m, Duration::from_secs(10)).await {
+                match get_slaves(&m, authorization, Duration::from_secs(10)).await {
                     Ok((200, body)) => match registered_id(&body, &pid) {
                         Ok(Some(id)) => Attempt::Done(id),
                         Ok(None) => Attempt::Again(format!("{m} does not list {pid} as active")),
                         Err(why) => Attempt::Again(format!("{m}: {why}")),
                     },
+                    // A rotation the masters have not rolled yet: they will.
+                    Ok((401, _)) => Attempt::Again(format!(
+                        "{m} refused this agent's credential (HTTP 401): the masters have not \
+                         re-rendered since it was rotated?"
+                    )),
                     // 307: not (or no longer) the leader; 503: still recovering.
                     Ok((status, _)) => Attempt::Again(format!("{m} answered HTTP {status}")),
                     Err(why) => Attempt::Again(format!("{m}: {why}")),
@@ -179,6 +193,7 @@ mod tests {
             },
             "127.0.0.1",
             5051,
+            None,
             Instant::now() + Duration::from_secs(1),
         )
         .await
@@ -199,6 +214,7 @@ mod tests {
             },
             "127.0.0.1",
             5051,
+            None,
             Instant::now() + Duration::from_secs(20),
         )
         .await

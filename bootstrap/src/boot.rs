@@ -1,6 +1,7 @@
 //! The boot pipeline, one named step each:
-//! identity → settings → shared config → membership → render → wait (before start) →
-//! start → join (ZooKeeper, by reconfig) → wait (after start) → record.
+//! identity → settings → shared config → membership (ZooKeeper) / credentials (Mesos) →
+//! render → wait (before start) → `/mesos` ACL (masters) → start → join (ZooKeeper, by
+//! reconfig) → wait (after start) → record.
 //!
 //! ZooKeeper membership is one step of its own ([`crate::zookeeper::membership`]); a member
 //! that must start without the shared config (S3 unreachable) starts from its local state.
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::agent_registration;
 use crate::cli::{layered, BootArgs};
+use crate::credentials::{mesos_auth::Secrets, zk_acl};
 use crate::failure::{Failure, Result};
 use crate::identity::{self, Identity, Overrides};
 use crate::instances::Aws;
@@ -169,6 +171,14 @@ impl Boot {
             }
         };
         let myid = zk.as_ref().map(|m| m.myid);
+        let secrets = match settings.role {
+            Role::Zookeeper => None,
+            Role::Master => Some(Secrets::master(&store, self.deadline).await?),
+            Role::Agent => Some(Secrets::agent(&store, self.deadline).await?),
+        };
+        if secrets.is_some() {
+            self.rec.step("credentials");
+        }
 
         let templates = Templates::load(self.args.templates.as_deref())?;
         self.rec.record.templates = self
@@ -183,6 +193,7 @@ impl Boot {
             config: &config,
             myid,
             zk_super_digest: zk.as_ref().map(|m| m.secret.super_digest()),
+            mesos: secrets.as_ref(),
         };
         let mut outputs = render::plan(&node, &templates)?;
         if settings.role == Role::Zookeeper {
@@ -195,7 +206,12 @@ impl Boot {
                     render::under(&self.root, &o.path).display(),
                     o.mode
                 );
-                print!("{}", o.content);
+                // Never a secret on stdout (journald keeps it).
+                let hidden = secrets.as_ref().map(Secrets::secrets).unwrap_or_default();
+                print!(
+                    "{}",
+                    crate::credentials::mesos_auth::redact(&o.content, &hidden)
+                );
             }
             return Ok(Outcome::DryRun);
         }
@@ -230,8 +246,13 @@ impl Boot {
         if self.args.no_wait {
             tracing::info!("--no-wait: not waiting for quorum");
         } else {
-            self.wait_before_start(&settings, &ensemble).await?;
+            self.wait_before_start(&settings, &ensemble, secrets.as_ref())
+                .await?;
             self.rec.step("wait-before-start");
+        }
+        // Before Mesos starts, or it creates the path itself, open to every reader.
+        if let (Some(Secrets::Master(m)), false) = (&secrets, self.args.no_start) {
+            self.mesos_acl(&settings, &ensemble, m).await?;
         }
         if !self.start(&settings).await? {
             return Ok(Outcome::Rendered);
@@ -250,8 +271,15 @@ impl Boot {
             self.rec.step("join");
         }
         if !self.args.no_wait {
-            self.wait_after_start(&settings, &identity, &config, myid, &ensemble)
-                .await?;
+            self.wait_after_start(
+                &settings,
+                &identity,
+                &config,
+                myid,
+                &ensemble,
+                secrets.as_ref(),
+            )
+            .await?;
             self.rec.step("wait-after-start");
             if zk.as_ref().is_some_and(|m| m.how == "formed") {
                 membership::mark_formed(&store, &me(&identity, &settings)).await;
@@ -297,6 +325,11 @@ impl Boot {
             ("zk-path", "zk_path", &a.zk_path),
             ("zk-endpoint", "zk_endpoint", &a.zk_endpoint),
             ("zk-observer", "zk_observer", &a.zk_observer),
+            (
+                "http-readonly-auth",
+                "http_readonly_auth",
+                &a.http_readonly_auth,
+            ),
         ];
         for (name, id, value) in flags {
             if let Some(v) = layered(m, id, value) {
@@ -480,10 +513,48 @@ impl Boot {
         Ok(Outcome::Ready)
     }
 
+    /// Masters: `/mesos` exists with its ACL before Mesos starts (see [`zk_acl`]).
+    async fn mesos_acl(
+        &mut self,
+        settings: &Settings,
+        ensemble: &[(u32, String, bool)],
+        m: &crate::credentials::mesos_auth::MasterSecrets,
+    ) -> Result<()> {
+        let path = &settings.zk_path;
+        // --no-wait: a short look; an ensemble that does not answer yet is the next boot's.
+        let deadline = if self.args.no_wait {
+            self.deadline.min(Instant::now() + Duration::from_secs(10))
+        } else {
+            self.deadline
+        };
+        let done = zk_acl::ensure(&hosts(ensemble), path, &m.zk, &m.zk_agent, deadline).await;
+        let done = match done {
+            Err(f) if self.args.no_wait && f.kind == crate::failure::Kind::Unreachable => {
+                tracing::warn!(path, error = %f.message, "--no-wait: ZooKeeper does not answer; the Mesos znode's ACL is left to the next boot");
+                return Ok(());
+            }
+            other => other?,
+        };
+        match done {
+            zk_acl::Outcome::Created => {
+                tracing::info!(path, "created the Mesos znode with its ACL")
+            }
+            zk_acl::Outcome::Corrected(was) => {
+                tracing::warn!(path, was, "set the Mesos znode's ACL (it was different)")
+            }
+            zk_acl::Outcome::Unchanged => {
+                tracing::info!(path, "the Mesos znode's ACL is as it should be")
+            }
+        }
+        self.rec.step("mesos-acl");
+        Ok(())
+    }
+
     async fn wait_before_start(
         &mut self,
         settings: &Settings,
         ensemble: &[(u32, String, bool)],
+        secrets: Option<&Secrets>,
     ) -> Result<()> {
         match settings.role {
             Role::Zookeeper => Ok(()),
@@ -496,8 +567,10 @@ impl Boot {
                 Ok(())
             }
             Role::Agent => {
+                let auth = secrets.map(Secrets::zk);
                 let leader =
-                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, auth, self.deadline)
+                        .await?;
                 tracing::info!(leader = %leader.znode, ip = %leader.ip, port = leader.port, "leading master found");
                 self.rec.record.leader = serde_json::to_value(&leader).ok();
                 Ok(())
@@ -512,7 +585,9 @@ impl Boot {
         config: &SharedConfig,
         myid: Option<u32>,
         ensemble: &[(u32, String, bool)],
+        secrets: Option<&Secrets>,
     ) -> Result<()> {
+        let auth = secrets.map(Secrets::zk);
         match settings.role {
             Role::Zookeeper => {
                 let port = config.client_port()?;
@@ -524,7 +599,8 @@ impl Boot {
             }
             Role::Master => {
                 let leader =
-                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, self.deadline).await?;
+                    quorum::wait_leader(&hosts(ensemble), &settings.zk_path, auth, self.deadline)
+                        .await?;
                 tracing::info!(leader = %leader.znode, ip = %leader.ip, "a leading master is registered");
                 self.rec.record.leader = serde_json::to_value(&leader).ok();
                 Ok(())
@@ -536,17 +612,19 @@ impl Boot {
                     let (hosts, zk_path) = (hosts.clone(), zk_path.clone());
                     async move {
                         let soon = (Instant::now() + Duration::from_secs(5)).min(deadline);
-                        quorum::wait_leader(&hosts, &zk_path, soon)
+                        quorum::wait_leader(&hosts, &zk_path, auth, soon)
                             .await
                             .map(|m| format!("{}:{}", m.ip, m.port))
                             .map_err(|e| e.to_string())
                     }
                 };
                 let ip = &identity.ip.value;
+                let basic = secrets.map(|s| s.http().basic_auth());
                 let id = agent_registration::wait_registered(
                     leader,
                     ip,
                     render::AGENT_PORT,
+                    basic.as_deref(),
                     self.deadline,
                 )
                 .await?;

@@ -95,6 +95,38 @@ pub enum Command {
         #[arg(long, env = "MESOS_BOOT_RESTORE_REGION", default_value = "us-east-1")]
         region: String,
     },
+    /// The credentials beside the shared config (see README, Threat model): list them
+    /// (principals only, never a secret), create those not there yet (the masters do on their
+    /// first boot; agents wait for them), or rotate one: `rotate NAME` adds a new current
+    /// principal and keeps the old one accepted; roll the nodes that check it, then those that
+    /// use it; `retire NAME` then drops the old one (roll the checkers again).
+    Credentials {
+        /// list, create, rotate or retire.
+        #[arg(value_enum, env = "MESOS_BOOT_CREDENTIALS_ACTION")]
+        action: CredentialAction,
+        /// The shared config, s3://bucket/key or a file path.
+        #[arg(env = "MESOS_BOOT_CREDENTIALS_SHARED_CONFIG")]
+        shared_config: String,
+        /// The credential to rotate or retire (`zk-mesos-agent`, `mesos-scale`, …).
+        #[arg(env = "MESOS_BOOT_CREDENTIALS_NAME")]
+        name: Option<String>,
+        /// AWS region of the bucket.
+        #[arg(
+            long,
+            env = "MESOS_BOOT_CREDENTIALS_REGION",
+            default_value = "us-east-1"
+        )]
+        region: String,
+    },
+}
+
+/// What `mesos-boot credentials` does.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CredentialAction {
+    List,
+    Create,
+    Rotate,
+    Retire,
 }
 
 /// Flags of `mesos-boot serve`.
@@ -178,6 +210,11 @@ pub struct BootArgs {
     /// in the ensemble size, never part of a formation) [tag mesos:zk-observer] [default: false].
     #[arg(long, env = "MESOS_BOOT_ZK_OBSERVER")]
     pub zk_observer: Option<String>,
+    /// Masters and agents: their read-only HTTP endpoints (`/master/state`, `/metrics/snapshot`)
+    /// need a credential too, as the read-write ones always do [tag mesos:http-readonly-auth]
+    /// [default: true].
+    #[arg(long, env = "MESOS_BOOT_HTTP_READONLY_AUTH")]
+    pub http_readonly_auth: Option<String>,
 
     /// Instance id (instead of IMDS).
     #[arg(long, env = "MESOS_BOOT_INSTANCE_ID")]

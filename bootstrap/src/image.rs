@@ -95,6 +95,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
             })
             .and_then(|settings| {
                 let zk = role == "zookeeper";
+                let secrets = crate::credentials::mesos_auth::placeholder(settings.role);
                 let node = Node {
                     root: Path::new("/"),
                     settings: &settings,
@@ -102,6 +103,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
                     config: &config,
                     myid: zk.then_some(1),
                     zk_super_digest: zk.then(|| "super:check-image".to_string()),
+                    mesos: secrets.as_ref(),
                 };
                 render::plan(&node, templates)
             })

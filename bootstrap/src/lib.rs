@@ -5,6 +5,7 @@
 pub mod agent_registration;
 pub mod boot;
 pub mod cli;
+pub mod credentials;
 pub mod failure;
 pub mod fsutil;
 pub mod identity;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::credentials::mesos_auth::{self, Secrets};
+use crate::credentials::Credential;
 use crate::failure::{Failure, Result};
 use crate::identity::Identity;
 use crate::settings::{master_quorum, Role, Settings};
@@ -44,6 +46,12 @@ pub mod paths {
     pub const MASTER_ENV: &str = "/etc/mesos-boot/mesos-master.env";
     pub const MASTER_QUORUM: &str = "/etc/mesos-master/quorum";
     pub const AGENT_ENV: &str = "/etc/mesos-boot/mesos-agent.env";
+    /// The masters' `--credentials` (every principal they accept).
+    pub const MASTER_CREDENTIALS: &str = "/etc/mesos-boot/mesos-credentials.json";
+    /// An agent's `--credential` (CRAM-MD5 registration).
+    pub const AGENT_CREDENTIAL: &str = "/etc/mesos-boot/mesos-agent-credential.json";
+    /// An agent's `--http_credentials` (its own operator endpoints).
+    pub const AGENT_HTTP_CREDENTIALS: &str = "/etc/mesos-boot/mesos-agent-http-credentials.json";
     pub const MASTER_WORK_DIR: &str = "/var/lib/mesos/master";
     pub const AGENT_WORK_DIR: &str = "/var/lib/mesos/agent";
     pub const MESOS_LOG_DIR: &str = "/var/log/mesos";
@@ -156,6 +164,8 @@ pub struct Node<'a> {
     /// `super:<digest>` of the reconfig superuser (zookeeper role only), written into zoo.cfg
     /// (mode 0600, owned by zookeeper), never onto the JVM's command line.
     pub zk_super_digest: Option<String>,
+    /// The credentials of a master or an agent (see [`crate::credentials`]).
+    pub mesos: Option<&'a Secrets>,
 }
 
 #[derive(Serialize)]
@@ -185,24 +195,39 @@ fn zk_dir(config: &SharedConfig, name: &str) -> Result<Option<String>> {
     }
 }
 
-/// The ZooKeeper URL Mesos is given: `zk://<endpoint>/mesos` through the load balancer when
-/// set ([`Settings::zk_endpoint`]), else the shared config's servers ([`zk_url`]).
-pub fn mesos_zk_url(settings: &Settings, config: &SharedConfig) -> Result<String> {
-    match &settings.zk_endpoint {
-        Some(ep) => Ok(format!("zk://{ep}{}", settings.zk_path)),
-        None => zk_url(config, &settings.zk_path),
-    }
+/// The ZooKeeper URL Mesos is given: `zk://user:secret@<endpoint>/mesos` through the load
+/// balancer when set ([`Settings::zk_endpoint`]), else the shared config's servers
+/// ([`zk_url`]); the userinfo is the node's digest credential (`/mesos`'s ACL).
+pub fn mesos_zk_url(
+    settings: &Settings,
+    config: &SharedConfig,
+    credential: &Credential,
+) -> Result<String> {
+    let hosts = match &settings.zk_endpoint {
+        Some(ep) => ep.clone(),
+        None => zk_hosts(config)?,
+    };
+    Ok(format!(
+        "zk://{}{hosts}{}",
+        credential.userinfo(),
+        settings.zk_path
+    ))
 }
 
-/// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
-pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
+/// `h1:2181,h2:2181` from the shared config's servers.
+pub fn zk_hosts(config: &SharedConfig) -> Result<String> {
     let port = config.client_port()?;
     let servers = config.servers()?;
     let hosts: Vec<String> = servers
         .iter()
         .map(|s| format!("{}:{port}", s.host))
         .collect();
-    Ok(format!("zk://{}{path}", hosts.join(",")))
+    Ok(hosts.join(","))
+}
+
+/// `zk://h1:2181,h2:2181/mesos` from the shared config's servers.
+pub fn zk_url(config: &SharedConfig, path: &str) -> Result<String> {
+    Ok(format!("zk://{}{path}", zk_hosts(config)?))
 }
 
 /// Renders every file of the node's role.
@@ -350,9 +375,16 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             let masters = s
                 .masters
                 .ok_or_else(|| Failure::internal("master render without a master count"))?;
+            let Some(Secrets::Master(secrets)) = node.mesos else {
+                return Err(Failure::internal(
+                    "master render without the masters' credentials",
+                ));
+            };
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
-                "zk_url": mesos_zk_url(s, node.config)?,
+                "zk_url": mesos_zk_url(s, node.config, &secrets.zk.current)?,
+                "credentials": at(node.root, paths::MASTER_CREDENTIALS),
+                "authenticate_http_readonly": s.http_readonly_auth,
                 "quorum": master_quorum(masters),
                 "ip": id.ip.value,
                 "hostname": id.hostname.value,
@@ -360,15 +392,21 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 "work_dir": at(node.root, paths::MASTER_WORK_DIR),
                 "log_dir": at(node.root, paths::MESOS_LOG_DIR),
             });
+            // The ZooKeeper URL carries the credential: these are root's only.
             out.push(file(
                 paths::MESOS_ZK,
                 templates.render("mesos-zk.tera", &ctx)?,
-                0o644,
+                0o600,
             ));
             out.push(file(
                 paths::MASTER_ENV,
                 templates.render("mesos-master.env.tera", &ctx)?,
-                0o644,
+                0o600,
+            ));
+            out.push(file(
+                paths::MASTER_CREDENTIALS,
+                mesos_auth::master_credentials(secrets),
+                0o600,
             ));
             // The Mesosphere package ships /etc/mesos-master/quorum = 1, and its init wrapper
             // turns that file into a flag that beats the environment: keep it right too.
@@ -395,9 +433,17 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             }
             let attributes: Vec<String> =
                 attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let Some(Secrets::Agent(secrets)) = node.mesos else {
+                return Err(Failure::internal(
+                    "agent render without the agents' credentials",
+                ));
+            };
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
-                "zk_url": mesos_zk_url(s, node.config)?,
+                "zk_url": mesos_zk_url(s, node.config, &secrets.zk.current)?,
+                "credential": at(node.root, paths::AGENT_CREDENTIAL),
+                "http_credentials": at(node.root, paths::AGENT_HTTP_CREDENTIALS),
+                "authenticate_http_readonly": s.http_readonly_auth,
                 "ip": id.ip.value,
                 "hostname": id.hostname.value,
                 "port": AGENT_PORT,
@@ -409,12 +455,22 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             out.push(file(
                 paths::MESOS_ZK,
                 templates.render("mesos-zk.tera", &ctx)?,
-                0o644,
+                0o600,
             ));
             out.push(file(
                 paths::AGENT_ENV,
                 templates.render("mesos-agent.env.tera", &ctx)?,
-                0o644,
+                0o600,
+            ));
+            out.push(file(
+                paths::AGENT_CREDENTIAL,
+                mesos_auth::credential_json(&secrets.agent.current),
+                0o600,
+            ));
+            out.push(file(
+                paths::AGENT_HTTP_CREDENTIALS,
+                mesos_auth::credentials_json(&[&secrets.http]),
+                0o600,
             ));
         }
     }
@@ -639,6 +695,7 @@ mod tests {
         let s = settings(role, extra);
         let id = identity();
         let cfg = config();
+        let secrets = crate::credentials::mesos_auth::placeholder(s.role);
         let node = Node {
             root: Path::new(root),
             settings: &s,
@@ -650,6 +707,7 @@ mod tests {
                     .unwrap()
                     .super_digest()
             }),
+            mesos: secrets.as_ref(),
         };
         plan(&node, &Templates::load(None)?)
     }
@@ -677,6 +735,7 @@ mod tests {
                 config: &cfg,
                 myid: Some(1),
                 zk_super_digest: None,
+                mesos: None,
             };
             Ok(plan(&node, &Templates::load(None)?)?.remove(0).content)
         };
@@ -789,6 +848,7 @@ mod tests {
                 config: &cfg,
                 myid: Some(1),
                 zk_super_digest: None,
+                mesos: None,
             };
             plan(&node, &Templates::load(None).unwrap())
         };
@@ -860,7 +920,7 @@ mod tests {
             .map(|o| o.content.clone())
             .collect();
         assert_eq!(
-            all.matches("zk://zookeeper.prod.example.com:2181/mesos")
+            all.matches("@zookeeper.prod.example.com:2181/mesos")
                 .count(),
             4,
             "MESOS_ZK, MESOS_MASTER and both /etc/mesos/zk: {all}"
@@ -868,6 +928,75 @@ mod tests {
         assert!(
             !all.contains(":2181,"),
             "no member address list left: {all}"
+        );
+    }
+
+    /// Every file that holds a secret is root's alone; Mesos is told to authenticate agents,
+    /// frameworks and read-write HTTP always, read-only HTTP unless the operator says not.
+    #[test]
+    fn credentials_are_in_private_files_and_authentication_is_on() {
+        for (role, extra) in [("master", vec![("masters", "3")]), ("agent", vec![])] {
+            let out = render(role, &extra, "/", None).unwrap();
+            let secrets = crate::credentials::mesos_auth::placeholder(settings(role, &extra).role)
+                .unwrap()
+                .secrets();
+            for o in &out {
+                if secrets.iter().any(|x| o.content.contains(x.as_str())) {
+                    assert_eq!((o.mode, o.owner), (0o600, None), "{}", o.path);
+                }
+            }
+            let env = &out
+                .iter()
+                .find(|o| o.path.ends_with(".env"))
+                .unwrap()
+                .content;
+            assert!(
+                env.contains("MESOS_AUTHENTICATE_HTTP_READWRITE=\"true\""),
+                "{env}"
+            );
+            assert!(
+                env.contains("MESOS_AUTHENTICATE_HTTP_READONLY=\"true\""),
+                "{env}"
+            );
+            assert!(
+                env.contains("zk://mesos-"),
+                "a digest credential in the URL: {env}"
+            );
+            let mut off = extra.clone();
+            off.push(("http-readonly-auth", "false"));
+            let out = render(role, &off, "/", None).unwrap();
+            let env = &out
+                .iter()
+                .find(|o| o.path.ends_with(".env"))
+                .unwrap()
+                .content;
+            assert!(
+                env.contains("MESOS_AUTHENTICATE_HTTP_READONLY=\"false\""),
+                "{env}"
+            );
+        }
+        let master = render("master", &[("masters", "3")], "/", None).unwrap();
+        let env = &master
+            .iter()
+            .find(|o| o.path == paths::MASTER_ENV)
+            .unwrap()
+            .content;
+        for flag in ["AGENTS", "FRAMEWORKS", "HTTP_FRAMEWORKS"] {
+            assert!(
+                env.contains(&format!("MESOS_AUTHENTICATE_{flag}=\"true\"")),
+                "{env}"
+            );
+        }
+        let creds = &master
+            .iter()
+            .find(|o| o.path == paths::MASTER_CREDENTIALS)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&creds.content).unwrap();
+        assert_eq!(
+            v["credentials"].as_array().unwrap().len(),
+            4,
+            "{}",
+            creds.content
         );
     }
 
@@ -887,6 +1016,7 @@ mod tests {
         let t = Templates::load(Some(dir.path())).unwrap();
         let s = settings("agent", &[]);
         let (id, cfg) = (identity(), config());
+        let secrets = crate::credentials::mesos_auth::placeholder(s.role);
         let node = Node {
             root: Path::new("/"),
             settings: &s,
@@ -894,6 +1024,7 @@ mod tests {
             config: &cfg,
             myid: None,
             zk_super_digest: None,
+            mesos: secrets.as_ref(),
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);

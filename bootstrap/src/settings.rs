@@ -69,11 +69,14 @@ pub struct Settings {
     pub zk_endpoint: Option<String>,
     /// ZooKeeper nodes: join as an observer (never a voter, never counted in the size).
     pub zk_observer: bool,
+    /// Masters and agents: whether their read-only HTTP endpoints (`/state`, `/metrics/snapshot`)
+    /// need a credential too (the read-write ones always do).
+    pub http_readonly_auth: bool,
     pub provenance: BTreeMap<&'static str, Provenance>,
 }
 
 /// `(setting, env var, tag)`; the flag is `--<setting>`.
-const SETTINGS: [(&str, &str); 10] = [
+const SETTINGS: [(&str, &str); 11] = [
     ("role", "mesos:role"),
     ("cluster", "mesos:cluster"),
     ("shared-config", "mesos:shared-config"),
@@ -84,6 +87,7 @@ const SETTINGS: [(&str, &str); 10] = [
     ("zk-path", "mesos:zk-path"),
     ("zk-endpoint", "mesos:zk-endpoint"),
     ("zk-observer", "mesos:zk-observer"),
+    ("http-readonly-auth", "mesos:http-readonly-auth"),
 ];
 
 struct Resolver<'a> {
@@ -282,16 +286,18 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         })?),
         None => None,
     };
-    let (observer, origin) = r.get("zk-observer", Some("false")).unwrap_or_default();
-    let zk_observer = match observer.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => true,
-        "false" | "no" | "0" => false,
-        _ => {
-            return Err(Failure::bad_input(format!(
-                "{origin}: `{observer}` is not true or false"
-            )))
+    let mut flag = |name: &'static str, default: &str| -> Result<bool> {
+        let (value, origin) = r.get(name, Some(default)).unwrap_or_default();
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(true),
+            "false" | "no" | "0" => Ok(false),
+            _ => Err(Failure::bad_input(format!(
+                "{origin}: `{value}` is not true or false"
+            ))),
         }
     };
+    let zk_observer = flag("zk-observer", "false")?;
+    let http_readonly_auth = flag("http-readonly-auth", "true")?;
     Ok(Settings {
         role,
         cluster,
@@ -303,6 +309,7 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         zk_path,
         zk_endpoint,
         zk_observer,
+        http_readonly_auth,
         provenance: r.provenance,
     })
 }

@@ -23,7 +23,8 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
     let leader = if wants_leader && state.has_quorum {
         let zk_path = rec.zk_path.clone().unwrap_or_else(|| "/mesos".into());
         let hosts = crate::boot::hosts(&ensemble);
-        quorum::wait_leader(&hosts, &zk_path, Instant::now() + timeout)
+        let auth = rendered_zk_credential(root);
+        quorum::wait_leader(&hosts, &zk_path, auth.as_ref(), Instant::now() + timeout)
             .await
             .ok()
     } else {
@@ -92,4 +93,19 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
         }
     }
     Ok(healthy)
+}
+
+/// The digest credential in the rendered `/etc/mesos/zk` (`zk://user:secret@…`), which lets
+/// the live check list `/mesos` as this node's Mesos does.
+fn rendered_zk_credential(root: &Path) -> Option<crate::credentials::Credentials> {
+    let text =
+        std::fs::read_to_string(crate::render::under(root, crate::render::paths::MESOS_ZK)).ok()?;
+    let rest = text.trim().strip_prefix("zk://")?;
+    let (userinfo, _) = rest.split_once('@')?;
+    let (user, secret) = userinfo.split_once(':')?;
+    let current = crate::credentials::Credential::new(user, secret).ok()?;
+    Some(crate::credentials::Credentials {
+        current,
+        previous: Vec::new(),
+    })
 }

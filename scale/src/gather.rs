@@ -23,12 +23,17 @@ use crate::model::{
 pub enum MasterSource {
     /// A master (or the masters' load balancer): `/master/redirect` names the leader.
     Url(String),
-    /// ZooKeeper: `hosts` (`h1:2181,h2:2181`) and the Mesos znode (`/mesos`).
-    Zk { hosts: String, path: String },
+    /// ZooKeeper: `hosts` (`h1:2181,h2:2181`), the Mesos znode (`/mesos`) and the digest
+    /// credential (`user:secret`) its ACL asks for, from `zk://user:secret@hosts/path`.
+    Zk {
+        hosts: String,
+        path: String,
+        auth: Option<String>,
+    },
 }
 
 impl MasterSource {
-    /// Parses `--master` (`http(s)://host:port`) or `--zk` (`zk://h1:2181,h2:2181/mesos`).
+    /// Parses `--master` (`http(s)://host:port`) or `--zk` (`zk://[user:secret@]h1:2181,h2:2181/mesos`).
     pub fn parse(master: Option<&str>, zk: Option<&str>) -> Result<MasterSource, String> {
         match (master, zk) {
             (Some(_), Some(_)) => {
@@ -53,16 +58,32 @@ impl MasterSource {
                 Ok(MasterSource::Url(url.to_string()))
             }
             (None, Some(zk)) => {
-                let bad =
-                    || format!("--zk / MESOS_ZK = {zk:?}: want zk://host:port[,host:port...]/path");
+                // Never the secret in a message.
+                let shown = match zk.split_once('@') {
+                    Some((_, rest)) => format!("zk://<user>:<secret>@{rest}"),
+                    None => zk.to_string(),
+                };
+                let bad = || {
+                    format!(
+                        "--zk / MESOS_ZK = {shown:?}: want zk://[user:secret@]host:port[,host:port...]/path"
+                    )
+                };
                 let rest = zk.strip_prefix("zk://").ok_or_else(bad)?;
                 let (hosts, path) = rest.split_once('/').ok_or_else(bad)?;
+                let (auth, hosts) = match hosts.rsplit_once('@') {
+                    Some((userinfo, hosts)) if userinfo.contains(':') => {
+                        (Some(userinfo.to_string()), hosts)
+                    }
+                    Some(_) => return Err(bad()),
+                    None => (None, hosts),
+                };
                 if hosts.is_empty() || path.is_empty() {
                     return Err(bad());
                 }
                 Ok(MasterSource::Zk {
                     hosts: hosts.to_string(),
                     path: format!("/{}", path.trim_end_matches('/')),
+                    auth,
                 })
             }
         }
@@ -161,18 +182,20 @@ impl Gatherer {
                 }
                 Ok(leader)
             }
-            MasterSource::Zk { hosts, path } => {
+            MasterSource::Zk { hosts, path, auth } => {
                 let zerr = |why: String| GatherError::Zk {
                     hosts: hosts.clone(),
                     why,
                 };
-                let client = tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    zookeeper_client::Client::connector()
+                let client = tokio::time::timeout(std::time::Duration::from_secs(10), {
+                    let mut c = zookeeper_client::Client::connector()
                         .with_session_timeout(std::time::Duration::from_secs(10))
-                        .with_connection_timeout(std::time::Duration::from_secs(3))
-                        .connect(hosts),
-                )
+                        .with_connection_timeout(std::time::Duration::from_secs(3));
+                    if let Some(a) = auth {
+                        c = c.with_auth("digest", a.as_bytes());
+                    }
+                    c.connect(hosts)
+                })
                 .await
                 .map_err(|_| zerr("no session within 10s".into()))?
                 .map_err(|e| zerr(format!("connect: {e}")))?;
@@ -484,9 +507,20 @@ mod tests {
             MasterSource::parse(None, Some("zk://10.0.0.1:2181,10.0.0.2:2181/mesos")).unwrap(),
             MasterSource::Zk {
                 hosts: "10.0.0.1:2181,10.0.0.2:2181".into(),
-                path: "/mesos".into()
+                path: "/mesos".into(),
+                auth: None,
             }
         );
+        assert_eq!(
+            MasterSource::parse(None, Some("zk://mesos-agent:s3cr3t@10.0.0.1:2181/mesos")).unwrap(),
+            MasterSource::Zk {
+                hosts: "10.0.0.1:2181".into(),
+                path: "/mesos".into(),
+                auth: Some("mesos-agent:s3cr3t".into()),
+            }
+        );
+        let e = MasterSource::parse(None, Some("zk://u:s3cr3t@10.0.0.1:2181")).unwrap_err();
+        assert!(e.contains("MESOS_ZK") && !e.contains("s3cr3t"), "{e}");
         for (m, z, flag) in [
             (Some("m.example:5050"), None, "MESOS_MASTER"),
             (Some("http://m:5050/master"), None, "MESOS_MASTER"),

@@ -45,6 +45,8 @@ pub struct Response {
 pub struct Http {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    /// The `Authorization` every request carries (the master's HTTP authentication).
+    authorization: std::sync::Arc<std::sync::RwLock<Option<String>>>,
 }
 
 impl Http {
@@ -68,7 +70,19 @@ impl Http {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Http { client, timeout }
+        Http {
+            client,
+            timeout,
+            authorization: Default::default(),
+        }
+    }
+
+    /// Sends `value` as `Authorization` on every request from now on.
+    pub fn set_authorization(&self, value: Option<String>) {
+        *self
+            .authorization
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = value;
     }
 
     /// `GET url`.
@@ -100,6 +114,14 @@ impl Http {
             .header(http::header::ACCEPT, "application/json");
         if body.is_some() {
             req = req.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let auth = self
+            .authorization
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(a) = auth {
+            req = req.header(http::header::AUTHORIZATION, a);
         }
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

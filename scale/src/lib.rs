@@ -11,6 +11,7 @@
 //! EventBridge), or one with `--once` from a shell.
 
 pub mod act;
+pub mod credential;
 pub mod decide;
 pub mod gather;
 pub mod http;

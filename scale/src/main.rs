@@ -33,6 +33,11 @@ struct Cli {
     /// the lowest `json.info_*`. Instead of --master.
     #[arg(long, env = "MESOS_ZK")]
     zk: Option<String>,
+    /// The principal for the master's HTTP endpoints: `s3://bucket/<shared-config>.mesos-scale`
+    /// (created by the masters) or a file of `principal secret` lines; read at every evaluation.
+    /// Without it, requests carry no credential (a master that authenticates answers 401).
+    #[arg(long, env = "MESOS_SCALE_CREDENTIAL")]
+    credential: Option<String>,
     /// Name of the agents' Auto Scaling group.
     #[arg(long = "asg", env = "AGENT_ASG_NAME")]
     asg: String,
@@ -105,6 +110,21 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Reads the credential (when one is given) and has every request to the master carry it.
+async fn authenticate(
+    g: &Gatherer,
+    source: Option<&str>,
+    sdk: &aws_config::SdkConfig,
+) -> Result<(), String> {
+    let Some(source) = source else {
+        return Ok(());
+    };
+    let basic = mesos_scale::credential::load(source, sdk).await?;
+    tracing::debug!(principal = %basic.principal, "authenticating to the master");
+    g.http.set_authorization(Some(basic.header().to_string()));
+    Ok(())
+}
+
 fn clock() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -149,9 +169,14 @@ async fn async_main(cli: Cli, cfg: Config) -> ExitCode {
     if lambda && !cli.once {
         tracing::info!(cluster = ?cli.cluster, group = %cli.asg, dry_run = cli.dry_run, "serving Lambda invocations");
         let (g, policy, dry_run) = (&g, &cfg.policy, cli.dry_run);
+        let (credential, sdk) = (cli.credential.as_deref(), &sdk);
         let handler = lambda_runtime::service_fn(
             move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
                 let now = cfg.now.unwrap_or_else(clock);
+                if let Err(e) = authenticate(g, credential, sdk).await {
+                    tracing::error!(error = %e, "evaluation failed");
+                    return Err(lambda_runtime::Error::from(e));
+                }
                 match mesos_scale::evaluate(g, policy, now, dry_run).await {
                     Ok(report) => Ok(serde_json::to_value(&report).expect("JSON")),
                     Err(e) => {
@@ -174,6 +199,10 @@ async fn async_main(cli: Cli, cfg: Config) -> ExitCode {
         return ExitCode::from(2);
     }
     let now = cfg.now.unwrap_or_else(clock);
+    if let Err(e) = authenticate(&g, cli.credential.as_deref(), &sdk).await {
+        tracing::error!(error = %e, "evaluation failed");
+        return ExitCode::from(1);
+    }
     match mesos_scale::evaluate(&g, &cfg.policy, now, cli.dry_run).await {
         Ok(report) => {
             tracing::info!(

@@ -162,6 +162,9 @@ module "autoscaler" {
   agent_asg_name       = module.agent.asg_name
   agent_asg_arn        = module.agent.asg_arn
   kms_key_arn          = module.cluster.kms_key_arn
+  bucket_name          = module.cluster.bucket_name
+  shared_config_key    = module.cluster.shared_config_key
+  bucket_kms_key_arn   = module.cluster.kms_key_arn
   reserved_concurrency = var.autoscaler_reserved_concurrency
   tags                 = var.tags
 }

@@ -17,6 +17,22 @@
 //!   with it by libprocess message (`POST /master/mesos.internal.RegisterSlaveMessage`,
 //!   `Libprocess-From: slave(1)@ip:port`, the `SlaveInfo` fields as JSON), re-registers when the
 //!   leader changes, keeps its agent id in `<work_dir>/meta/slaves/latest`, and serves `/state`.
+//!
+//! Authentication, as Mesos documents it (authentication.md):
+//!
+//! * ZooKeeper: `zk://user:secret@hosts/path` authenticates the session (digest) and the znodes it
+//!   creates get `EVERYONE_READ_CREATOR_ALL`, as Mesos' group does; without it, an open ACL.
+//! * master: `MESOS_CREDENTIALS` (JSON `{"credentials": [{"principal", "secret"}]}` or
+//!   `principal secret` lines) holds whom it accepts. `MESOS_AUTHENTICATE_AGENTS=true`: an agent's
+//!   registration is ignored (as Mesos drops it) unless that agent authenticated first by a
+//!   CRAM-MD5 exchange (`AuthenticateMessage` → challenge, `AuthenticationStepMessage` with
+//!   HMAC-MD5(secret, challenge)). `MESOS_AUTHENTICATE_HTTP_READONLY=true`: `/master/state`,
+//!   `/state`, `/master/slaves` answer 401 (`WWW-Authenticate: Basic
+//!   realm="mesos-master-readonly"`) without a valid Basic credential; `/master/redirect` and
+//!   `/health` never ask.
+//! * agent: `MESOS_CREDENTIAL` (JSON `{"principal", "secret"}` or one line) is what it
+//!   authenticates with before registering; `MESOS_AUTHENTICATE_HTTP_READONLY=true` guards its
+//!   `/state` with `MESOS_HTTP_CREDENTIALS` (realm `mesos-agent-readonly`).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -66,13 +82,93 @@ fn ip_port(default_port: u16) -> anyhow::Result<(Ipv4Addr, u16)> {
     Ok((ip, port))
 }
 
-async fn connect(hosts: &str) -> anyhow::Result<zk::Client> {
-    zk::Client::connector()
-        .with_session_timeout(Duration::from_secs(10))
-        .with_connection_timeout(Duration::from_secs(5))
-        .connect(hosts)
-        .await
-        .with_context(|| format!("connect to ZooKeeper {hosts}"))
+/// `MESOS_<name>` as a boolean flag (Mesos takes `true`/`false`).
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match env(name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(v) => bail!("{name}={v:?}: expected true or false"),
+    }
+}
+
+/// Credentials from a file: Mesos' JSON (a list under `credentials`, or one object) or
+/// `principal secret` lines.
+fn read_credentials(var: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(path) = env(var) else {
+        return Ok(Vec::new());
+    };
+    let path = path.strip_prefix("file://").unwrap_or(&path).to_string();
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{var}={path}"))?;
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        let list = match v.get("credentials") {
+            Some(l) => l.as_array().cloned().unwrap_or_default(),
+            None => vec![v],
+        };
+        return list
+            .iter()
+            .map(|c| match (c["principal"].as_str(), c["secret"].as_str()) {
+                (Some(p), Some(s)) => Ok((p.to_string(), s.to_string())),
+                _ => bail!("{var}={path}: a credential without principal and secret"),
+            })
+            .collect();
+    }
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, s)| (p.to_string(), s.trim().to_string()))
+        .collect())
+}
+
+fn hmac_md5(secret: &str, challenge: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<md5::Md5>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(challenge.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// HTTP authentication of one realm: `None` when it is off.
+#[derive(Clone)]
+struct HttpAuth {
+    realm: &'static str,
+    accepted: Option<Vec<(String, String)>>,
+}
+
+impl HttpAuth {
+    fn new(realm: &'static str, on: bool, accepted: &[(String, String)]) -> HttpAuth {
+        HttpAuth {
+            realm,
+            accepted: on.then(|| accepted.to_vec()),
+        }
+    }
+
+    /// A 401 unless off, or `headers` carry a Basic credential it accepts.
+    fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
+        let accepted = self.accepted.as_ref()?;
+        use base64::Engine;
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let ok = given
+            .as_deref()
+            .and_then(|g| g.split_once(':'))
+            .is_some_and(|(p, s)| accepted.iter().any(|(ap, as_)| ap == p && as_ == s));
+        if ok {
+            return None;
+        }
+        let challenge = format!("Basic realm=\"{}\"", self.realm);
+        Some((StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)]).into_response())
+    }
+}
+
+async fn connect(hosts: &str) -> anyhow::Result<(zk::Client, bool)> {
+    mesos::connect(hosts).await
 }
 
 /// The leading master's `MasterInfo`: the lowest `json.info_*` under `path`.
@@ -85,12 +181,18 @@ async fn leader(client: &zk::Client, path: &str) -> Option<Value> {
     serde_json::from_slice(&data).ok()
 }
 
-#[derive(Default)]
 struct MasterState {
     me: Value,
     leader: Option<Value>,
     cluster: Option<String>,
     agents: BTreeMap<String, Value>,
+    /// Whom the master accepts (`MESOS_CREDENTIALS`).
+    credentials: Vec<(String, String)>,
+    authenticate_agents: bool,
+    readonly: HttpAuth,
+    /// CRAM-MD5 challenges sent, by pid, and the pids that answered one right.
+    challenges: BTreeMap<String, String>,
+    authenticated: BTreeMap<String, String>,
 }
 
 type Shared = Arc<Mutex<MasterState>>;
@@ -99,8 +201,11 @@ fn pid_of(info: &Value) -> String {
     info["pid"].as_str().unwrap_or_default().to_string()
 }
 
-async fn master_state(State(st): State<Shared>) -> Response {
+async fn master_state(State(st): State<Shared>, headers: HeaderMap) -> Response {
     let st = st.lock().unwrap();
+    if let Some(r) = st.readonly.refuse(&headers) {
+        return r;
+    }
     let leader = st.leader.as_ref();
     let mut body = json!({
         "version": mesos::MESOS_VERSION,
@@ -123,9 +228,12 @@ async fn master_state(State(st): State<Shared>) -> Response {
 
 /// `/master/slaves`: the registered agents on the leader; a non-leading master redirects to the
 /// leader (307), or answers 503 while none is elected, as Mesos does.
-async fn master_slaves(State(st): State<Shared>) -> Response {
+async fn master_slaves(State(st): State<Shared>, headers: HeaderMap) -> Response {
     let leading = {
         let st = st.lock().unwrap();
+        if let Some(r) = st.readonly.refuse(&headers) {
+            return r;
+        }
         st.leader
             .as_ref()
             .is_some_and(|l| pid_of(l) == pid_of(&st.me))
@@ -156,8 +264,56 @@ async fn master_redirect(State(st): State<Shared>) -> Response {
     }
 }
 
+fn libprocess_from(headers: &HeaderMap) -> String {
+    headers
+        .get("libprocess-from")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// CRAM-MD5's first step: a challenge for the pid (`{"challenge"}`).
+async fn authenticate(State(st): State<Shared>, headers: HeaderMap) -> Response {
+    let from = libprocess_from(&headers);
+    let r: u128 = rand::random();
+    let challenge = format!("<{r:032x}@mesos-master>");
+    st.lock()
+        .unwrap()
+        .challenges
+        .insert(from, challenge.clone());
+    axum::Json(json!({ "challenge": challenge })).into_response()
+}
+
+/// CRAM-MD5's answer (`{"principal", "response"}`): 200 and the pid is authenticated, or 401.
+async fn authentication_step(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let from = libprocess_from(&headers);
+    let Ok(v) = serde_json::from_str::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut st = st.lock().unwrap();
+    let Some(challenge) = st.challenges.remove(&from) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let principal = v["principal"].as_str().unwrap_or_default().to_string();
+    let ok = st.credentials.iter().any(|(p, s)| {
+        *p == principal && v["response"].as_str() == Some(hmac_md5(s, &challenge).as_str())
+    });
+    if !ok {
+        eprintln!("master: authentication of {from} as {principal:?} refused");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    eprintln!("master: {from} authenticated as {principal}");
+    st.authenticated.insert(from, principal);
+    StatusCode::OK.into_response()
+}
+
 /// A libprocess message from an agent: accepted only by the leader (others drop it, as a
-/// non-leading Mesos master does), answered 202 as libprocess does.
+/// non-leading Mesos master does), and with `MESOS_AUTHENTICATE_AGENTS` only from an agent that
+/// authenticated (Mesos drops the others too), answered 202 as libprocess does.
 async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: String) -> Response {
     let from = headers
         .get("libprocess-from")
@@ -176,6 +332,10 @@ async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: Stri
         .as_ref()
         .is_some_and(|l| pid_of(l) == pid_of(&st.me));
     if !leading {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if st.authenticate_agents && !st.authenticated.contains_key(&from) {
+        eprintln!("master: refusing the registration of {from}: it is not authenticated");
         return StatusCode::ACCEPTED.into_response();
     }
     let id = info["id"].as_str().unwrap_or_default().to_string();
@@ -210,9 +370,16 @@ async fn run_master() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("bind {ip}:{port}"))?;
 
-    let client = connect(&hosts).await?;
-    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+    let credentials = read_credentials("MESOS_CREDENTIALS")?;
+    let authenticate_agents = flag("MESOS_AUTHENTICATE_AGENTS")?;
+    let readonly = HttpAuth::new(
+        "mesos-master-readonly",
+        flag("MESOS_AUTHENTICATE_HTTP_READONLY")?,
+        &credentials,
+    );
+    let (client, authenticated) = connect(&hosts).await?;
+    let persistent = zk::CreateMode::Persistent.with_acls(mesos::mesos_acls(authenticated));
+    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(mesos::mesos_acls(authenticated));
     client
         .mkdir(&format!("{path}/log_replicas"), &persistent)
         .await
@@ -238,8 +405,14 @@ async fn run_master() -> anyhow::Result<()> {
 
     let state: Shared = Arc::new(Mutex::new(MasterState {
         me: info,
+        leader: None,
         cluster: env("MESOS_CLUSTER"),
-        ..Default::default()
+        agents: BTreeMap::new(),
+        credentials,
+        authenticate_agents,
+        readonly,
+        challenges: BTreeMap::new(),
+        authenticated: BTreeMap::new(),
     }));
     let app = axum::Router::new()
         .route("/master/state", get(master_state))
@@ -254,6 +427,14 @@ async fn run_master() -> anyhow::Result<()> {
         .route(
             "/master/mesos.internal.ReregisterSlaveMessage",
             post(register_agent),
+        )
+        .route(
+            "/master/mesos.internal.AuthenticateMessage",
+            post(authenticate),
+        )
+        .route(
+            "/master/mesos.internal.AuthenticationStepMessage",
+            post(authentication_step),
         )
         .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -282,8 +463,37 @@ async fn run_master() -> anyhow::Result<()> {
     }
 }
 
-async fn agent_state(State(st): State<Arc<Mutex<Value>>>) -> Response {
-    axum::Json(st.lock().unwrap().clone()).into_response()
+type AgentShared = Arc<(Mutex<Value>, HttpAuth)>;
+
+async fn agent_state(State(st): State<AgentShared>, headers: HeaderMap) -> Response {
+    if let Some(r) = st.1.refuse(&headers) {
+        return r;
+    }
+    axum::Json(st.0.lock().unwrap().clone()).into_response()
+}
+
+/// CRAM-MD5 with the master at `addr` as `pid`, with `credential`: whether it accepted.
+fn authenticate_with(addr: &str, pid: &str, credential: &(String, String)) -> Result<bool, String> {
+    let url = format!("http://{addr}/master/mesos.internal.AuthenticateMessage");
+    let r = mesos_boot_tests::http::request("POST", &url, &[("Libprocess-From", pid)], b"")
+        .map_err(|e| format!("{url}: {e}"))?;
+    let v: Value = serde_json::from_slice(&r.body).map_err(|e| format!("{url}: {e}"))?;
+    let challenge = v["challenge"]
+        .as_str()
+        .ok_or(format!("{url}: no challenge"))?;
+    let step = json!({
+        "principal": credential.0,
+        "response": hmac_md5(&credential.1, challenge),
+    });
+    let url = format!("http://{addr}/master/mesos.internal.AuthenticationStepMessage");
+    let r = mesos_boot_tests::http::request(
+        "POST",
+        &url,
+        &[("Libprocess-From", pid)],
+        step.to_string().as_bytes(),
+    )
+    .map_err(|e| format!("{url}: {e}"))?;
+    Ok(r.status == 200)
 }
 
 fn attributes(spec: &str) -> Value {
@@ -321,10 +531,19 @@ async fn run_agent() -> anyhow::Result<()> {
         "attributes": attributes(&env("MESOS_ATTRIBUTES").unwrap_or_default()),
         "containerizers": env("MESOS_CONTAINERIZERS").unwrap_or_else(|| "mesos".into()),
     });
-    let state = Arc::new(Mutex::new(json!({
-        "id": id, "hostname": hostname, "pid": format!("slave(1)@{ip}:{port}"),
-        "version": mesos::MESOS_VERSION, "master_hostname": null,
-    })));
+    let credential = read_credentials("MESOS_CREDENTIAL")?.into_iter().next();
+    let http_auth = HttpAuth::new(
+        "mesos-agent-readonly",
+        flag("MESOS_AUTHENTICATE_HTTP_READONLY")?,
+        &read_credentials("MESOS_HTTP_CREDENTIALS")?,
+    );
+    let state = Arc::new((
+        Mutex::new(json!({
+            "id": id, "hostname": hostname, "pid": format!("slave(1)@{ip}:{port}"),
+            "version": mesos::MESOS_VERSION, "master_hostname": null,
+        })),
+        http_auth,
+    ));
     let app = axum::Router::new()
         .route("/state", get(agent_state))
         .route("/slave(1)/state", get(agent_state))
@@ -334,7 +553,7 @@ async fn run_agent() -> anyhow::Result<()> {
 
     let zk_source = if master.starts_with("zk://") {
         let (hosts, path) = parse_zk(&master)?;
-        Some((connect(&hosts).await?, path))
+        Some((connect(&hosts).await?.0, path))
     } else {
         None
     };
@@ -368,6 +587,24 @@ async fn run_agent() -> anyhow::Result<()> {
                 };
                 let url = format!("http://{addr}/master/mesos.internal.{message}");
                 let from = format!("slave(1)@{ip}:{port}");
+                if let Some(c) = credential.clone() {
+                    let (a, f) = (addr.clone(), from.clone());
+                    let ok =
+                        tokio::task::spawn_blocking(move || authenticate_with(&a, &f, &c)).await?;
+                    match ok {
+                        Ok(true) => eprintln!("agent: authenticated with {addr}"),
+                        Ok(false) => {
+                            eprintln!("agent: {addr} refused the credential");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            eprintln!("agent: authenticating with {addr}: {e}");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            continue;
+                        }
+                    }
+                }
                 let sent = tokio::task::spawn_blocking({
                     let body = slave_info.to_string();
                     move || {
@@ -383,7 +620,7 @@ async fn run_agent() -> anyhow::Result<()> {
                 match sent {
                     Ok(r) if r.status == 202 => {
                         eprintln!("agent: {message} sent to the leading master {addr}");
-                        state.lock().unwrap()["master_hostname"] = leader_host;
+                        state.0.lock().unwrap()["master_hostname"] = leader_host;
                         registered_with = Some(addr);
                     }
                     Ok(r) => eprintln!("agent: {addr} answered {}", r.status),

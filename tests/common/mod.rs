@@ -162,6 +162,46 @@ pub fn s3_config(text: &str) -> String {
     })
 }
 
+/// Has every credential beside the shared config `url` created, as the masters' first boot
+/// does (`mesos-boot credentials create`): for tests that boot agents without masters.
+pub fn create_credentials(url: &str) {
+    let mut cmd = Command::new(bin::mesos_boot_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MESOS_BOOT_") || k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .envs(Moto::shared().env())
+        .args(["credentials", "create", url])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mesos-boot credentials create");
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+/// The text of the object `<url>.<name>` (S3 through moto, or a file).
+pub fn credential_object(url: &str, name: &str) -> Option<String> {
+    match url.strip_prefix("s3://") {
+        Some(rest) => {
+            let (bucket, key) = rest.split_once('/').unwrap();
+            block_on(Moto::shared().get_object(bucket, &format!("{key}.{name}")))
+                .map(|(b, _)| String::from_utf8(b).unwrap())
+        }
+        None => {
+            std::fs::read_to_string(format!("{}.{name}", url.trim_start_matches("file://"))).ok()
+        }
+    }
+}
+
+/// `user:secret` of the current credential in `<url>.<name>` (e.g. `zk-mesos-master`).
+pub fn credential(url: &str, name: &str) -> String {
+    let text = credential_object(url, name).unwrap_or_else(|| panic!("no {url}.{name}"));
+    let line = text.lines().next().unwrap();
+    let (p, s) = line.split_once(' ').unwrap();
+    format!("{p}:{s}")
+}
+
 /// Tags of a node of `role` in cluster `test` reading `url`.
 pub fn tags<'a>(role: &'a str, url: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -195,11 +235,23 @@ impl Ensemble {
             .into_iter()
             .map(|c| c.wait_with_output().unwrap())
             .collect();
+        // As the masters' first boot would: agents booted by the tests find their credentials.
+        create_credentials(&url);
         Ensemble {
             nodes,
             url,
             outputs,
         }
+    }
+
+    /// The connect string a Mesos master given the masters' ZooKeeper credential uses
+    /// (`user:secret@h1:2181,…`, see `mesos::connect`).
+    pub fn master_connect(&self) -> String {
+        format!(
+            "{}@{}",
+            credential(&self.url, "zk-mesos-master"),
+            self.connect_string()
+        )
     }
 
     pub fn connect_string(&self) -> String {

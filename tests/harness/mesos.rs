@@ -84,13 +84,39 @@ pub fn master_info_json(ip: Ipv4Addr, hostname: &str, port: u16) -> serde_json::
     })
 }
 
-async fn connect(zk_connect: &str) -> anyhow::Result<zk::Client> {
-    zk::Client::connector()
+/// ZooKeeper as a Mesos process sees it: `zk_connect` is `h1:2181,…` or, as in
+/// `zk://user:secret@h1:2181/mesos`, `user:secret@h1:2181,…` (digest authentication).
+/// Returns the client and whether it authenticated.
+pub async fn connect(zk_connect: &str) -> anyhow::Result<(zk::Client, bool)> {
+    let (auth, hosts) = match zk_connect.rsplit_once('@') {
+        Some((userinfo, hosts)) => (Some(userinfo), hosts),
+        None => (None, zk_connect),
+    };
+    let mut c = zk::Client::connector()
         .with_session_timeout(Duration::from_secs(6))
-        .with_connection_timeout(Duration::from_secs(5))
-        .connect(zk_connect)
+        .with_connection_timeout(Duration::from_secs(5));
+    if let Some(a) = auth {
+        c = c.with_auth("digest", a.as_bytes());
+    }
+    let client = c
+        .connect(hosts)
         .await
-        .with_context(|| format!("connect to ZooKeeper {zk_connect}"))
+        .with_context(|| format!("connect to ZooKeeper {hosts}"))?;
+    Ok((client, auth.is_some()))
+}
+
+/// The ACL Mesos gives the znodes it creates: `ZOO_OPEN_ACL_UNSAFE` without a credential,
+/// `EVERYONE_READ_CREATOR_ALL` with one (src/zookeeper/group.cpp).
+pub fn mesos_acls(authenticated: bool) -> zk::Acls<'static> {
+    static READ_CREATOR_ALL: [zk::Acl; 2] = [
+        zk::Acl::new_const(zk::Permission::READ, "world", "anyone"),
+        zk::Acl::new_const(zk::Permission::ALL, "auth", ""),
+    ];
+    if authenticated {
+        zk::Acls::new(&READ_CREATOR_ALL)
+    } else {
+        zk::Acls::anyone_all()
+    }
 }
 
 async fn register(
@@ -99,14 +125,14 @@ async fn register(
     prefix: &str,
     data: Vec<u8>,
 ) -> anyhow::Result<Registration> {
-    let client = connect(zk_connect).await?;
+    let (client, authenticated) = connect(zk_connect).await?;
     let parent = parent.trim_end_matches('/');
-    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let persistent = zk::CreateMode::Persistent.with_acls(mesos_acls(authenticated));
     client
         .mkdir(parent, &persistent)
         .await
         .with_context(|| format!("mkdir {parent}"))?;
-    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(mesos_acls(authenticated));
     let path = format!("{parent}/{prefix}");
     let (_, seq) = client
         .create(&path, &data, &ephemeral)
@@ -119,7 +145,8 @@ async fn register(
     })
 }
 
-/// Registers a Mesos master at `ip:port` under `path` (e.g. `/mesos`):
+/// Registers a Mesos master at `ip:port` under `path` (e.g. `/mesos`), connected as [`connect`]
+/// says (with `user:secret@` as a master given the masters' credential does):
 /// creates `path` (persistent) if needed and `path/json.info_<seq>`
 /// (ephemeral sequential) holding [`master_info_json`].
 pub async fn register_master(
@@ -145,4 +172,13 @@ pub async fn register_log_replica(
     let parent = format!("{}/log_replicas", path.trim_end_matches('/'));
     let data = format!("log-replica(1)@{ip}:{port}").into_bytes();
     register(zk_connect, &parent, "", data).await
+}
+
+/// `Basic base64(user:secret)`: the `Authorization` a Mesos operator sends.
+pub fn basic(userinfo: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(userinfo)
+    )
 }

@@ -21,6 +21,14 @@
 //! left; agents of a down machine are not listed (the master shut them down).
 //! Every request is recorded; tests set agents, their load and tasks, the staging count, the
 //! version, leadership, and failures per path prefix.
+//!
+//! HTTP authentication is on, as mesos-boot renders it (`MESOS_AUTHENTICATE_HTTP_READWRITE`
+//! and `_READONLY`): without a Basic credential the master accepts, `/metrics/snapshot`,
+//! `/master/state`, `/master/slaves` and `/master/maintenance/status` answer 401 with
+//! `WWW-Authenticate: Basic realm="mesos-master-readonly"`, and `/api/v1`, the maintenance
+//! schedule and `/master/machine/*` with realm `mesos-master-readwrite`; `/master/redirect` and
+//! `/health` never ask. It accepts the principal of [`MasterEmulator::credential_file`]
+//! (`mesos-scale`) and those [`MasterEmulator::accept`] adds.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -85,9 +93,14 @@ pub struct Recorded {
     pub method: String,
     pub path: String,
     pub body: String,
+    /// Answered 401 (no or a wrong credential): the master did nothing.
+    pub unauthorized: bool,
 }
 
 struct Inner {
+    /// Principals and secrets accepted; which realms ask for one (read-only, read-write).
+    accepted: Vec<(String, String)>,
+    realms: (bool, bool),
     version: String,
     leader: bool,
     /// (path prefix, status, body) answered instead of the real thing.
@@ -104,6 +117,8 @@ type Shared = Arc<Mutex<Inner>>;
 /// A running emulator; stops on drop.
 pub struct MasterEmulator {
     addr: SocketAddr,
+    /// Holds the credential file.
+    dir: tempfile::TempDir,
     state: Shared,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -121,7 +136,17 @@ impl MasterEmulator {
             .unwrap_or_else(|e| panic!("bind master emulator on {addr}: {e}"));
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("master emulator address");
+        let secret: u128 = rand::random();
+        let scale = ("mesos-scale".to_string(), format!("{secret:032x}"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("mesos-scale"),
+            format!("{} {}\n", scale.0, scale.1),
+        )
+        .expect("write the credential file");
         let state: Shared = Arc::new(Mutex::new(Inner {
+            accepted: vec![scale],
+            realms: (true, true),
             version: version.into(),
             leader: true,
             failures: Vec::new(),
@@ -158,10 +183,28 @@ impl MasterEmulator {
             .expect("start master emulator thread");
         MasterEmulator {
             addr,
+            dir,
             state,
             shutdown: Some(tx),
             thread: Some(thread),
         }
+    }
+
+    /// A file with the `mesos-scale` principal this master accepts, as `mesos-scale
+    /// --credential` reads it.
+    pub fn credential_file(&self) -> String {
+        self.dir.path().join("mesos-scale").display().to_string()
+    }
+
+    /// Accepts `user:secret` too (e.g. the agents' principal from the shared config's objects).
+    pub fn accept(&self, userinfo: &str) {
+        let (p, s) = userinfo.split_once(':').expect("user:secret");
+        self.lock().accepted.push((p.into(), s.into()));
+    }
+
+    /// Which realms ask for a credential (`MESOS_AUTHENTICATE_HTTP_READONLY`, `_READWRITE`).
+    pub fn set_http_auth(&self, readonly: bool, readwrite: bool) {
+        self.lock().realms = (readonly, readwrite);
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -219,7 +262,15 @@ impl MasterEmulator {
     pub fn posts(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.method == "POST")
+            .filter(|r| r.method == "POST" && !r.unauthorized)
+            .collect()
+    }
+
+    /// Requests answered 401.
+    pub fn unauthorized(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.unauthorized)
             .collect()
     }
 
@@ -376,6 +427,51 @@ fn machine_list(body: &[u8]) -> Result<Vec<Value>, String> {
     Ok(list)
 }
 
+/// The realm `path` is in (`None`: never authenticated), as Mesos routes its endpoints.
+fn realm(path: &str) -> Option<&'static str> {
+    match path {
+        "/master/redirect" | "/health" | "/master/health" => None,
+        "/metrics/snapshot" | "/master/state" | "/master/slaves" | "/master/maintenance/status" => {
+            Some("mesos-master-readonly")
+        }
+        _ => Some("mesos-master-readwrite"),
+    }
+}
+
+/// A 401 unless `path` needs no credential or `headers` carry one the master accepts.
+fn unauthorized(s: &Inner, path: &str, headers: &axum::http::HeaderMap) -> Option<Response> {
+    use base64::Engine;
+    let realm = realm(path)?;
+    let asks = if realm.ends_with("readonly") {
+        s.realms.0
+    } else {
+        s.realms.1
+    };
+    if !asks {
+        return None;
+    }
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let ok = given
+        .as_deref()
+        .and_then(|g| g.split_once(':'))
+        .is_some_and(|(p, sec)| s.accepted.iter().any(|(ap, asec)| ap == p && asec == sec));
+    if ok {
+        return None;
+    }
+    Some(
+        Response::builder()
+            .status(401)
+            .header("www-authenticate", format!("Basic realm=\"{realm}\""))
+            .body(axum::body::Body::empty())
+            .expect("401"),
+    )
+}
+
 async fn handle(
     State(shared): State<Shared>,
     method: Method,
@@ -385,11 +481,16 @@ async fn handle(
 ) -> Response {
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
     let path = uri.path().to_string();
+    let refused = unauthorized(&s, &path, &headers);
     s.requests.push(Recorded {
         method: method.to_string(),
         path: path.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        unauthorized: refused.is_some(),
     });
+    if let Some(r) = refused {
+        return r;
+    }
     if let Some((_, status, body)) = s.failures.iter().find(|(p, _, _)| path.starts_with(p)) {
         return text(*status, body);
     }

@@ -44,6 +44,20 @@ DOMAIN = f"{CLUSTER}.{TOP_FQDN}"
 REGION = "us-east-1"
 ROLES = ("zookeeper", "master", "agent")
 assert len(f"{CLUSTER}-mesos-master") == 32 and len(DOMAIN) == 63
+SHARED_CONFIG_KEY = "exhibitor/exhibitor.properties"
+# The Mesos credentials the masters' mesos-boot creates beside the shared config (`<key>.<name>`),
+# and who may read them: masters all (and create them), agents three, the autoscaler its own,
+# ZooKeeper nodes none.
+MESOS_CREDENTIALS = (
+    "zk-mesos-master", "zk-mesos-agent", "mesos-agent", "mesos-agent-http", "mesos-scale", "mesos-operator",
+    "mesos-framework",
+)
+CREDENTIAL_READERS = {
+    "zookeeper": (),
+    "master": MESOS_CREDENTIALS,
+    "agent": ("zk-mesos-agent", "mesos-agent", "mesos-agent-http"),
+    "autoscaler": ("mesos-scale",),
+}
 
 
 ################################################################################
@@ -644,10 +658,30 @@ def _role_policy_actions(iam, role_name: str) -> dict[str, dict]:
     return out
 
 
+def _allowed_actions(p: dict[str, dict], resource: str) -> set[str]:
+    """The actions the statements of `p` (Allow only: the roles have no Deny) grant on
+    `resource`, wildcards of Action and Resource matched as IAM does (conditions aside)."""
+    from fnmatch import fnmatchcase
+
+    out = set()
+    for st in p.values():
+        if any(fnmatchcase(resource, r) for r in st["resources"]):
+            out |= st["actions"]
+    return out
+
+
+def _credential_grants(p: dict[str, dict]) -> dict[str, set[str]]:
+    """Per Mesos credential, the S3 actions `p` grants on its object (only those granted)."""
+    obj = f"arn:aws:s3:::{DOMAIN}/{SHARED_CONFIG_KEY}"
+    grants = {c: {a for a in _allowed_actions(p, f"{obj}.{c}") if a.startswith("s3:")} for c in MESOS_CREDENTIALS}
+    return {c: a for c, a in grants.items() if a}
+
+
 def test_iam_least_privilege(deployed):
     iam = deployed.moto.client("iam")
     roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"]}
-    obj = f"arn:aws:s3:::{DOMAIN}/exhibitor/exhibitor.properties"
+    obj = f"arn:aws:s3:::{DOMAIN}/{SHARED_CONFIG_KEY}"
+    credential_arns = {c: f"{obj}.{c}" for c in MESOS_CREDENTIALS}
     for role in ROLES:
         (name,) = [n for n in roles if n.startswith(f"{CLUSTER}-{role}-")]
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
@@ -666,6 +700,29 @@ def test_iam_least_privilege(deployed):
         assert lb == {"actions": {"s3:ListBucket"}, "resources": {f"arn:aws:s3:::{DOMAIN}"}, "condition": None}
         listing = {"ListBucketSoMissingKeysAre404", "ListSharedConfigVersions"}
         assert not any("ListBucket" in a for sid, st in p.items() if sid not in listing for a in st["actions"])
+        # The Mesos credentials, granted by the policy as a whole (any statement, any wildcard):
+        # masters GetObject and PutObject on all seven, agents GetObject on their three,
+        # ZooKeeper nodes nothing.
+        readable = CREDENTIAL_READERS[role]
+        expected = {c: {"s3:GetObject", "s3:PutObject"} if role == "master" else {"s3:GetObject"} for c in readable}
+        assert _credential_grants(p) == expected, role
+        # ... through the two statements of their own, naming each object (no wildcard).
+        cred_sids = {sid for sid, st in p.items() if st["resources"] & set(credential_arns.values())}
+        if role == "master":
+            assert cred_sids == {"ReadMesosCredentials", "CreateMesosCredentials"}
+            assert p["ReadMesosCredentials"] == {
+                "actions": {"s3:GetObject"}, "resources": set(credential_arns.values()), "condition": None,
+            }
+            assert p["CreateMesosCredentials"] == {
+                "actions": {"s3:PutObject"}, "resources": set(credential_arns.values()), "condition": None,
+            }
+        elif role == "agent":
+            assert cred_sids == {"ReadMesosCredentials"} and "CreateMesosCredentials" not in p
+            assert p["ReadMesosCredentials"] == {
+                "actions": {"s3:GetObject"}, "resources": {credential_arns[c] for c in readable}, "condition": None,
+            }
+        else:
+            assert cred_sids == set() and "ReadMesosCredentials" not in p and "CreateMesosCredentials" not in p
         if role == "zookeeper":
             assert p["ReadSharedConfig"]["actions"] == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
             assert p["DiscoverEnsemble"]["actions"] == {
@@ -690,8 +747,15 @@ def test_iam_least_privilege(deployed):
             assert not any(r.endswith(".zk-super") for s in p.values() for r in s["resources"])
             assert "ZooKeeperBackups" not in p
             assert not any(".backups/" in r for s in p.values() for r in s["resources"])
-            assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
-            assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for a in all_actions)
+            assert not any(a.startswith("s3:Delete") for a in all_actions)
+            if role == "master":
+                # Writes: the credentials it creates, nothing else (a data key for them: SSE-KMS).
+                assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
+                assert {sid for sid, st in p.items() if any(a.startswith("s3:Put") for a in st["actions"])} == {
+                    "CreateMesosCredentials"}
+            else:
+                assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
+                assert not any(a.startswith("s3:Put") for a in all_actions)
 
     (auto,) = [n for n in roles if n.startswith(f"{CLUSTER}-autoscaler-")]
     p = _role_policy_actions(iam, auto)
@@ -699,6 +763,31 @@ def test_iam_least_privilege(deployed):
     assert agent_asg.endswith(f":autoScalingGroupName/{CLUSTER}-agent")
     attached = {a["PolicyName"] for a in iam.list_attached_role_policies(RoleName=auto)["AttachedPolicies"]}
     assert attached == {"AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"}
+    # S3: its own credential (GetObject only), and ListBucket so that a credential the masters
+    # have not created yet is a 404; nothing else of the bucket, not the shared config.
+    assert _credential_grants(p) == {"mesos-scale": {"s3:GetObject"}}
+    assert p["ReadMesosCredentials"] == {
+        "actions": {"s3:GetObject"}, "resources": {credential_arns["mesos-scale"]}, "condition": None,
+    }
+    assert p["ListBucketSoMissingKeysAre404"] == {
+        "actions": {"s3:ListBucket"}, "resources": {f"arn:aws:s3:::{DOMAIN}"}, "condition": None,
+    }
+    s3_sids = {sid for sid, st in p.items() if any(a.startswith("s3:") for a in st["actions"])}
+    assert s3_sids == {"ReadMesosCredentials", "ListBucketSoMissingKeysAre404"}, s3_sids
+    for other in (obj, f"{obj}.zk-super", f"{obj}.backups/x", f"arn:aws:s3:::{DOMAIN}/other"):
+        assert not {a for a in _allowed_actions(p, other) if a.startswith("s3:")}, other
+    # The bucket's key through S3 only (the bucket is SSE-KMS), decrypt only.
+    kms = p["UseBucketKeyThroughS3"]
+    assert kms["actions"] == {"kms:Decrypt"}
+    (kms_key,) = kms["resources"]
+    enc = deployed.moto.client("s3").get_bucket_encryption(Bucket=DOMAIN)["ServerSideEncryptionConfiguration"]
+    assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == kms_key
+    via = kms["condition"]["StringEquals"]["kms:ViaService"]
+    assert (via if isinstance(via, list) else [via]) == [f"s3.{REGION}.amazonaws.com"]
+    # The function learns where its credential is, never the credential itself.
+    fn = deployed.moto.client("lambda").get_function(FunctionName=f"{CLUSTER}-autoscaler")["Configuration"]
+    env = fn["Environment"]["Variables"]
+    assert env["MESOS_SCALE_CREDENTIAL"] == f"s3://{DOMAIN}/{SHARED_CONFIG_KEY}.mesos-scale"
 
 
 def _flow_table() -> set[tuple[str, str, str]]:
@@ -1101,8 +1190,9 @@ def test_least_privilege_enforced(deployed, tmp_path):
     assert moto.group_resources, "moto runs without moto_iam.py: group-scoped grants cannot be evaluated"
     boot_bin, scale_bin = _binary("MESOS_BOOT_BIN", "mesos-boot"), _binary("MESOS_SCALE_BIN", "mesos-scale")
     iam, s3, asg, ec2, sts = (moto.client(s) for s in ("iam", "s3", "autoscaling", "ec2", "sts"))
-    key = "exhibitor/exhibitor.properties"
+    key = SHARED_CONFIG_KEY
     secret = key + ".zk-super"
+    credentials = {c: f"{key}.{c}" for c in MESOS_CREDENTIALS}
     groups = {
         g["AutoScalingGroupName"].removeprefix(f"{CLUSTER}-"): g
         for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
@@ -1171,6 +1261,16 @@ def test_least_privilege_enforced(deployed, tmp_path):
             n3 = node[role]["s3"]
             assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=key)) == "NoSuchKey", role
             assert [o["Key"] for o in n3.list_objects_v2(Bucket=DOMAIN).get("Contents", [])] == ["exhibitor/other"], role
+        # Nor is any Mesos credential there yet: the masters' first GetObject of each finds
+        # nothing (404), as do the agents' and the autoscaler's of theirs; every other read is
+        # refused, object or not.
+        for role in (*ROLES, "autoscaler"):
+            n3 = node[role]["s3"]
+            for c, k in credentials.items():
+                want = "NoSuchKey" if c in CREDENTIAL_READERS[role] else "AccessDenied"
+                assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=k)) == want, (role, c)
+        assert [o["Key"] for o in node["autoscaler"]["s3"].list_objects_v2(Bucket=DOMAIN).get("Contents", [])] == [
+            "exhibitor/other"]
 
         # ZooKeeper node: reads the missing shared config and secret (404), lists the key's
         # versions, creates both, reads its tags and its group (DescribeTags, Describe*).
@@ -1213,6 +1313,43 @@ def test_least_privilege_enforced(deployed, tmp_path):
             assert _denied(lambda: node[role]["autoscaling"].set_desired_capacity(
                 AutoScalingGroupName=f"{CLUSTER}-agent", DesiredCapacity=desired)) == "AccessDenied", role
         assert zk3.get_object(Bucket=DOMAIN, Key=key)["Body"].read().decode() == cfg  # unchanged
+
+        # The Mesos credentials: a master creates each one that its mesos-boot has not (a
+        # create-only PutObject, If-None-Match: *; a second create is S3's 412, not IAM's
+        # refusal) and reads all seven.
+        m3 = node["master"]["s3"]
+        created = {}
+        for c, k in credentials.items():
+            first = _denied(lambda: m3.get_object(Bucket=DOMAIN, Key=k))
+            assert first in ("NoSuchKey", "allowed"), (c, first)  # allowed: mesos-boot made it
+            if first == "NoSuchKey":
+                m3.put_object(Bucket=DOMAIN, Key=k, Body=f"test credential {c}\n".encode(), IfNoneMatch="*")
+            created[c] = m3.get_object(Bucket=DOMAIN, Key=k)["Body"].read()
+            assert created[c], c
+            assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=k, Body=b"x", IfNoneMatch="*")) == "PreconditionFailed", c
+            assert _denied(lambda: m3.delete_object(Bucket=DOMAIN, Key=k)) == "AccessDenied", c
+        # ... and no other key beside the shared config (the grant names the seven objects).
+        assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=key + ".mesos-other", Body=b"x", IfNoneMatch="*")) == (
+            "AccessDenied")
+        assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=key + ".mesos-agent/x", Body=b"x")) == "AccessDenied"
+        # Agents read their three (the read-only ZooKeeper digest, registration, their own HTTP
+        # endpoints), not the masters', the autoscaler's, the operators' or the frameworks', and
+        # write none; ZooKeeper nodes read and write none.
+        for role in ("agent", "zookeeper"):
+            n3 = node[role]["s3"]
+            for c, k in credentials.items():
+                if c in CREDENTIAL_READERS[role]:
+                    assert n3.get_object(Bucket=DOMAIN, Key=k)["Body"].read() == created[c], (role, c)
+                else:
+                    assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=k)) == "AccessDenied", (role, c)
+                    assert _denied(lambda: n3.head_object(Bucket=DOMAIN, Key=k)) in ("403", "AccessDenied"), (role, c)
+                assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=k, Body=b"x")) == "AccessDenied", (role, c)
+                assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=k, Body=b"x", IfNoneMatch="*")) == (
+                    "AccessDenied"), (role, c)
+                assert _denied(lambda: n3.delete_object(Bucket=DOMAIN, Key=k)) == "AccessDenied", (role, c)
+        assert CREDENTIAL_READERS["zookeeper"] == ()
+        for c, k in credentials.items():  # nobody overwrote them
+            assert m3.get_object(Bucket=DOMAIN, Key=k)["Body"].read() == created[c], c
         # Each node completes the launch hook of its own group only (past authorization, moto
         # 5.2.5 fails CompleteLifecycleAction, which it does not implement: not AccessDenied).
         for role, other in zip(ROLES, ROLES[1:] + ROLES[:1]):
@@ -1247,7 +1384,17 @@ def test_least_privilege_enforced(deployed, tmp_path):
             }])) == "AccessDenied"
         assert _denied(lambda: auto.terminate_instance_in_auto_scaling_group(
             InstanceId=zk_instance, ShouldDecrementDesiredCapacity=False)) == "AccessDenied"
-        assert _denied(lambda: node["autoscaler"]["s3"].get_object(Bucket=DOMAIN, Key=key)) == "AccessDenied"
+        # S3: its own credential, read-only; no other credential, not the shared config.
+        auto3 = node["autoscaler"]["s3"]
+        assert auto3.get_object(Bucket=DOMAIN, Key=credentials["mesos-scale"])["Body"].read() == created["mesos-scale"]
+        for c, k in credentials.items():
+            if c != "mesos-scale":
+                assert _denied(lambda: auto3.get_object(Bucket=DOMAIN, Key=k)) == "AccessDenied", c
+            assert _denied(lambda: auto3.put_object(Bucket=DOMAIN, Key=k, Body=b"x")) == "AccessDenied", c
+            assert _denied(lambda: auto3.put_object(Bucket=DOMAIN, Key=k, Body=b"x", IfNoneMatch="*")) == "AccessDenied", c
+            assert _denied(lambda: auto3.delete_object(Bucket=DOMAIN, Key=k)) == "AccessDenied", c
+        for other in (key, secret, backup, "exhibitor/other"):
+            assert _denied(lambda: auto3.get_object(Bucket=DOMAIN, Key=other)) == "AccessDenied", other
     finally:
         moto.enforce_iam(False)
         imds.stop()

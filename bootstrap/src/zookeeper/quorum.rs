@@ -373,12 +373,24 @@ pub fn leader_child(children: &[String]) -> Option<&String> {
 pub async fn connect(
     hosts: &str,
 ) -> std::result::Result<zookeeper_client::Client, zookeeper_client::Error> {
-    zookeeper_client::Client::connector()
+    connect_as(hosts, None).await
+}
+
+/// Connects to ZooKeeper authenticated as every credential of `auth` (digest scheme; the
+/// current one and those still accepted, so an ACL written before a rotation still lets the
+/// session in).
+pub async fn connect_as(
+    hosts: &str,
+    auth: Option<&crate::credentials::Credentials>,
+) -> std::result::Result<zookeeper_client::Client, zookeeper_client::Error> {
+    let mut c = zookeeper_client::Client::connector()
         .with_session_timeout(Duration::from_secs(10))
         .with_connection_timeout(Duration::from_secs(3))
-        .with_readonly(false)
-        .connect(hosts)
-        .await
+        .with_readonly(false);
+    for cred in auth.into_iter().flat_map(|a| a.all()) {
+        c = c.with_auth("digest", &cred.zk_auth());
+    }
+    c.connect(hosts).await
 }
 
 /// One look for the leading master. `Err` when ZooKeeper cannot be reached.
@@ -405,7 +417,13 @@ pub async fn find_leader(
 
 /// Waits until a leading master is registered. Exit class: 3 when ZooKeeper never answered,
 /// 4 when it did but no master leads before the deadline.
-pub async fn wait_leader(hosts: &str, zk_path: &str, deadline: Instant) -> Result<MasterInfo> {
+/// `auth`: the digest credentials to connect with (`/mesos`'s ACL lets no one else list it).
+pub async fn wait_leader(
+    hosts: &str,
+    zk_path: &str,
+    auth: Option<&crate::credentials::Credentials>,
+    deadline: Instant,
+) -> Result<MasterInfo> {
     let client: RefCell<Option<zookeeper_client::Client>> = RefCell::new(None);
     let connected = Cell::new(false);
     let (client, connected) = (&client, &connected);
@@ -417,7 +435,7 @@ pub async fn wait_leader(hosts: &str, zk_path: &str, deadline: Instant) -> Resul
             let existing = client.borrow().clone();
             let c = match existing {
                 Some(c) => c,
-                None => match connect(hosts).await {
+                None => match connect_as(hosts, auth).await {
                     Ok(c) => c,
                     Err(e) => return Attempt::Again(format!("ZooKeeper {hosts}: {e}")),
                 },

@@ -212,6 +212,7 @@ impl Reconciler {
             config: cfg,
             myid: Some(self.myid),
             zk_super_digest: Some(secret.super_digest()),
+            mesos: None,
         };
         let mut outputs = crate::render::plan(&node, &templates).map_err(|f| f.message)?;
         crate::render::adopt_zookeeper_rewrites(&self.root, &mut outputs);

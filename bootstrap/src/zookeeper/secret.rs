@@ -8,16 +8,10 @@
 //! on the JVM's command line; mesos-boot authenticates as `super` with the secret itself. It is never in user-data or in the AMI:
 //! who can read the object is the ZooKeeper instance role (see terraform/modules/node).
 
-use std::time::Duration;
-
-use base64::Engine;
-use rand::RngCore;
-use sha1::{Digest, Sha1};
 use tokio::time::Instant;
 
-use crate::failure::{Failure, Result};
-use crate::retry::{self, Attempt};
-use crate::shared_config::{Store, StoreError};
+use crate::failure::Result;
+use crate::shared_config::Store;
 
 /// Suffix of the secret's object name after the shared config's.
 pub const SUFFIX: &str = ".zk-super";
@@ -48,18 +42,15 @@ impl Secret {
 
     /// A new random secret (256 bits, hex).
     pub fn generate() -> Secret {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Secret(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Secret(crate::credentials::random_secret())
     }
 
     /// `super:<base64(sha1("super:<secret>"))>`, what ZooKeeper's DigestAuthenticationProvider
     /// compares against.
     pub fn super_digest(&self) -> String {
-        let hash = Sha1::digest(format!("super:{}", self.0).as_bytes());
         format!(
             "super:{}",
-            base64::engine::general_purpose::STANDARD.encode(hash)
+            crate::credentials::zk_digest_hash("super", &self.0)
         )
     }
 
@@ -71,48 +62,14 @@ impl Secret {
 
 /// Reads the secret next to `shared`, creating it when it does not exist yet.
 pub async fn ensure(shared: &Store, deadline: Instant) -> Result<Secret> {
-    let store = shared.private_sibling(SUFFIX);
-    let url = store.location().to_string();
-    let got = retry::until(
-        "zookeeper secret",
+    crate::credentials::ensure_object(
+        &shared.private_sibling(SUFFIX),
         deadline,
-        Duration::from_secs(2),
-        || async {
-            match store.read().await {
-                Ok(Some(snap)) => match Secret::parse(&snap.text, &url) {
-                    Ok(s) => Attempt::Done(s),
-                    Err(e) => Attempt::Fail(Failure::bad_input(e)),
-                },
-                Ok(None) => {
-                    let secret = Secret::generate();
-                    match store.write(&format!("{}\n", secret.0), None).await {
-                        Ok(_) => {
-                            tracing::info!(object = %url, "created the ZooKeeper superuser secret");
-                            Attempt::Done(secret)
-                        }
-                        // Another node created it first: read theirs.
-                        Err(StoreError::Conflict(_)) => {
-                            Attempt::Again(Failure::unreachable(format!("{url}: creation raced")))
-                        }
-                        Err(e @ StoreError::Unreachable(..)) => {
-                            Attempt::Again(Failure::unreachable(e.to_string()))
-                        }
-                        Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
-                    }
-                }
-                Err(e @ StoreError::Unreachable(..)) => {
-                    Attempt::Again(Failure::unreachable(e.to_string()))
-                }
-                Err(e) => Attempt::Fail(Failure::bad_input(e.to_string())),
-            }
-        },
+        "ZooKeeper superuser secret",
+        || format!("{}\n", Secret::generate().0),
+        Secret::parse,
     )
-    .await;
-    got.map_err(|last| {
-        last.unwrap_or_else(|| {
-            Failure::unreachable(format!("{url}: no answer before the deadline"))
-        })
-    })
+    .await
 }
 
 /// Reads the existing secret (serve: it never creates one).
@@ -129,6 +86,7 @@ pub async fn read(shared: &Store) -> std::result::Result<Secret, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn digest_is_zookeepers() {

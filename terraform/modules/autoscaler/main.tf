@@ -1,7 +1,13 @@
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   name = "${var.cluster_name}-autoscaler"
+
+  bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
+  # The HTTP principal the autoscaler authenticates to the masters with: created by the masters'
+  # mesos-boot beside the shared config; the function reads it at run time (never Terraform).
+  credential_key = "${var.shared_config_key}.mesos-scale"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -74,6 +80,34 @@ data "aws_iam_policy_document" "this" {
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
+
+  # Its own credential only: none of the other Mesos credentials, not the shared config.
+  statement {
+    sid       = "ReadMesosCredentials"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${local.credential_key}"]
+  }
+
+  # As on the nodes (modules/node): S3 answers a missing key (the masters have not created the
+  # credential yet) with 404 only to a caller that may s3:ListBucket the bucket, else 403. An
+  # s3:prefix condition would not count: GetObject carries no prefix. Names only, no contents.
+  statement {
+    sid       = "ListBucketSoMissingKeysAre404"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  # The bucket is SSE-KMS encrypted: reading the credential decrypts its data key, through S3.
+  statement {
+    sid       = "UseBucketKeyThroughS3"
+    actions   = ["kms:Decrypt"]
+    resources = [var.bucket_kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${data.aws_region.current.name}.amazonaws.com"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -113,6 +147,8 @@ resource "aws_lambda_function" "this" {
       MESOS_CLUSTER  = var.cluster_name
       MESOS_MASTER   = var.master_url
       AGENT_ASG_NAME = var.agent_asg_name
+      # Where the credential is, not the credential: the function reads it from S3.
+      MESOS_SCALE_CREDENTIAL = "s3://${var.bucket_name}/${local.credential_key}"
     })
   }
 

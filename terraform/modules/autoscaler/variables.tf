@@ -108,6 +108,36 @@ variable "agent_asg_arn" {
   }
 }
 
+variable "bucket_name" {
+  description = "Name of the cluster bucket, where the masters' mesos-boot creates the autoscaler's HTTP credential (`<shared_config_key>.mesos-scale`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be an S3 bucket name."
+  }
+}
+
+variable "shared_config_key" {
+  description = "Key of the shared-config object in the bucket; the credential is `<shared_config_key>.mesos-scale` beside it (`MESOS_SCALE_CREDENTIAL`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.shared_config_key)) && !startswith(var.shared_config_key, "/")
+    error_message = "shared_config_key must be a relative S3 key of safe characters."
+  }
+}
+
+variable "bucket_kms_key_arn" {
+  description = "KMS key that encrypts the bucket (the function may decrypt with it through S3 only)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.bucket_kms_key_arn))
+    error_message = "bucket_kms_key_arn must be a KMS key ARN."
+  }
+}
+
 variable "environment" {
   description = "Extra environment variables of the function (policy knobs of the autoscaler)."
   type        = map(string)

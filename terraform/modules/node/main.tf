@@ -43,6 +43,25 @@ locals {
 
   # The ZooKeeper superuser secret that authenticates reconfig (created by mesos-boot).
   secret_key = "${var.shared_config_key}.zk-super"
+
+  # The Mesos credentials beside the shared config (`<key>.<suffix>`): the masters' mesos-boot
+  # creates each one once (a GetObject that finds nothing, then a PutObject with
+  # If-None-Match: *) and reads all of them at every boot; the agents read theirs only.
+  # ZooKeeper nodes (and the autoscaler but for mesos-scale, see modules/autoscaler) get none.
+  mesos_credentials = {
+    zookeeper = []
+    master = [
+      "zk-mesos-master",  # ZooKeeper digest credential of the masters
+      "zk-mesos-agent",   # read-only ZooKeeper digest credential of the agents
+      "mesos-agent",      # CRAM-MD5 credential the agents register with
+      "mesos-agent-http", # HTTP credential of the agents' own operator endpoints
+      "mesos-scale",      # HTTP principal of the autoscaler Lambda
+      "mesos-operator",   # HTTP principal of human operators
+      "mesos-framework",  # principal frameworks register with
+    ]
+    agent = ["zk-mesos-agent", "mesos-agent", "mesos-agent-http"]
+  }
+  credential_arns = [for c in local.mesos_credentials[var.role] : "${local.object_arn}.${c}"]
 }
 
 ################################################################################
@@ -113,9 +132,11 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Writers (ZooKeeper nodes: the shared config, the secret, the backups; masters: the Mesos
+  # credentials) also need a data key: the bucket's default encryption is SSE-KMS.
   statement {
     sid       = "UseBucketKeyThroughS3"
-    actions   = var.role == "zookeeper" ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+    actions   = var.role == "agent" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
     condition {
       test     = "StringEquals"
@@ -155,6 +176,27 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Masters: every Mesos credential; agents: the three they use (ZooKeeper read-only digest,
+  # registration, their own HTTP endpoints), never the masters', operators', frameworks' or
+  # autoscaler's. ZooKeeper nodes: none.
+  dynamic "statement" {
+    for_each = length(local.credential_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadMesosCredentials"
+      actions   = ["s3:GetObject"]
+      resources = local.credential_arns
+    }
+  }
+
+  # Masters only: create the credentials (mesos-boot writes each with If-None-Match: *, once).
+  dynamic "statement" {
+    for_each = var.role == "master" ? [1] : []
+    content {
+      sid       = "CreateMesosCredentials"
+      actions   = ["s3:PutObject"]
+      resources = local.credential_arns
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
