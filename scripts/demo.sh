@@ -89,7 +89,8 @@ boot_zookeepers() {
 boot_zookeepers "" boot
 echo "demo: the ensemble has quorum"
 
-echo "demo: rendering a Mesos master (3 masters, so quorum 2) once ZooKeeper has quorum"
+echo "demo: rendering a Mesos master (3 masters, so quorum 2) once ZooKeeper has quorum; its first"
+echo "demo: boot creates the cluster's ZooKeeper and Mesos credentials (see README, Threat model)"
 "$bin" --role master --masters 3 --ip "$master_ip" --root "$demo/master" "${common[@]}" --no-start
 echo "demo: rendering a Mesos agent (--no-wait: no Mesos master runs here to lead)"
 "$bin" --role agent --ip "$agent_ip" --zone local-a --attributes "rack:demo" --root "$demo/agent" \
@@ -97,8 +98,11 @@ echo "demo: rendering a Mesos agent (--no-wait: no Mesos master runs here to lea
 
 for f in zk1/etc/zookeeper/conf/zoo.cfg zk1/etc/zookeeper/conf/zoo.cfg.dynamic \
          master/etc/mesos-boot/mesos-master.env agent/etc/mesos-boot/mesos-agent.env; do
-  echo; echo "=== $demo/$f"; cat "$demo/$f"
+  # The secrets in the ZooKeeper URLs are shown as <secret>.
+  echo; echo "=== $demo/$f"; sed -E 's#(zk://[^:/@]+:)[^@]+@#\1<secret>@#' "$demo/$f"
 done
+echo; echo "=== the credentials the master created beside the shared config (principals only)"
+"$bin" credentials list "file://$config"
 echo; echo "=== mesos-boot status (zookeeper node 2)"
 "$bin" status --root "$demo/zk2"
 

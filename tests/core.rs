@@ -1036,3 +1036,67 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
         "list never shows a secret"
     );
 }
+
+/// Issue 13, item 4: the Exhibitor API only reads. Exhibitor's endpoints that change state
+/// (config set, rolling set, restart, stop) are not served, nor is any other method on the
+/// ones that read; asking changes nothing (the shared config stays at its version, ZooKeeper
+/// keeps serving).
+#[test]
+fn the_exhibitor_api_changes_nothing_whatever_it_is_asked() {
+    use mesos_boot_tests::http;
+    let e = ensemble();
+    let node = &e.nodes[1];
+    let _serve = serve(
+        node,
+        &[
+            "--reconcile-interval",
+            "0s",
+            "--backup-period",
+            "0s",
+            "--listen",
+            &format!("{}:18080", node.ip),
+        ],
+    );
+    let base = format!("http://{}:18080", node.ip);
+    poll_until(Duration::from_secs(30), "serve answers", || {
+        http::get(&format!("{base}/health"), &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .unwrap();
+    let (bucket, key) = e.url["s3://".len()..].split_once('/').unwrap();
+    let version = || block_on(Moto::shared().get_object(bucket, key)).unwrap().1;
+    let before = version();
+    let body = br#"{"serversSpec":"1:10.9.9.9","clientPort":"2181"}"#;
+    for (method, path) in [
+        ("POST", "/exhibitor/v1/config/set"),
+        ("PUT", "/exhibitor/v1/config/set"),
+        ("POST", "/exhibitor/v1/config/rolling-set"),
+        ("GET", "/exhibitor/v1/control/restart"),
+        ("GET", "/exhibitor/v1/control/stop"),
+        ("GET", "/exhibitor/v1/cluster/restart/localhost"),
+        ("GET", "/exhibitor/v1/cluster/stop/localhost"),
+        ("POST", "/exhibitor/v1/cluster/list"),
+        ("DELETE", "/exhibitor/v1/cluster/state"),
+        ("PUT", "/exhibitor/v1/config/get-state"),
+        ("POST", "/metrics"),
+    ] {
+        let r = http::request(
+            method,
+            &format!("{base}{path}"),
+            &[("Content-Type", "application/json")],
+            body,
+        )
+        .unwrap();
+        assert!(
+            r.status == 404 || r.status == 405,
+            "{method} {path} answered {}: it must not exist",
+            r.status
+        );
+    }
+    assert_eq!(version(), before, "the shared config was not written");
+    assert!(
+        mesos_boot_tests::zk::mode(&node.client_addr()).is_some(),
+        "ZooKeeper still serves"
+    );
+}
