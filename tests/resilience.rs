@@ -741,19 +741,30 @@ fn env_file(node: &Node, path: &str) -> Vec<(String, String)> {
 /// A Mesos daemon (the emulator, as `mesos-master` / `mesos-agent`) started with a node's
 /// rendered environment; its work directory under the node's root.
 fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child {
+    mesos_daemon_with(node, role, env_path, &[], role)
+}
+
+/// [`mesos_daemon`] with `extra` environment over the rendered one, logging to `<log>.log`.
+fn mesos_daemon_with(
+    node: &Node,
+    role: &str,
+    env_path: &str,
+    extra: &[(&str, String)],
+    log: &str,
+) -> std::process::Child {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-emulator"));
     cmd.arg(role)
         .envs(env_file(node, env_path))
         .env(
             "MESOS_WORK_DIR",
-            node.root.join(format!("var/lib/mesos/{role}")),
+            node.root.join(format!("var/lib/mesos/{log}")),
         )
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(node.root.join(format!("{role}.log"))).unwrap());
+        .stderr(std::fs::File::create(node.root.join(format!("{log}.log"))).unwrap());
     mesos_boot_tests::proc::spawn_bound(cmd).expect("spawn the Mesos emulator")
 }
 
-/// `/master/state` of a master at `ip:5050`.
 /// `/master/state`, asked with `auth` (the masters' read-only endpoints want a credential).
 fn master_state(ip: std::net::Ipv4Addr, auth: &str) -> Option<serde_json::Value> {
     let r = mesos_boot_tests::http::get(
@@ -840,6 +851,40 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
         registered(agent.ip).then_some(())
     })
     .unwrap();
+    // An agent without the agents' secret authenticates in vain and is never registered (the
+    // master drops its registration, as Mesos does).
+    let impostor = net::alloc_ip();
+    let wrong = agent.root.join("wrong-credential.json");
+    std::fs::write(
+        &wrong,
+        r#"{"principal":"agent","secret":"0000000000000000000000000000000000"}"#,
+    )
+    .unwrap();
+    let mut impostor_daemon = mesos_daemon_with(
+        &agent,
+        "agent",
+        "/etc/mesos-boot/mesos-agent.env",
+        &[
+            ("MESOS_IP", impostor.to_string()),
+            ("MESOS_CREDENTIAL", wrong.display().to_string()),
+        ],
+        "impostor",
+    );
+    poll_until(LONG, "the impostor refused", || {
+        master
+            .file("/master.log")
+            .contains(&format!(
+                "authentication of slave(1)@{impostor}:5051 as \"agent\" refused"
+            ))
+            .then_some(())
+    })
+    .unwrap();
+    assert!(
+        !registered(impostor),
+        "an agent with a wrong secret registered: {}",
+        master.file("/master.log")
+    );
+    mesos_boot_tests::proc::terminate_child(&mut impostor_daemon, Duration::from_secs(2));
 
     let originals: Vec<String> = members.iter().map(|(n, _)| n.ip.to_string()).collect();
     for round in 0..3 {
