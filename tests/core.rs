@@ -163,7 +163,16 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         credential(&e.url, "zk-mesos-master"),
         e.connect_string()
     );
-    assert!(env.contains(&format!("MESOS_ZK=\"{zk}\"\n")), "{env}");
+    // The credential stays in the 0600 file: Mesos is given the file, not the URL.
+    let zk_file = node.root.join("etc/mesos/zk");
+    assert!(
+        env.contains(&format!("MESOS_ZK=\"file://{}\"\n", zk_file.display())),
+        "{env}"
+    );
+    assert!(
+        !env.contains(credential(&e.url, "zk-mesos-master").as_str()),
+        "{env}"
+    );
     assert_eq!(node.file("/etc/mesos/zk"), format!("{zk}\n"));
     for f in [
         "etc/mesos/zk",
@@ -281,11 +290,18 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     );
     assert!(
         env.contains(&format!(
-            "MESOS_MASTER=\"zk://{}@{}/mesos-agent-test\"\n",
-            credential(&e.url, "zk-mesos-agent"),
-            e.connect_string()
+            "MESOS_MASTER=\"file://{}\"\n",
+            node.root.join("etc/mesos/zk").display()
         )),
         "{env}"
+    );
+    assert_eq!(
+        node.file("/etc/mesos/zk"),
+        format!(
+            "zk://{}@{}/mesos-agent-test\n",
+            credential(&e.url, "zk-mesos-agent"),
+            e.connect_string()
+        )
     );
 }
 

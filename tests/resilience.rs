@@ -811,12 +811,11 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
     let master = mesos_node("master");
     let agent = mesos_node("agent");
     let zk_url = |cred: &str| format!("zk://{}@{endpoint}/mesos", credential(&url, cred));
-    assert!(master
-        .file("/etc/mesos-boot/mesos-master.env")
-        .contains(&format!("MESOS_ZK=\"{}\"", zk_url("zk-mesos-master"))));
-    assert!(agent
-        .file("/etc/mesos-boot/mesos-agent.env")
-        .contains(&format!("MESOS_MASTER=\"{}\"", zk_url("zk-mesos-agent"))));
+    assert_eq!(
+        master.file("/etc/mesos/zk").trim(),
+        zk_url("zk-mesos-master")
+    );
+    assert_eq!(agent.file("/etc/mesos/zk").trim(), zk_url("zk-mesos-agent"));
     let operator = mesos::basic(&credential(&url, "mesos-operator"));
     let agent_http = mesos::basic(&credential(&url, "mesos-agent-http"));
     let master_state = |ip| master_state(ip, &operator);

@@ -277,14 +277,12 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
     let quorum = master_ids.len() / 2 + 1;
     for m in &masters {
         // The sample tags masters and agents with the ZooKeeper NLB's name (mesos:zk-endpoint).
-        assert!(
-            m.file("/etc/mesos-boot/mesos-master.env")
-                .contains(&format!(
-                    "MESOS_ZK=\"zk://{}@zookeeper.{CLUSTER}.{TOP_FQDN}:2181/mesos\"\n",
-                    credential(&url, "zk-mesos-master")
-                )),
-            "{}",
-            m.file("/etc/mesos-boot/mesos-master.env")
+        assert_eq!(
+            m.file("/etc/mesos/zk"),
+            format!(
+                "zk://{}@zookeeper.{CLUSTER}.{TOP_FQDN}:2181/mesos\n",
+                credential(&url, "zk-mesos-master")
+            )
         );
         assert!(
             m.file("/etc/mesos-boot/mesos-master.env")

@@ -383,6 +383,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
                 "zk_url": mesos_zk_url(s, node.config, &secrets.zk.current)?,
+                "zk_file": at(node.root, paths::MESOS_ZK),
                 "credentials": at(node.root, paths::MASTER_CREDENTIALS),
                 "authenticate_http_readonly": s.http_readonly_auth,
                 "quorum": master_quorum(masters),
@@ -441,6 +442,7 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
                 "zk_url": mesos_zk_url(s, node.config, &secrets.zk.current)?,
+                "zk_file": at(node.root, paths::MESOS_ZK),
                 "credential": at(node.root, paths::AGENT_CREDENTIAL),
                 "http_credentials": at(node.root, paths::AGENT_HTTP_CREDENTIALS),
                 "authenticate_http_readonly": s.http_readonly_auth,
@@ -922,8 +924,8 @@ mod tests {
         assert_eq!(
             all.matches("@zookeeper.prod.example.com:2181/mesos")
                 .count(),
-            4,
-            "MESOS_ZK, MESOS_MASTER and both /etc/mesos/zk: {all}"
+            2,
+            "both /etc/mesos/zk (the env files name the file): {all}"
         );
         assert!(
             !all.contains(":2181,"),
@@ -959,8 +961,17 @@ mod tests {
                 "{env}"
             );
             assert!(
-                env.contains("zk://mesos-"),
-                "a digest credential in the URL: {env}"
+                env.contains("=\"file:///etc/mesos/zk\""),
+                "Mesos reads the ZooKeeper URL from the file: {env}"
+            );
+            let zk = &out
+                .iter()
+                .find(|o| o.path == paths::MESOS_ZK)
+                .unwrap()
+                .content;
+            assert!(
+                zk.starts_with("zk://mesos-"),
+                "a digest credential in the URL: {zk}"
             );
             let mut off = extra.clone();
             off.push(("http-readonly-auth", "false"));

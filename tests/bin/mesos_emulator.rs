@@ -5,7 +5,7 @@
 //! (`MESOS_<FLAG>`, see the configuration docs) and behaves as documented where the rest of the
 //! system can see it:
 //!
-//! * master: `MESOS_ZK` (`zk://host:port,.../path`) is required, and then so are `MESOS_QUORUM`
+//! * master: `MESOS_ZK` (`zk://host:port,.../path`, or `file:///path` of a file holding it) is required, and then so are `MESOS_QUORUM`
 //!   and `MESOS_WORK_DIR` (Mesos refuses to start without them: the replicated log); it binds
 //!   `MESOS_IP:MESOS_PORT` (5050), registers a replicated-log replica under `<path>/log_replicas/`
 //!   and contends for leadership with an ephemeral sequential `<path>/json.info_<seq>` holding
@@ -54,6 +54,18 @@ fn env(name: &str) -> Option<String> {
 
 fn required(name: &str, why: &str) -> anyhow::Result<String> {
     env(name).with_context(|| format!("{name} is required ({why})"))
+}
+
+/// A flag's value, or what the file a `file:///path` value names holds (Mesos' `--zk` and
+/// `--master` take either).
+fn from_file(name: &str, value: String) -> anyhow::Result<String> {
+    match value.strip_prefix("file://") {
+        Some(path) => Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("{name}={value}"))?
+            .trim()
+            .to_string()),
+        None => Ok(value),
+    }
 }
 
 /// `zk://h1:2181,h2:2181/mesos` → (`h1:2181,h2:2181`, `/mesos`).
@@ -357,7 +369,7 @@ async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: Stri
 }
 
 async fn run_master() -> anyhow::Result<()> {
-    let zk_url = required("MESOS_ZK", "the master's --zk")?;
+    let zk_url = from_file("MESOS_ZK", required("MESOS_ZK", "the master's --zk")?)?;
     let (hosts, path) = parse_zk(&zk_url)?;
     let quorum: usize = required("MESOS_QUORUM", "--quorum must be given with --zk")?
         .parse()
@@ -505,7 +517,10 @@ fn attributes(spec: &str) -> Value {
 }
 
 async fn run_agent() -> anyhow::Result<()> {
-    let master = required("MESOS_MASTER", "the agent's --master")?;
+    let master = from_file(
+        "MESOS_MASTER",
+        required("MESOS_MASTER", "the agent's --master")?,
+    )?;
     let work_dir = required("MESOS_WORK_DIR", "the agent's --work_dir")?;
     let (ip, port) = ip_port(5051)?;
     let hostname = env("MESOS_HOSTNAME").unwrap_or_else(|| ip.to_string());
