@@ -70,13 +70,13 @@ PROPS
 fi
 
 common=(--no-imds --cluster demo --shared-config "file://$config" --timeout 120s)
-echo "demo: booting 3 ZooKeeper nodes at once (logs: $demo/zk*/boot.log)"
+echo "demo: booting 3 ZooKeeper nodes at once, with quorum TLS and a TLS client port (--zk-tls; logs: $demo/zk*/boot.log)"
 # Boots the 3 ZooKeeper nodes at once: instance ids zk<n><$1>, logs in zk<n>.<$2>.log.
 boot_zookeepers() {
   local n i pids=()
   for n in 1 2 3; do
     "$bin" --role zookeeper --ip "${ips[$((n - 1))]}" --instance-id "zk$n$1" --root "$demo/zk$n" \
-      "${common[@]}" --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" \
+      "${common[@]}" --zk-tls true --start-command "$repo/tests/harness/zk-start.sh \"\$MESOS_BOOT_ROOT\"" \
       2>"$demo/zk$n.$2.log" &
     pids+=($!)
   done
@@ -103,6 +103,12 @@ for f in zk1/etc/zookeeper/conf/zoo.cfg zk1/etc/zookeeper/conf/zoo.cfg.dynamic \
 done
 echo; echo "=== the credentials the master created beside the shared config (principals only)"
 "$bin" credentials list "file://$config"
+echo; echo "=== the ZooKeeper TLS CA the first ZooKeeper boot created beside the shared config (never its key)"
+"$bin" zk-tls list "file://$config"
+"$bin" zk-tls trust "file://$config" >"$demo/zk-ca.pem"
+echo; echo "=== a TLS client on ${ips[0]}:2281, checking the server against the cluster CA ($demo/zk-ca.pem)"
+printf srvr | openssl s_client -quiet -verify_return_error -CAfile "$demo/zk-ca.pem" \
+  -verify_ip "${ips[0]}" -connect "${ips[0]}:2281" 2>&1 | grep -E '^(verify|Mode|Zxid)' | sed 's/^/  /'
 echo; echo "=== mesos-boot status (zookeeper node 2)"
 "$bin" status --root "$demo/zk2"
 

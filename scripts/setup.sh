@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # `setup.sh demo` installs only what the demo needs.
 mode=${1:-all}
-pkgs=(zookeeper curl)
+# openssl: the demo's TLS client (ZooKeeper's secure port).
+pkgs=(zookeeper curl openssl)
 [ "$mode" = demo ] || pkgs+=(musl-tools packer systemd iproute2)
 # The booted-image test and demo (tests/image.rs, scripts/demo-image.sh): debootstrap builds the
 # image, systemd-nspawn (systemd-container) boots it. --no-install-recommends keeps

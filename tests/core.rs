@@ -568,7 +568,14 @@ fn check_image_accepts_a_complete_image_and_names_what_is_missing() {
     ] {
         put(program, "#!/bin/sh\n", 0o755);
     }
-    put("/usr/share/java/zookeeper.jar", "", 0o644);
+    for jar in [
+        "zookeeper",
+        "netty-codec",
+        "netty-resolver",
+        "netty-transport-native-unix-common",
+    ] {
+        put(&format!("/usr/share/java/{jar}.jar"), "", 0o644);
+    }
     put("/etc/zookeeper/conf/environment", "", 0o644);
     for t in std::fs::read_dir(repo.join("bootstrap/templates"))
         .unwrap()

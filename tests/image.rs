@@ -891,6 +891,19 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
             assert_eq!(rec["membership"], "formed", "{}", c.name);
             assert_eq!(c.unit("zookeeper"), "active/success");
             assert_eq!(c.unit("mesos-boot-serve"), "active/success");
+            // The sample's quorum TLS (mesos:zk-tls): the ensemble above formed over it, and
+            // Mesos reached ZooKeeper through Netty's factory with the jars the unit adds.
+            let zoo = c
+                .exec("cat /etc/zookeeper/conf/zoo.cfg")
+                .unwrap_or_default();
+            assert!(zoo.contains("\nsslQuorum=true\n"), "{}: {zoo}", c.name);
+            let key = c.exec("stat -c %a:%U /etc/zookeeper/tls/node.pem");
+            assert_eq!(
+                key.as_deref().map(str::trim),
+                Some("600:zookeeper"),
+                "{}",
+                c.name
+            );
         }
     }
     // One leading master; every agent registered with it.

@@ -90,12 +90,7 @@ fn a_dead_member_is_replaced_by_reconfig_while_a_client_keeps_writing() {
     )
     .unwrap();
     let acked = writer.finish();
-    let stored = children(&fresh.client_addr(), "/writer");
-    let lost: Vec<u64> = acked
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !stored.contains(n))
-        .collect();
+    let lost = lost_writes(&acked, &fresh.client_addr());
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     assert!(
         acked.iter().any(|(_, at)| *at > joined_at),

@@ -1,6 +1,6 @@
 //! The boot pipeline, one named step each:
 //! identity → settings → shared config → membership (ZooKeeper) / credentials (Mesos) →
-//! render → wait (before start) → `/mesos` ACL (masters) → start → join (ZooKeeper, by
+//! TLS CA (ZooKeeper with `mesos:zk-tls`) → render → wait (before start) → `/mesos` ACL (masters) → start → join (ZooKeeper, by
 //! reconfig) → wait (after start) → record.
 //!
 //! ZooKeeper membership is one step of its own ([`crate::zookeeper::membership`]); a member
@@ -27,7 +27,7 @@ use crate::settings::{self, Raw, Role, Settings};
 use crate::shared_config::{Location, SharedConfig, Snapshot, Store, StoreError};
 pub use crate::zookeeper::membership::ensemble_of;
 use crate::zookeeper::membership::{self, Decision, Membership, Offline};
-use crate::zookeeper::{backup, divergence, ensemble, quorum, rolling, zkadmin};
+use crate::zookeeper::{backup, divergence, ensemble, quorum, rolling, tls, zkadmin};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -179,6 +179,14 @@ impl Boot {
         if secrets.is_some() {
             self.rec.step("credentials");
         }
+        let tls_ca = match (settings.role, settings.zk_tls) {
+            (Role::Zookeeper, true) => {
+                let ca = tls::ensure(&store, self.deadline).await?;
+                self.rec.step("tls");
+                Some(ca)
+            }
+            _ => None,
+        };
 
         let templates = Templates::load(self.args.templates.as_deref())?;
         self.rec.record.templates = self
@@ -194,6 +202,7 @@ impl Boot {
             myid,
             zk_super_digest: zk.as_ref().map(|m| m.secret.super_digest()),
             mesos: secrets.as_ref(),
+            zk_tls: tls_ca.as_ref(),
         };
         let mut outputs = render::plan(&node, &templates)?;
         if settings.role == Role::Zookeeper {
@@ -325,6 +334,7 @@ impl Boot {
             ("zk-path", "zk_path", &a.zk_path),
             ("zk-endpoint", "zk_endpoint", &a.zk_endpoint),
             ("zk-observer", "zk_observer", &a.zk_observer),
+            ("zk-tls", "zk_tls", &a.zk_tls),
             (
                 "http-readonly-auth",
                 "http_readonly_auth",

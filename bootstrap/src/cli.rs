@@ -118,6 +118,31 @@ pub enum Command {
         )]
         region: String,
     },
+    /// ZooKeeper TLS's cluster CA beside the shared config (see README, Threat model): list its
+    /// authorities (never a key), print the CA certificates clients trust (`trust`), or take a
+    /// rotation's step: `rotate` adds a new authority every member trusts once re-run; `promote`
+    /// makes it issue (re-run every member); `retire` drops the old one (re-run every member).
+    ZkTls {
+        /// list, trust, rotate, promote or retire.
+        #[arg(value_enum, env = "MESOS_BOOT_ZK_TLS_ACTION")]
+        action: ZkTlsAction,
+        /// The shared config, s3://bucket/key or a file path.
+        #[arg(env = "MESOS_BOOT_ZK_TLS_SHARED_CONFIG")]
+        shared_config: String,
+        /// AWS region of the bucket.
+        #[arg(long, env = "MESOS_BOOT_ZK_TLS_REGION", default_value = "us-east-1")]
+        region: String,
+    },
+}
+
+/// What `mesos-boot zk-tls` does.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ZkTlsAction {
+    List,
+    Trust,
+    Rotate,
+    Promote,
+    Retire,
 }
 
 /// What `mesos-boot credentials` does.
@@ -210,6 +235,11 @@ pub struct BootArgs {
     /// in the ensemble size, never part of a formation) [tag mesos:zk-observer] [default: false].
     #[arg(long, env = "MESOS_BOOT_ZK_OBSERVER")]
     pub zk_observer: Option<String>,
+    /// ZooKeeper nodes: quorum TLS and a TLS client port (2281) with certificates from the
+    /// cluster CA beside the shared config (created on first boot); every member of an ensemble
+    /// must agree [tag mesos:zk-tls] [default: false].
+    #[arg(long, env = "MESOS_BOOT_ZK_TLS")]
+    pub zk_tls: Option<String>,
     /// Masters and agents: their read-only HTTP endpoints (`/master/state`, `/metrics/snapshot`)
     /// need a credential too, as the read-write ones always do [tag mesos:http-readonly-auth]
     /// [default: true].

@@ -27,11 +27,15 @@ pub const UNIT_DIR: &str = "/etc/systemd/system";
 /// The reference copy of the default templates (a starting point for `--templates`).
 pub const TEMPLATE_DIR: &str = "/usr/share/mesos-boot/templates";
 
-/// Files the roles need besides the units' programs.
-const FILES: [&str; 3] = [
+/// Files the roles need besides the units' programs (with the Netty jars ZooKeeper TLS adds to
+/// the class path, `crate::zookeeper::tls::NETTY_CLASSPATH`).
+const FILES: [&str; 6] = [
     "/usr/share/java/zookeeper.jar",
     "/etc/zookeeper/conf/environment",
     "/usr/bin/java",
+    "/usr/share/java/netty-codec.jar",
+    "/usr/share/java/netty-resolver.jar",
+    "/usr/share/java/netty-transport-native-unix-common.jar",
 ];
 
 /// One check's outcome.
@@ -104,6 +108,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
                     myid: zk.then_some(1),
                     zk_super_digest: zk.then(|| "super:check-image".to_string()),
                     mesos: secrets.as_ref(),
+                    zk_tls: None,
                 };
                 render::plan(&node, templates)
             })
@@ -205,6 +210,15 @@ mod tests {
             Some("/usr/sbin/mesos-agent")
         );
         assert_eq!(exec_program("[Unit]\n"), None);
+    }
+
+    /// Every jar TLS appends to ZooKeeper's class path is one the image check looks for.
+    #[test]
+    fn the_tls_class_path_is_checked() {
+        let cp = crate::zookeeper::tls::NETTY_CLASSPATH;
+        let jars: Vec<&str> = cp.split(':').filter(|j| !j.is_empty()).collect();
+        assert_eq!(jars.len(), 3);
+        assert!(jars.iter().all(|j| FILES.contains(j)), "{cp}");
     }
 
     #[test]

@@ -70,6 +70,14 @@ fn main() {
                 Ok(()) => 0,
                 Err(f) => report(&f),
             },
+            Some(Command::ZkTls {
+                action,
+                shared_config,
+                region,
+            }) => match zk_tls(action, &shared_config, &region).await {
+                Ok(()) => 0,
+                Err(f) => report(&f),
+            },
             Some(Command::Serve(args)) => match serve::run(&cli.root, &args).await {
                 Ok(()) => 0,
                 Err(f) => report(&f),
@@ -117,6 +125,70 @@ async fn restore(url: &str, backup: Option<&str>, list: bool, region: &str) -> R
     Ok(())
 }
 
+/// `mesos-boot zk-tls`: the CA's authorities, the certificates clients trust, or a rotation's
+/// step; never a key.
+async fn zk_tls(
+    action: mesos_boot::cli::ZkTlsAction,
+    url: &str,
+    region: &str,
+) -> Result<(), Failure> {
+    use mesos_boot::cli::ZkTlsAction;
+    use mesos_boot::zookeeper::tls;
+    let store = store_at(url, region).await?;
+    let ca = match action {
+        ZkTlsAction::List | ZkTlsAction::Trust => match tls::read(&store).await? {
+            Some(ca) => ca,
+            None => {
+                return Err(Failure::bad_input(format!(
+                    "{url}{}: not created yet (ZooKeeper nodes with mesos:zk-tls create it on \
+                     their first boot)",
+                    tls::SUFFIX
+                )))
+            }
+        },
+        ZkTlsAction::Rotate => tls::rotate(&store).await?,
+        ZkTlsAction::Promote => tls::promote(&store).await?,
+        ZkTlsAction::Retire => tls::retire(&store).await?,
+    };
+    if let ZkTlsAction::Trust = action {
+        print!("{}", ca.trust_bundle());
+        return Ok(());
+    }
+    for a in ca.list() {
+        let role = if a.issuing { "issues" } else { "trusted" };
+        println!("{role}: {} (valid until {})", a.subject, a.not_after);
+    }
+    let next = match action {
+        ZkTlsAction::Rotate => Some(
+            "re-run mesos-boot on every ZooKeeper node, one at a time \
+             (they now trust both); then `mesos-boot zk-tls promote`",
+        ),
+        ZkTlsAction::Promote => Some(
+            "re-run mesos-boot on every ZooKeeper node, one at a time \
+             (each gets a certificate from the new authority); then `mesos-boot zk-tls retire`",
+        ),
+        ZkTlsAction::Retire => Some(
+            "re-run mesos-boot on every ZooKeeper node, one at a time: \
+             the old authority is no longer trusted after",
+        ),
+        _ => None,
+    };
+    if let Some(next) = next {
+        println!("next: {next}");
+    }
+    Ok(())
+}
+
+/// The store at `url` (s3:// or a file path).
+async fn store_at(url: &str, region: &str) -> Result<mesos_boot::shared_config::Store, Failure> {
+    use mesos_boot::shared_config::{Location, Store};
+    let location = Location::parse(url).map_err(Failure::bad_input)?;
+    Ok(match location {
+        Location::S3 { .. } => Store::new(location, Some(&boot::sdk_config(region).await)),
+        Location::File { .. } => Store::new(location, None),
+    })
+}
+
 /// `mesos-boot credentials`: principals, or a rotation's step; never a secret.
 async fn credentials(
     action: mesos_boot::cli::CredentialAction,
@@ -126,12 +198,7 @@ async fn credentials(
 ) -> Result<(), Failure> {
     use mesos_boot::cli::CredentialAction;
     use mesos_boot::credentials::{self, Kind};
-    use mesos_boot::shared_config::{Location, Store};
-    let location = Location::parse(url).map_err(Failure::bad_input)?;
-    let store = match location {
-        Location::S3 { .. } => Store::new(location, Some(&boot::sdk_config(region).await)),
-        Location::File { .. } => Store::new(location, None),
-    };
+    let store = store_at(url, region).await?;
     let names: Vec<&str> = credentials::ALL.iter().map(|k| k.name).collect();
     let kind = |name: Option<&str>| -> Result<Kind, Failure> {
         let name = name.ok_or_else(|| {

@@ -12,6 +12,7 @@ use crate::failure::{Failure, Result};
 use crate::identity::Identity;
 use crate::settings::{master_quorum, Role, Settings};
 use crate::shared_config::{ServerKind, SharedConfig};
+use crate::zookeeper::tls::{self, ClusterCa};
 
 /// Embedded templates: (name, text).
 pub const EMBEDDED: [(&str, &str); 6] = [
@@ -166,6 +167,8 @@ pub struct Node<'a> {
     pub zk_super_digest: Option<String>,
     /// The credentials of a master or an agent (see [`crate::credentials`]).
     pub mesos: Option<&'a Secrets>,
+    /// The cluster CA, when this ZooKeeper node runs TLS ([`Settings::zk_tls`]).
+    pub zk_tls: Option<&'a ClusterCa>,
 }
 
 #[derive(Serialize)]
@@ -311,9 +314,33 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                     },
                 })
                 .collect();
+            // Quorum TLS and the secure client port: the member's key and certificate (kept
+            // while still right, else issued now) and every trusted CA certificate.
+            let tls_files = match (s.zk_tls, node.zk_tls) {
+                (false, _) => None,
+                (true, None) => {
+                    return Err(Failure::internal("a TLS ZooKeeper render without the CA"))
+                }
+                (true, Some(ca)) => {
+                    let names =
+                        tls::node_names(&id.ip.value, &id.hostname.value, s.zk_endpoint.as_deref());
+                    let existing = std::fs::read_to_string(under(node.root, tls::paths::NODE_PEM));
+                    let node_pem = ca
+                        .node_pem(&names, existing.ok().as_deref())
+                        .map_err(|e| Failure::internal(format!("ZooKeeper TLS: {e}")))?;
+                    Some((node_pem, ca.trust_bundle()))
+                }
+            };
             let ctx = serde_json::json!({
                 "cluster": s.cluster,
                 "hostname": id.hostname.value,
+                "ip": id.ip.value,
+                "tls": tls_files.as_ref().map(|_| serde_json::json!({
+                    "key_store": at(node.root, tls::paths::NODE_PEM),
+                    "trust_store": at(node.root, tls::paths::TRUST_PEM),
+                    "secure_client_port": tls::SECURE_CLIENT_PORT,
+                    "classpath": tls::NETTY_CLASSPATH,
+                })),
                 "extra": extra,
                 "data_dir": at(node.root, &data_dir),
                 "data_log_dir": data_log_dir,
@@ -354,6 +381,18 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 templates.render("zookeeper.env.tera", &ctx)?,
                 0o600,
             ));
+            if let Some((node_pem, trust_pem)) = tls_files {
+                // The key is ZooKeeper's alone; the CA certificates are public.
+                out.push(zk_owned(file(tls::paths::NODE_PEM, node_pem, 0o600)));
+                out.push(file(tls::paths::TRUST_PEM, trust_pem, 0o644));
+                out.push(Output {
+                    path: tls::paths::DIR.to_string(),
+                    content: String::new(),
+                    mode: 0o755,
+                    owner: None,
+                    dir: true,
+                });
+            }
             let dir = |path: &str| Output {
                 path: path.trim_end_matches('/').to_string(),
                 content: String::new(),
@@ -710,6 +749,7 @@ mod tests {
                     .super_digest()
             }),
             mesos: secrets.as_ref(),
+            zk_tls: None,
         };
         plan(&node, &Templates::load(None)?)
     }
@@ -738,6 +778,7 @@ mod tests {
                 myid: Some(1),
                 zk_super_digest: None,
                 mesos: None,
+                zk_tls: None,
             };
             Ok(plan(&node, &Templates::load(None)?)?.remove(0).content)
         };
@@ -835,6 +876,69 @@ mod tests {
         }
     }
 
+    /// With mesos:zk-tls: zoo.cfg turns on quorum TLS and the secure client port on the node's
+    /// address; the key and certificate are ZooKeeper's alone (0600), the CA certificates
+    /// public; a re-render keeps the certificate (nothing changes on a re-run); off, none of it.
+    #[test]
+    fn tls_files_and_settings_follow_mesos_zk_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let ca = ClusterCa::generate().unwrap();
+        let s = settings("zookeeper", &[("zk-tls", "true")]);
+        let (id, cfg) = (identity(), config());
+        let node = Node {
+            root: dir.path(),
+            settings: &s,
+            identity: &id,
+            config: &cfg,
+            myid: Some(2),
+            zk_super_digest: Some("super:x".into()),
+            mesos: None,
+            zk_tls: Some(&ca),
+        };
+        let out = plan(&node, &Templates::load(None).unwrap()).unwrap();
+        let get = |out: &[Output], p: &str| out.iter().find(|o| o.path == p).cloned().unwrap();
+        let zoo = get(&out, paths::ZOO_CFG).content;
+        for line in [
+            "sslQuorum=true".to_string(),
+            "ssl.quorum.keyStore.type=PEM".to_string(),
+            format!("ssl.quorum.keyStore.location={root}/etc/zookeeper/tls/node.pem"),
+            format!("ssl.quorum.trustStore.location={root}/etc/zookeeper/tls/ca.pem"),
+            "secureClientPort=2281".to_string(),
+            "secureClientPortAddress=10.0.1.12".to_string(),
+            "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory".to_string(),
+        ] {
+            assert!(zoo.lines().any(|l| l == line), "{line} not in\n{zoo}");
+        }
+        let env = get(&out, paths::ZK_ENV).content;
+        assert!(env.contains("MESOS_BOOT_ZK_CLASSPATH=\":/usr/share/java/netty-codec.jar"));
+        let key = get(&out, tls::paths::NODE_PEM);
+        assert_eq!((key.mode, key.owner), (0o600, Some(ZK_USER)));
+        assert!(key.content.contains("PRIVATE KEY"));
+        let trust = get(&out, tls::paths::TRUST_PEM);
+        assert_eq!(trust.mode, 0o644);
+        assert_eq!(trust.content, ca.trust_bundle());
+        assert!(!trust.content.contains("PRIVATE KEY"));
+        // Written, then rendered again: the same certificate, nothing rewritten.
+        write(dir.path(), &out).unwrap();
+        let again = plan(&node, &Templates::load(None).unwrap()).unwrap();
+        assert_eq!(get(&again, tls::paths::NODE_PEM).content, key.content);
+        assert!(write(dir.path(), &again)
+            .unwrap()
+            .iter()
+            .all(|w| !w.changed));
+        // Off: no TLS key in zoo.cfg, no TLS file.
+        let off = render("zookeeper", &[], "/", Some(2)).unwrap();
+        assert!(!get(&off, paths::ZOO_CFG).content.contains("ssl"));
+        assert!(off.iter().all(|o| !o.path.starts_with(tls::paths::DIR)));
+        // On without the CA: refused, not rendered without TLS.
+        let no_ca = Node {
+            zk_tls: None,
+            ..node
+        };
+        assert!(plan(&no_ca, &Templates::load(None).unwrap()).is_err());
+    }
+
     /// Exhibitor's data and transaction-log directories become dataDir and dataLogDir,
     /// created for the zookeeper user; anything but an absolute path is refused by name.
     #[test]
@@ -851,6 +955,7 @@ mod tests {
                 myid: Some(1),
                 zk_super_digest: None,
                 mesos: None,
+                zk_tls: None,
             };
             plan(&node, &Templates::load(None).unwrap())
         };
@@ -1036,6 +1141,7 @@ mod tests {
             myid: None,
             zk_super_digest: None,
             mesos: secrets.as_ref(),
+            zk_tls: None,
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);

@@ -69,6 +69,9 @@ pub struct Settings {
     pub zk_endpoint: Option<String>,
     /// ZooKeeper nodes: join as an observer (never a voter, never counted in the size).
     pub zk_observer: bool,
+    /// ZooKeeper nodes: quorum TLS and the secure client port, from the cluster CA
+    /// ([`crate::zookeeper::tls`]).
+    pub zk_tls: bool,
     /// Masters and agents: whether their read-only HTTP endpoints (`/state`, `/metrics/snapshot`)
     /// need a credential too (the read-write ones always do).
     pub http_readonly_auth: bool,
@@ -76,7 +79,7 @@ pub struct Settings {
 }
 
 /// `(setting, env var, tag)`; the flag is `--<setting>`.
-const SETTINGS: [(&str, &str); 11] = [
+const SETTINGS: [(&str, &str); 12] = [
     ("role", "mesos:role"),
     ("cluster", "mesos:cluster"),
     ("shared-config", "mesos:shared-config"),
@@ -87,6 +90,7 @@ const SETTINGS: [(&str, &str); 11] = [
     ("zk-path", "mesos:zk-path"),
     ("zk-endpoint", "mesos:zk-endpoint"),
     ("zk-observer", "mesos:zk-observer"),
+    ("zk-tls", "mesos:zk-tls"),
     ("http-readonly-auth", "mesos:http-readonly-auth"),
 ];
 
@@ -297,6 +301,7 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         }
     };
     let zk_observer = flag("zk-observer", "false")?;
+    let zk_tls = flag("zk-tls", "false")?;
     let http_readonly_auth = flag("http-readonly-auth", "true")?;
     Ok(Settings {
         role,
@@ -309,6 +314,7 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         zk_path,
         zk_endpoint,
         zk_observer,
+        zk_tls,
         http_readonly_auth,
         provenance: r.provenance,
     })

@@ -203,6 +203,16 @@ pub const OWNED_ZOO_KEYS: [&str; 9] = [
     "admin.enableServer",
 ];
 
+/// zoo.cfg's TLS keys (besides every `ssl.*`): mesos-boot's, from `mesos:zk-tls`.
+pub const TLS_ZOO_KEYS: [&str; 6] = [
+    "sslQuorum",
+    "sslQuorumReloadCertFiles",
+    "serverCnxnFactory",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "portUnification",
+];
+
 /// Prefixes of ZooKeeper's membership keys, which belong in the dynamic config (reconfig's).
 pub const MEMBERSHIP_PREFIXES: [&str; 3] = ["server.", "group.", "weight."];
 
@@ -224,6 +234,12 @@ pub fn check_zoo_cfg_key(key: &str) -> Result<(), String> {
         return Err(format!(
             "`{key}` is set by mesos-boot itself (zoo.cfg's owned keys: {}); remove it",
             OWNED_ZOO_KEYS.join(", ")
+        ));
+    }
+    if TLS_ZOO_KEYS.contains(&key) || key.starts_with("ssl.") {
+        return Err(format!(
+            "`{key}` is TLS, which mesos-boot sets itself from the cluster CA (the mesos:zk-tls \
+             tag); remove it"
         ));
     }
     if MEMBERSHIP_PREFIXES.iter().any(|p| key.starts_with(p)) {
@@ -464,6 +480,12 @@ mod tests {
             ("admin.enableServer\\=true", "admin.enableServer"),
             ("server.4\\=h:1:2", "server.4"),
             ("weight.1\\=0", "weight.1"),
+            ("sslQuorum\\=false", "sslQuorum"),
+            (
+                "ssl.quorum.hostnameVerification\\=true",
+                "ssl.quorum.hostnameVerification",
+            ),
+            ("secureClientPort\\=2282", "secureClientPort"),
         ] {
             let err = extra(v).unwrap_err().to_string();
             assert!(

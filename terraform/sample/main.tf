@@ -46,6 +46,7 @@ module "security_groups" {
   s3_prefix_list_id        = local.vpc.s3_prefix_list_id
   client_cidr_blocks       = local.client_cidr_blocks
   agent_egress_cidr_blocks = var.agent_egress_cidr_blocks
+  zookeeper_tls            = var.zookeeper_tls
   tags                     = var.tags
 }
 
@@ -60,6 +61,7 @@ module "load_balancers" {
   zone_id                      = module.cluster.zone_id
   domain                       = module.cluster.domain
   deletion_protection          = var.lb_deletion_protection
+  zookeeper_tls                = var.zookeeper_tls
   tags                         = var.tags
 }
 
@@ -86,6 +88,9 @@ module "zookeeper" {
   instance_type      = var.instance_types.zookeeper
   security_group_ids = [module.security_groups.zookeeper_security_group_id]
   target_group_arns  = module.load_balancers.zookeeper_target_group_arns
+  zk_tls             = var.zookeeper_tls
+  # With TLS, the members' certificates name the NLB too (TLS clients check the name).
+  zk_endpoint = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
   cluster_name              = local.node_common.cluster_name
   ami_id                    = local.node_common.ami_id

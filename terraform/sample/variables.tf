@@ -234,6 +234,12 @@ variable "mesos_zk_through_load_balancer" {
   default     = true
 }
 
+variable "zookeeper_tls" {
+  description = "ZooKeeper members talk to each other over mutual TLS only (quorum TLS), and serve TLS clients on 2281 (also through the zookeeper NLB), with certificates from a cluster CA mesos-boot creates on the first boot (`mesos:zk-tls`). Mesos keeps the plain port 2181 (digest-authenticated). Turning it on or off in a running ensemble needs every member replaced at once; see terraform/README.md."
+  type        = bool
+  default     = true
+}
+
 variable "lb_deletion_protection" {
   description = "Deletion protection of the NLBs."
   type        = bool

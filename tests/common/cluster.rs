@@ -224,6 +224,16 @@ impl Writer {
     }
 }
 
+/// The acknowledged writes of `acked` that `/writer` at `hosts` does not hold.
+pub fn lost_writes(acked: &[(u64, Instant)], hosts: &str) -> Vec<u64> {
+    let stored = children(hosts, "/writer");
+    acked
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !stored.contains(n))
+        .collect()
+}
+
 pub fn children(hosts: &str, path: &str) -> BTreeSet<u64> {
     try_children(hosts, path).unwrap_or_else(|e| panic!("{e}"))
 }

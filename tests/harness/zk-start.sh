@@ -9,7 +9,7 @@
 #
 # Environment: JAVA (default /usr/bin/java), ZK_CLASSPATH (default Debian's
 # /etc/zookeeper/conf:/usr/share/java/zookeeper.jar, plus log4j bindings when
-# installed), JVMFLAGS (extra JVM flags), ZK_USER (run the JVM as this user,
+# installed; MESOS_BOOT_ZK_CLASSPATH from zookeeper.env appended), JVMFLAGS (extra JVM flags), ZK_USER (run the JVM as this user,
 # as zookeeper.service does with User=zookeeper; default: the caller). Like
 # zookeeper.service, it adds MESOS_BOOT_ZK_OPTS from
 # ROOT/etc/mesos-boot/zookeeper.env when mesos-boot rendered it, and starts the
@@ -35,9 +35,12 @@ fi
 
 [ -f "$CFG" ] || { echo "zk-start.sh: $CFG does not exist" >&2; exit 2; }
 MESOS_BOOT_ZK_OPTS=
+MESOS_BOOT_ZK_CLASSPATH=
 if [ -f "$ROOT/etc/mesos-boot/zookeeper.env" ]; then
     . "$ROOT/etc/mesos-boot/zookeeper.env"
 fi
+# What TLS needs beyond the jars zookeeper.jar names (mesos:zk-tls), as zookeeper.service adds.
+ZK_CLASSPATH=$ZK_CLASSPATH$MESOS_BOOT_ZK_CLASSPATH
 mkdir -p "$LOG_DIR" "$RUN_DIR"
 
 if [ -s "$PIDFILE" ]; then

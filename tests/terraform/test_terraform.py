@@ -443,10 +443,14 @@ def test_asgs_tags_and_launch_templates(deployed):
             assert "mesos:attributes" not in tags
         if role == "zookeeper":
             expected["mesos:termination-hook"] = "mesos-boot-left"
-            # ZooKeeper nodes talk to their peers directly, never through their own NLB.
-            assert "mesos:zk-endpoint" not in tags
+            # The sample's ZooKeeper runs quorum TLS and the 2281 TLS client port.
+            expected["mesos:zk-tls"] = "true"
+            # ZooKeeper nodes talk to their peers directly, never through their own NLB: the
+            # endpoint is only the name their TLS certificates carry for clients of the NLB.
+            expected["mesos:zk-endpoint"] = f"zookeeper.{DOMAIN}:2181"
         else:
             assert "mesos:termination-hook" not in tags
+            assert "mesos:zk-tls" not in tags
             # Mesos reaches ZooKeeper through the NLB's name, which replacements never stale.
             expected["mesos:zk-endpoint"] = f"zookeeper.{DOMAIN}:2181"
         # The group's own tags are not propagated (they would be authoritative in Terraform):
@@ -480,7 +484,8 @@ def test_asgs_tags_and_launch_templates(deployed):
             # ZooKeeper: EC2 health (the quorum /health would replace every survivor of a
             # quorum loss); masters: ELB health on /master/health.
             assert g["HealthCheckType"] == ("EC2" if role == "zookeeper" else "ELB")
-            assert len(g["TargetGroupARNs"]) == (2 if role == "zookeeper" else 1)
+            # ZooKeeper: 2181, 8080 and (the sample's TLS) 2281.
+            assert len(g["TargetGroupARNs"]) == (3 if role == "zookeeper" else 1)
             assert g["SuspendedProcesses"] == []
         assert set(g["VPCZoneIdentifier"].split(",")) == subnets and len(subnets) == 3
 
@@ -624,6 +629,7 @@ def test_nlb_listeners_and_health_checks(deployed):
         f"{CLUSTER}-mesos-master": {80: (5050, "/master/health", "traffic-port"), 5050: (5050, "/master/health", "traffic-port")},
         f"{CLUSTER}-zookeeper": {
             2181: (2181, "/health", "8080"),
+            2281: (2281, "/health", "8080"),
             8080: (8080, "/health", "traffic-port"),
             80: (8080, "/health", "traffic-port"),
         },
@@ -730,6 +736,10 @@ def test_iam_least_privilege(deployed):
             }
             assert p["ZooKeeperSuperSecret"]["actions"] == {"s3:GetObject", "s3:PutObject"}
             assert p["ZooKeeperSuperSecret"]["resources"] == {obj + ".zk-super"}
+            # The TLS CA (its key issues every member's certificate): read and create only.
+            assert p["ZooKeeperTlsCa"] == {
+                "actions": {"s3:GetObject", "s3:PutObject"}, "resources": {obj + ".zk-tls-ca"}, "condition": None,
+            }
             # Backups beside the shared config, and nothing else of the bucket.
             assert p["ZooKeeperBackups"]["actions"] == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
             assert p["ZooKeeperBackups"]["resources"] == {obj + ".backups/*"}
@@ -745,6 +755,8 @@ def test_iam_least_privilege(deployed):
             # The reconfig secret is the ZooKeeper nodes' alone.
             assert "ZooKeeperSuperSecret" not in p
             assert not any(r.endswith(".zk-super") for s in p.values() for r in s["resources"])
+            assert "ZooKeeperTlsCa" not in p
+            assert not any(".zk-tls-ca" in r for s in p.values() for r in s["resources"])
             assert "ZooKeeperBackups" not in p
             assert not any(".backups/" in r for s in p.values() for r in s["resources"])
             assert not any(a.startswith("s3:Delete") for a in all_actions)
@@ -774,7 +786,7 @@ def test_iam_least_privilege(deployed):
     }
     s3_sids = {sid for sid, st in p.items() if any(a.startswith("s3:") for a in st["actions"])}
     assert s3_sids == {"ReadMesosCredentials", "ListBucketSoMissingKeysAre404"}, s3_sids
-    for other in (obj, f"{obj}.zk-super", f"{obj}.backups/x", f"arn:aws:s3:::{DOMAIN}/other"):
+    for other in (obj, f"{obj}.zk-super", f"{obj}.zk-tls-ca", f"{obj}.backups/x", f"arn:aws:s3:::{DOMAIN}/other"):
         assert not {a for a in _allowed_actions(p, other) if a.startswith("s3:")}, other
     # The bucket's key through S3 only (the bucket is SSE-KMS), decrypt only.
     kms = p["UseBucketKeyThroughS3"]
@@ -879,7 +891,7 @@ def test_replaceable_names(deployed):
     sgs = [r for a, r in by_addr.items() if r["type"] == "aws_security_group" and a.startswith("module.security_groups.")]
     assert sgs and all(r["values"]["name_prefix"] and r["values"]["name"].startswith(r["values"]["name_prefix"]) for r in sgs)
     tgs = [r for a, r in by_addr.items() if r["type"] == "aws_lb_target_group"]
-    assert len(tgs) == 3
+    assert len(tgs) == 4
     for r in tgs:
         name = r["values"]["name"]
         assert len(name) <= 32 and name.startswith(r["values"]["tags"]["Name"] + "-"), name
@@ -1192,6 +1204,7 @@ def test_least_privilege_enforced(deployed, tmp_path):
     iam, s3, asg, ec2, sts = (moto.client(s) for s in ("iam", "s3", "autoscaling", "ec2", "sts"))
     key = SHARED_CONFIG_KEY
     secret = key + ".zk-super"
+    tls_ca = key + ".zk-tls-ca"
     credentials = {c: f"{key}.{c}" for c in MESOS_CREDENTIALS}
     groups = {
         g["AutoScalingGroupName"].removeprefix(f"{CLUSTER}-"): g
@@ -1280,6 +1293,10 @@ def test_least_privilege_enforced(deployed, tmp_path):
         cfg = zk3.get_object(Bucket=DOMAIN, Key=key)["Body"].read().decode()
         assert f"servers-spec=1\\:{zk_ip}\n" in cfg and f"instances=1\\:{instances['zookeeper'][0]['InstanceId']}\n" in cfg, cfg
         assert zk3.get_object(Bucket=DOMAIN, Key=secret)["Body"].read()
+        # mesos:zk-tls (the sample's default): it created the TLS CA and issued itself a
+        # certificate from it.
+        assert b"BEGIN PRIVATE KEY" in zk3.get_object(Bucket=DOMAIN, Key=tls_ca)["Body"].read()
+        assert "BEGIN CERTIFICATE" in (tmp_path / "zookeeper/etc/zookeeper/tls/node.pem").read_text()
         assert (tmp_path / "zookeeper/var/lib/mesos-boot/boot.json").exists()
         # ... and nothing else: no other key, no group change.
         assert _denied(lambda: zk3.put_object(Bucket=DOMAIN, Key="exhibitor/other", Body=b"x")) == "AccessDenied"
@@ -1305,6 +1322,9 @@ def test_least_privilege_enforced(deployed, tmp_path):
             assert _denied(lambda: n3.head_object(Bucket=DOMAIN, Key=secret)) in ("403", "AccessDenied"), role
             assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=key, Body=b"x=1\n")) == "AccessDenied", role
             assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=secret, Body=b"x\n")) == "AccessDenied", role
+            # Nor is the ZooKeeper TLS CA.
+            assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=tls_ca)) == "AccessDenied", role
+            assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=tls_ca, Body=b"{}")) == "AccessDenied", role
             assert _denied(lambda: n3.delete_object(Bucket=DOMAIN, Key=key)) == "AccessDenied", role
             # ZooKeeper's data (the backups) is not theirs to read or change.
             assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=backup)) == "AccessDenied", role

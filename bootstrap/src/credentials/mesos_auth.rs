@@ -160,14 +160,47 @@ pub fn master_credentials(m: &MasterSecrets) -> String {
 
 /// `text` with every secret replaced (what `--dry-run` prints).
 pub fn redact(text: &str, secrets: &[String]) -> String {
-    secrets
+    let text = secrets
         .iter()
-        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "<secret>"))
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "<secret>"));
+    redact_private_keys(&text)
+}
+
+/// `text` with every PEM private key block (ZooKeeper TLS's `node.pem`) replaced by `<secret>`.
+fn redact_private_keys(text: &str) -> String {
+    const END: &str = "-----END PRIVATE KEY-----";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN PRIVATE KEY-----") {
+        out.push_str(&rest[..start]);
+        out.push_str("<secret>");
+        rest = match rest[start..].find(END) {
+            Some(end) => &rest[start + end + END.len()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_keys_never_reach_the_output() {
+        let text = "a\n-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n\
+                    -----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let out = redact(text, &[]);
+        assert_eq!(
+            out,
+            "a\n<secret>\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(
+            redact("x -----BEGIN PRIVATE KEY----- cut", &[]),
+            "x <secret>"
+        );
+    }
 
     #[test]
     fn the_masters_file_lists_every_accepted_principal_and_nothing_else() {

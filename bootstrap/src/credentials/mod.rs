@@ -381,28 +381,26 @@ pub async fn wait(shared: &Store, kind: Kind, deadline: Instant) -> Result<Crede
     })
 }
 
-/// Rewrites `kind` with `change` applied, conditional on the version read (a concurrent
-/// rotation fails instead of being lost).
-async fn update(
-    shared: &Store,
-    kind: Kind,
-    change: impl Fn(&Credentials) -> Credentials,
-) -> Result<Credentials> {
-    let store = kind.store(shared);
+/// Rewrites the object in `store` with `change` applied to what `parse` read, conditional on
+/// the version read (a concurrent rotation step fails instead of being lost). `missing` says
+/// who creates the object when it does not exist.
+pub async fn update_object<T>(
+    store: &Store,
+    missing: &str,
+    parse: impl Fn(&str, &str) -> std::result::Result<T, String>,
+    change: impl Fn(&T) -> std::result::Result<T, String>,
+    render: impl Fn(&T) -> String,
+) -> Result<T> {
     let url = store.location().to_string();
     let snap = store
         .read()
         .await
         .map_err(|e| Failure::unreachable(e.to_string()))?
-        .ok_or_else(|| {
-            Failure::bad_input(format!(
-                "{url} does not exist (the masters create it on their first boot)"
-            ))
-        })?;
-    let old = Credentials::parse(&snap.text, &url).map_err(Failure::bad_input)?;
-    let new = change(&old);
+        .ok_or_else(|| Failure::bad_input(format!("{url} does not exist ({missing})")))?;
+    let old = parse(&snap.text, &url).map_err(Failure::bad_input)?;
+    let new = change(&old).map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
     store
-        .write(&new.render(), Some(&snap.version))
+        .write(&render(&new), Some(&snap.version))
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => Failure::bad_input(format!(
@@ -411,6 +409,21 @@ async fn update(
             e => Failure::unreachable(e.to_string()),
         })?;
     Ok(new)
+}
+
+async fn update(
+    shared: &Store,
+    kind: Kind,
+    change: impl Fn(&Credentials) -> Credentials,
+) -> Result<Credentials> {
+    update_object(
+        &kind.store(shared),
+        "the masters create it on their first boot",
+        Credentials::parse,
+        |c| Ok(change(c)),
+        Credentials::render,
+    )
+    .await
 }
 
 /// Starts a rotation: a new current credential; the old ones stay accepted until [`retire`].

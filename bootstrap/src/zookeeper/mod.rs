@@ -15,6 +15,8 @@
 //!   and of a log with a gap, before ZooKeeper starts;
 //! - [`txnlog`]: ZooKeeper's snapshots and transaction logs on disk, checked for a gap;
 //! - [`secret`]: the superuser secret that authenticates reconfig;
+//! - [`tls`]: quorum TLS and the secure client port (optional): the cluster CA, each member's
+//!   certificate;
 //! - [`quorum`]: four-letter words and the leading Mesos master.
 
 pub mod backup;
@@ -26,5 +28,6 @@ pub mod quorum;
 pub mod reconcile;
 pub mod rolling;
 pub mod secret;
+pub mod tls;
 pub mod txnlog;
 pub mod zkadmin;

@@ -205,6 +205,12 @@ impl Reconciler {
         let secret = crate::zookeeper::secret::read(&self.store).await?;
         let templates = crate::render::Templates::load(rec.templates.as_deref().map(Path::new))
             .map_err(|f| f.message)?;
+        let ca = match settings.zk_tls {
+            true => crate::zookeeper::tls::read(&self.store)
+                .await
+                .map_err(|f| f.message)?,
+            false => None,
+        };
         let node = crate::render::Node {
             root: &self.root,
             settings: &settings,
@@ -213,6 +219,7 @@ impl Reconciler {
             myid: Some(self.myid),
             zk_super_digest: Some(secret.super_digest()),
             mesos: None,
+            zk_tls: ca.as_ref(),
         };
         let mut outputs = crate::render::plan(&node, &templates).map_err(|f| f.message)?;
         crate::render::adopt_zookeeper_rewrites(&self.root, &mut outputs);

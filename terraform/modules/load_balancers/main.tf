@@ -1,7 +1,10 @@
 locals {
   # listener port => target group key
   master_listeners = { "80" = "master", "5050" = "master" }
-  zk_listeners     = { "2181" = "zk_client", "8080" = "zk_api", "80" = "zk_api" }
+  zk_listeners = merge(
+    { "2181" = "zk_client", "8080" = "zk_api", "80" = "zk_api" },
+    var.zookeeper_tls ? { "2281" = "zk_tls" } : {}, # ZooKeeper's TLS client port (mesos:zk-tls)
+  )
 
   # Target group names carry a hash of what forces a replacement (port, protocol, target type,
   # VPC), so that a replacement made by create_before_destroy has a new name. At most
@@ -10,14 +13,15 @@ locals {
     master    = "${var.cluster_name}-m5050"
     zk_client = "${var.cluster_name}-z2181"
     zk_api    = "${var.cluster_name}-z8080"
+    zk_tls    = "${var.cluster_name}-z2281"
   }
-  tg_ports = { master = 5050, zk_client = 2181, zk_api = 8080 }
+  tg_ports = { master = 5050, zk_client = 2181, zk_api = 8080, zk_tls = 2281 }
   tg_names = {
     for k, base in local.tg_base :
     k => "${base}-${substr(sha1(jsonencode([local.tg_ports[k], "TCP", "instance", var.vpc_id])), 0, 6)}"
   }
 
-  target_groups = {
+  target_groups = merge({
     master = {
       lb = "master", name = local.tg_names.master, port = 5050
       hc = { port = "traffic-port", path = var.master_health_path }
@@ -30,7 +34,12 @@ locals {
       lb = "zookeeper", name = local.tg_names.zk_api, port = 8080
       hc = { port = "traffic-port", path = var.zookeeper_health_path }
     }
-  }
+    }, var.zookeeper_tls ? {
+    zk_tls = {
+      lb = "zookeeper", name = local.tg_names.zk_tls, port = 2281
+      hc = { port = "8080", path = var.zookeeper_health_path }
+    }
+  } : {})
 
   lbs = {
     master    = { name = "${var.cluster_name}-mesos-master", sgs = var.master_security_group_ids, record = "mesos-master" }

@@ -4,8 +4,8 @@ output "master_target_group_arns" {
 }
 
 output "zookeeper_target_group_arns" {
-  description = "Target groups the ZooKeeper ASG registers in (2181 and 8080)."
-  value       = [aws_lb_target_group.this["zk_client"].arn, aws_lb_target_group.this["zk_api"].arn]
+  description = "Target groups the ZooKeeper ASG registers in (2181, 8080, and 2281 with TLS)."
+  value       = [for k in ["zk_client", "zk_api", "zk_tls"] : aws_lb_target_group.this[k].arn if contains(keys(aws_lb_target_group.this), k)]
 }
 
 output "master_lb_arn" {

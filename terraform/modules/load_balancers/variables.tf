@@ -92,3 +92,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "zookeeper_tls" {
+  description = "ZooKeeper's TLS client port 2281 (`mesos:zk-tls`) through the zookeeper NLB as well."
+  type        = bool
+  default     = false
+}

@@ -30,7 +30,10 @@ locals {
     },
     var.role == "agent" && local.attributes != "" ? { "mesos:attributes" = local.attributes } : {},
     local.termination_hook ? { "mesos:termination-hook" = local.termination_hook_name } : {},
-    var.role != "zookeeper" && var.zk_endpoint != null ? { "mesos:zk-endpoint" = var.zk_endpoint } : {},
+    # ZooKeeper nodes with TLS: only the name their certificate carries (TLS clients reach them
+    # through the NLB's name); they talk to their peers directly.
+    (var.role != "zookeeper" || local.zk_tls) && var.zk_endpoint != null ? { "mesos:zk-endpoint" = var.zk_endpoint } : {},
+    local.zk_tls ? { "mesos:zk-tls" = "true" } : {},
   )
   instance_tags = merge(var.tags, local.mesos_tags, { Name = local.name })
 
@@ -43,6 +46,11 @@ locals {
 
   # The ZooKeeper superuser secret that authenticates reconfig (created by mesos-boot).
   secret_key = "${var.shared_config_key}.zk-super"
+  # ZooKeeper TLS (quorum and the 2281 client port): the cluster CA, created by the first
+  # ZooKeeper node's mesos-boot (If-None-Match: *) and read by every member to issue its own
+  # certificate. Nobody else reads it.
+  zk_tls     = var.role == "zookeeper" && var.zk_tls
+  tls_ca_key = "${var.shared_config_key}.zk-tls-ca"
 
   # The Mesos credentials beside the shared config (`<key>.<suffix>`): the masters' mesos-boot
   # creates each one once (a GetObject that finds nothing, then a PutObject with
@@ -173,6 +181,16 @@ data "aws_iam_policy_document" "this" {
       sid       = "ZooKeeperSuperSecret"
       actions   = ["s3:GetObject", "s3:PutObject"]
       resources = ["${var.bucket_arn}/${local.secret_key}"]
+    }
+  }
+
+  # ZooKeeper nodes with TLS only: the cluster CA (its key issues every member's certificate).
+  dynamic "statement" {
+    for_each = local.zk_tls ? [1] : []
+    content {
+      sid       = "ZooKeeperTlsCa"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${var.bucket_arn}/${local.tls_ca_key}"]
     }
   }
 

@@ -203,7 +203,7 @@ variable "lifecycle_hook_heartbeat_timeout" {
 }
 
 variable "zk_endpoint" {
-  description = "Masters and agents: `host:port` through which Mesos reaches ZooKeeper (`mesos:zk-endpoint` tag), usually the internal NLB `zookeeper.<cluster>.<top_fqdn>:2181`, whose targets Auto Scaling keeps current and whose health check is `mesos-boot serve`'s /health. Null: Mesos gets the member addresses of its first boot, which go stale as members are replaced."
+  description = "Masters and agents (and ZooKeeper nodes with `zk_tls`, whose certificates then name its host): `host:port` through which Mesos reaches ZooKeeper (`mesos:zk-endpoint` tag), usually the internal NLB `zookeeper.<cluster>.<top_fqdn>:2181`, whose targets Auto Scaling keeps current and whose health check is `mesos-boot serve`'s /health. Null: Mesos gets the member addresses of its first boot, which go stale as members are replaced."
   type        = string
   default     = null
 
@@ -287,4 +287,10 @@ variable "tags" {
     ])
     error_message = "tags: keys must be 1-128 characters of letters, digits and + - = . _ : @ (no space or /, not `.`, `..`, `_index`, not starting with aws:), values at most 256 characters."
   }
+}
+
+variable "zk_tls" {
+  description = "ZooKeeper nodes: quorum TLS and a TLS client port (2281) with certificates from a cluster CA that mesos-boot creates beside the shared config on the first boot (`mesos:zk-tls`); the ZooKeeper role may read and create that CA object, nobody else. Ignored on masters and agents (Mesos speaks plain ZooKeeper, authenticated by digest)."
+  type        = bool
+  default     = false
 }

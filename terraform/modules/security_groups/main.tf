@@ -14,6 +14,14 @@ locals {
     autoscaler   = "Autoscaler Lambda ENIs"
   }
 
+  # ZooKeeper's TLS client port (mesos:zk-tls), through the NLB only.
+  tls_ingress = var.zookeeper_tls ? {
+    zk_tls_lb = ["zookeeper", 2281, "lb_zookeeper", "ZooKeeper TLS clients through the zookeeper NLB"]
+  } : {}
+  tls_egress = var.zookeeper_tls ? {
+    lb_zk_tls = ["lb_zookeeper", 2281, "zookeeper", "NLB to ZooKeeper's TLS client port"]
+  } : {}
+
   # name => [security group, port, source/destination group, description]
   sg_ingress = {
     zk_client_self   = ["zookeeper", 2181, "zookeeper", "ZooKeeper client port between ensemble members"]
@@ -64,8 +72,11 @@ locals {
     agent_5051     = ["agent", 5051, "Clients to the agents (sandboxes and task logs in the UI)"]
     agent_tasks    = ["agent", local.task_ports, "Clients to the task ports of the agents"]
   }
+  tls_client_ports = var.zookeeper_tls ? {
+    lb_zk_2281 = ["lb_zookeeper", 2281, "ZooKeeper TLS clients to the internal NLB on 2281"]
+  } : {}
   client_rules = merge([
-    for k, v in local.client_ports : {
+    for k, v in merge(local.client_ports, local.tls_client_ports) : {
       for c in var.client_cidr_blocks : "${k}_${c}" => [v[0], v[1], c, v[2]]
     }
   ]...)
@@ -93,7 +104,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "group" {
-  for_each = local.sg_ingress
+  for_each = merge(local.sg_ingress, local.tls_ingress)
 
   security_group_id            = aws_security_group.this[each.value[0]].id
   ip_protocol                  = "tcp"
@@ -106,7 +117,7 @@ resource "aws_vpc_security_group_ingress_rule" "group" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "group" {
-  for_each = local.sg_egress
+  for_each = merge(local.sg_egress, local.tls_egress)
 
   security_group_id            = aws_security_group.this[each.value[0]].id
   ip_protocol                  = "tcp"

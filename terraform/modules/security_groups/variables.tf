@@ -75,3 +75,9 @@ variable "task_port_range" {
     error_message = "task_port_range must be from <= to within 1024-65535."
   }
 }
+
+variable "zookeeper_tls" {
+  description = "Open ZooKeeper's TLS client port 2281 (`mesos:zk-tls`) through the zookeeper NLB."
+  type        = bool
+  default     = false
+}
