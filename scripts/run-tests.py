@@ -32,6 +32,7 @@ WEIGHTS = {
     "resilience": 110,
     "core": 70,
     "autoscaler": 65,
+    "tls": 80,
     "membership": 60,
     "bad_input": 40,
     "zk_config": 30,

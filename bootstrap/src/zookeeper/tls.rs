@@ -335,15 +335,16 @@ pub fn node_names(ip: &str, hostname: &str, endpoint: Option<&str>) -> Vec<Strin
 
 /// Reads the CA beside `shared`, creating it when it does not exist yet (ZooKeeper nodes).
 pub async fn ensure(shared: &Store, deadline: Instant) -> Result<ClusterCa> {
+    // Made before it is known to be needed (a millisecond): a CA that cannot be made fails the
+    // boot here, never leaving an empty object behind.
+    let fresh = ClusterCa::generate()
+        .map_err(|e| Failure::internal(format!("ZooKeeper TLS CA: {e}")))?
+        .render();
     crate::credentials::ensure_object(
         &shared.private_sibling(SUFFIX),
         deadline,
         "ZooKeeper TLS CA",
-        || {
-            ClusterCa::generate()
-                .map(|c| c.render())
-                .unwrap_or_default()
-        },
+        || fresh.clone(),
         ClusterCa::parse,
     )
     .await
@@ -459,6 +460,33 @@ mod tests {
         let listed = p.list();
         assert!(listed[0].issuing && !listed[1].issuing);
         assert!(listed[0].subject.contains("mesos-boot ZooKeeper CA"));
+    }
+
+    /// Eight first boots at once: one CA, created once, private beside the shared config.
+    #[tokio::test]
+    async fn concurrent_first_boots_agree_on_one_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(
+            crate::shared_config::Location::File {
+                path: dir.path().join("exhibitor.properties"),
+            },
+            None,
+        );
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        let boots = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { ensure(&store, deadline).await.unwrap().trust_bundle() })
+        });
+        let got: Vec<String> = futures::future::join_all(boots)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(got.iter().all(|b| b == &got[0]));
+        let meta = std::fs::metadata(dir.path().join("exhibitor.properties.zk-tls-ca")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(read(&store).await.unwrap().unwrap().trust_bundle(), got[0]);
     }
 
     #[test]
