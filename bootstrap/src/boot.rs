@@ -179,14 +179,7 @@ impl Boot {
         if secrets.is_some() {
             self.rec.step("credentials");
         }
-        let tls_ca = match (settings.role, settings.zk_tls) {
-            (Role::Zookeeper, true) => {
-                let ca = tls::ensure(&store, self.deadline).await?;
-                self.rec.step("tls");
-                Some(ca)
-            }
-            _ => None,
-        };
+        let tls_ca = self.tls_ca(&settings, &store).await?;
 
         let templates = Templates::load(self.args.templates.as_deref())?;
         self.rec.record.templates = self
@@ -296,6 +289,30 @@ impl Boot {
         }
         tracing::info!(role = %settings.role, "ready");
         Ok(Outcome::Ready)
+    }
+
+    /// ZooKeeper nodes with `mesos:zk-tls`: the cluster CA, created on the cluster's first boot.
+    /// A dry run writes nothing: a CA not created yet is shown by a throwaway one.
+    async fn tls_ca(
+        &mut self,
+        settings: &Settings,
+        store: &Store,
+    ) -> Result<Option<tls::ClusterCa>> {
+        if settings.role != Role::Zookeeper || !settings.zk_tls {
+            return Ok(None);
+        }
+        let ca = match self.args.dry_run {
+            false => tls::ensure(store, self.deadline).await?,
+            true => match tls::read(store).await? {
+                Some(ca) => ca,
+                None => {
+                    tracing::info!("--dry-run: no ZooKeeper TLS CA yet; rendering with a throwaway one, not saved");
+                    tls::ClusterCa::generate().map_err(Failure::internal)?
+                }
+            },
+        };
+        self.rec.step("tls");
+        Ok(Some(ca))
     }
 
     async fn identity(&mut self) -> Result<Identity> {
