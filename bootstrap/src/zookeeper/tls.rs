@@ -301,13 +301,11 @@ fn still_right(text: &str, ca: &Authority, names: &[String], now: OffsetDateTime
             .iter()
             .map(|g| match g {
                 x509_parser::extensions::GeneralName::DNSName(d) => d.to_string(),
-                x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
-                    4 => IpAddr::from(<[u8; 4]>::try_from(*b).ok().unwrap_or_default()).to_string(),
-                    16 => {
-                        IpAddr::from(<[u8; 16]>::try_from(*b).ok().unwrap_or_default()).to_string()
-                    }
-                    _ => String::new(),
-                },
+                x509_parser::extensions::GeneralName::IPAddress(b) => <[u8; 4]>::try_from(*b)
+                    .map(IpAddr::from)
+                    .or_else(|_| <[u8; 16]>::try_from(*b).map(IpAddr::from))
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .collect();
