@@ -381,18 +381,6 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 templates.render("zookeeper.env.tera", &ctx)?,
                 0o600,
             ));
-            if let Some((node_pem, trust_pem)) = tls_files {
-                // The key is ZooKeeper's alone; the CA certificates are public.
-                out.push(zk_owned(file(tls::paths::NODE_PEM, node_pem, 0o600)));
-                out.push(file(tls::paths::TRUST_PEM, trust_pem, 0o644));
-                out.push(Output {
-                    path: tls::paths::DIR.to_string(),
-                    content: String::new(),
-                    mode: 0o755,
-                    owner: None,
-                    dir: true,
-                });
-            }
             let dir = |path: &str| Output {
                 path: path.trim_end_matches('/').to_string(),
                 content: String::new(),
@@ -409,6 +397,17 @@ pub fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
                 mode: 0o755,
                 ..dir(paths::ZK_CONF_DIR)
             });
+            if let Some((node_pem, trust_pem)) = tls_files {
+                // The key is ZooKeeper's alone; the CA certificates and their directory are
+                // public.
+                out.push(zk_owned(file(tls::paths::NODE_PEM, node_pem, 0o600)));
+                out.push(file(tls::paths::TRUST_PEM, trust_pem, 0o644));
+                out.push(Output {
+                    mode: 0o755,
+                    owner: None,
+                    ..dir(tls::paths::DIR)
+                });
+            }
         }
         Role::Master => {
             let masters = s
