@@ -236,3 +236,54 @@ fn without_a_size_tag_the_auto_scaling_groups_desired_capacity_sizes_a_new_ensem
         object(&url)
     );
 }
+
+/// The scenarios' writer (what "no acknowledged write is lost" is measured with) keeps writing
+/// when its parent znode vanishes under it. Before, a lost `/writer` (a create that met a
+/// restarting member) turned every later write into `NoNode`: no write was acknowledged and a
+/// "none lost" check passed or failed on nothing.
+#[test]
+fn the_scenarios_writer_keeps_writing_when_its_parent_vanishes() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let (node, _) = zk_node(&url, "1", &[]);
+    assert_booted(&[&node], &boot_all(&[&node], 0));
+    let hosts = node.client_addr();
+    let writer = Writer::start(hosts.clone());
+    poll_until(Duration::from_secs(30), "a first write", || {
+        (!writer.acked().is_empty()).then_some(())
+    })
+    .unwrap();
+
+    // Delete /writer and everything under it while the writer runs.
+    block_on(async {
+        let c = zookeeper_client::Client::connect(&hosts).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "could not delete /writer");
+            // One transaction, so that the writer's next create cannot slip in between.
+            let (kids, _) = c.get_children("/writer").await.unwrap();
+            let mut multi = c.new_multi_writer();
+            for k in kids {
+                multi.add_delete(&format!("/writer/{k}"), None).unwrap();
+            }
+            multi.add_delete("/writer", None).unwrap();
+            if multi.commit().await.is_ok() {
+                break;
+            }
+        }
+    });
+    let after = writer.acked().len();
+    poll_until(
+        Duration::from_secs(30),
+        "writes after /writer vanished",
+        || (writer.acked().len() > after + 20).then_some(()),
+    )
+    .unwrap();
+    let acked = writer.finish();
+    let stored = children(&hosts, "/writer");
+    let since: Vec<u64> = acked[after + 1..].iter().map(|(n, _)| *n).collect();
+    assert!(
+        since.iter().all(|n| stored.contains(n)),
+        "every write acknowledged after the deletion is stored"
+    );
+}

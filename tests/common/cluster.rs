@@ -167,49 +167,43 @@ impl Drop for Serve {
 }
 
 /// A client that writes `/writer/<n>` as fast as it can through `hosts`, and remembers every
-/// write ZooKeeper acknowledged (and when).
+/// write ZooKeeper acknowledged (and when). It behaves as a careful application does: a write
+/// that was not acknowledged is retried, a missing `/writer` is created again, and a session
+/// that ended (expired, or no host answered) is replaced by a new one.
 pub struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<(u64, Instant)>>>,
+    last_error: Arc<Mutex<Option<String>>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
+    /// Starts writing, and returns once the first write is acknowledged, so that whatever the
+    /// test does next happens under writes.
     pub fn start(hosts: String) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
-        let (flag, log) = (stop.clone(), acked.clone());
+        let last_error = Arc::new(Mutex::new(None));
+        let (flag, log, error) = (stop.clone(), acked.clone(), last_error.clone());
         let handle = std::thread::spawn(move || {
-            block_on(async move {
-                let client = zookeeper_client::Client::connector()
-                    .with_session_timeout(Duration::from_secs(20))
-                    .connect(&hosts)
-                    .await
-                    .expect("writer connects");
-                let opts = zookeeper_client::CreateMode::Persistent
-                    .with_acls(zookeeper_client::Acls::anyone_all());
-                let _ = client.create("/writer", b"", &opts).await;
-                let mut n = 0u64;
-                while !flag.load(Ordering::Relaxed) {
-                    match client
-                        .create(&format!("/writer/{n:08}"), n.to_string().as_bytes(), &opts)
-                        .await
-                    {
-                        Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
-                            log.lock().unwrap().push((n, Instant::now()));
-                            n += 1;
-                        }
-                        // Not acknowledged: retry the same write (it may have landed).
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
-                }
-            })
+            block_on(write_until(hosts, flag, log, error));
         });
-        Writer {
+        let writer = Writer {
             stop,
             acked,
+            last_error,
             handle: Some(handle),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while writer.acked.lock().unwrap().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the writer had no write acknowledged in 60 s; last error: {:?}",
+                writer.last_error.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
+        writer
     }
 
     /// The writes acknowledged so far.
@@ -221,6 +215,63 @@ impl Writer {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().unwrap().join().unwrap();
         self.acked()
+    }
+}
+
+/// The writer's loop: write `/writer/<n>` until `stop`, pushing each acknowledged `n` to `log`.
+async fn write_until(
+    hosts: String,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<(u64, Instant)>>>,
+    last_error: Arc<Mutex<Option<String>>>,
+) {
+    use zookeeper_client::{Acls, Client, CreateMode, Error};
+    let opts = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let note = |e: String| *last_error.lock().unwrap() = Some(e);
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let client = match Client::connector()
+            .with_session_timeout(Duration::from_secs(20))
+            .connect(&hosts)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                note(format!("connect {hosts}: {e}"));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match client
+                .create(&format!("/writer/{n:08}"), n.to_string().as_bytes(), &opts)
+                .await
+            {
+                Ok(_) | Err(Error::NodeExists) => {
+                    log.lock().unwrap().push((n, Instant::now()));
+                    n += 1;
+                }
+                Err(Error::NoNode) => match client.create("/writer", b"", &opts).await {
+                    Ok(_) | Err(Error::NodeExists) => {}
+                    Err(e) => note(format!("create /writer: {e}")),
+                },
+                // The session is over: a new one retries the same write.
+                Err(
+                    e @ (Error::SessionExpired
+                    | Error::NoHosts
+                    | Error::ClientClosed
+                    | Error::AuthFailed),
+                ) => {
+                    note(format!("write {n}: {e}; a new session"));
+                    break;
+                }
+                // Not acknowledged: retry the same write (it may have landed).
+                Err(e) => {
+                    note(format!("write {n}: {e}"));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
     }
 }
 
