@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use mesos_boot_tests::moto::Moto;
-use mesos_boot_tests::{block_on, net, proc, zk};
+use mesos_boot_tests::{block_on, net, poll_until, proc, zk};
 use rand::Rng;
 
 /// One at a time: each test runs 3 to 5 JVMs on a 2-core machine.
@@ -194,15 +194,10 @@ impl Writer {
             last_error,
             handle: Some(handle),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while writer.acked.lock().unwrap().is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "the writer had no write acknowledged in 60 s; last error: {:?}",
-                writer.last_error.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(Duration::from_secs(60), "the writer's first write", || {
+            (!writer.acked.lock().unwrap().is_empty()).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e}; last error: {:?}", writer.last_error.lock().unwrap()));
         writer
     }
 
