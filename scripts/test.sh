@@ -20,6 +20,9 @@ image_start=$(date +%s)
 section "cargo fmt --check"
 cargo fmt --all -- --check
 
+section "layers: bootstrap/src imports only downward, no circle (scripts/check-layers.py)"
+python3 scripts/check-layers.py
+
 section "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
@@ -58,7 +61,7 @@ rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
 # The seeded soak (tests/soak.rs): 20 steps (about 3 min); bench/soak.sh runs 200.
 export SOAK_STEPS=${SOAK_STEPS:-20}
-.venv/bin/python scripts/run-tests.py -- -q tests/terraform
+.venv/bin/python scripts/run-tests.py -- -q tests/terraform tests/layout
 cargo test --workspace --doc --quiet
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"

@@ -69,19 +69,13 @@ impl std::error::Error for Failure {}
 pub type Result<T> = std::result::Result<T, Failure>;
 
 /// A malformed shared config is bad input; its message already names the key or line.
-impl From<crate::shared_config::exhibitor::ConfigError> for Failure {
-    fn from(e: crate::shared_config::exhibitor::ConfigError) -> Self {
+impl From<exhibitor_config::exhibitor::ConfigError> for Failure {
+    fn from(e: exhibitor_config::exhibitor::ConfigError) -> Self {
         Failure::bad_input(e.to_string())
     }
 }
 
 /// An agent the leading master never listed as active did not join: like a quorum not reached.
-impl From<crate::agent_registration::RegistrationError> for Failure {
-    fn from(e: crate::agent_registration::RegistrationError) -> Self {
-        Failure::no_quorum(e.to_string())
-    }
-}
-
 /// Flattens an error and its sources into one line: `outer: inner: root cause`.
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();

@@ -141,150 +141,128 @@ enum Class {
     Busy,
 }
 
-/// Decides. Pure: same inputs, same decision.
+/// Decides. Pure: same inputs, same decision. One rule after the other, as the module doc
+/// lists them; the first that decides ends the evaluation.
 pub fn decide(snap: &Snapshot, policy: &Policy, prev: &State) -> Decision {
-    let now = snap.now;
-    let util = utilisation(&snap.metrics);
-    let u = util.max;
-    let desired = snap.asg.desired;
-    let mut actions = Vec::new();
-    let mut state = prev.clone();
-
-    // Idle marks: an agent idle now keeps (or gets) its idle-since tag; a busy one loses it.
-    for n in &snap.nodes {
-        let i = &n.instance;
-        if i.drain.is_some() {
-            continue;
-        }
-        // Unregistered instances are judged by their launch time instead.
-        let Some(agent) = &n.agent else {
-            continue;
-        };
-        let idle = agent.idle();
-        match (idle, i.idle_since) {
-            (true, None) => actions.push(Action::MarkIdle {
-                instance_id: i.id.clone(),
-                since: now,
-            }),
-            (false, Some(_)) => actions.push(Action::ClearIdle {
-                instance_id: i.id.clone(),
-            }),
-            _ => {}
-        }
-    }
-
-    // Capacity: registered agents not being drained by us.
-    let serving: Vec<&Node> = snap
-        .nodes
-        .iter()
-        .filter(|n| {
-            n.instance.drain.is_none()
-                && n.instance.in_service()
-                && n.agent
-                    .as_ref()
-                    .is_some_and(|a| a.active && a.drain.is_none())
-        })
-        .collect();
-    let agents_now = serving.len() as u32;
-    if prev.agents.is_some_and(|before| agents_now < before) {
-        state.last_loss = Some(now);
-    }
-    state.agents = Some(agents_now);
-    state.staging_streak = if snap.metrics.tasks_staging > 0 {
-        prev.staging_streak.saturating_add(1)
-    } else {
-        0
+    let mut out = Outcome {
+        actions: idle_marks(snap),
+        state: prev.clone(),
     };
+    let agents_now = observe(snap, prev, &mut out.state);
+    let (draining, terminating) = carry_drains(snap, policy, &mut out.actions);
+    release_machines(snap, &mut out.actions);
+    let ev = Eval::new(
+        snap,
+        policy,
+        prev,
+        &out.state,
+        agents_now,
+        draining,
+        terminating,
+    );
 
-    // 1. Drains in progress.
-    let mut draining = 0u32;
-    let mut terminating = 0u32;
-    for n in &snap.nodes {
-        let Some(tag) = &n.instance.drain else {
-            continue;
-        };
-        let id = n.instance.id.clone();
-        match tag.method {
-            DrainMethod::DrainAgent => {
-                let drained = match &n.agent {
-                    None => true,
-                    Some(a) => a.drain == Some(AgentDrain::Drained),
-                };
-                if drained {
-                    terminating += 1;
-                    actions.push(Action::Terminate {
-                        instance_id: id,
-                        reason: "drained",
-                        cleanup: None,
-                    });
-                } else if n.agent.as_ref().is_some_and(|a| a.drain.is_none()) {
-                    // Tagged but the master knows no drain (the call failed after tagging):
-                    // ask again; DRAIN_AGENT is idempotent.
-                    draining += 1;
-                    actions.push(Action::StartDrain {
-                        instance_id: id,
-                        tag: tag.clone(),
-                        method: tag.method.as_str(),
-                        agent_id: tag.agent_id.clone(),
-                        tasks: n.agent.as_ref().map_or(0, |a| a.tasks),
-                    });
-                } else {
-                    draining += 1;
-                }
-            }
-            DrainMethod::Maintenance => {
-                if snap.down_machines.contains(&tag.machine) {
-                    terminating += 1;
-                    actions.push(Action::Terminate {
-                        instance_id: id,
-                        reason: "machine down",
-                        cleanup: Some(tag.machine.clone()),
-                    });
-                } else {
-                    draining += 1;
-                    let quiet = n.agent.as_ref().is_none_or(|a| a.tasks == 0);
-                    let overdue = now >= tag.since.saturating_add(policy.drain_grace_s);
-                    if quiet || overdue {
-                        actions.push(Action::MachineDown {
-                            instance_id: id,
-                            machine: tag.machine.clone(),
-                        });
-                    }
-                }
-            }
+    if ev.high || ev.staging {
+        return ev.scale_out(out);
+    }
+    if !ev.low {
+        let (p, u) = (policy, ev.util.max);
+        let reason = format!(
+            "utilisation {u:.3} within {:.3}..={:.3}",
+            p.setpoint - p.margin,
+            p.setpoint + p.margin
+        );
+        return ev.finish("within-band", reason, ev.after_terminations, out);
+    }
+    if let Some((rule, what)) = ev.hold(&out.state) {
+        let reason = format!("{}, but {what}", ev.why_low());
+        return ev.finish(rule, reason, ev.after_terminations, out);
+    }
+    ev.scale_in(out)
+}
+
+/// What the rules add to as they go: the actions and the state for the next evaluation.
+struct Outcome {
+    actions: Vec<Action>,
+    state: State,
+}
+
+/// The inputs and the figures every rule reads, derived once.
+struct Eval<'a> {
+    snap: &'a Snapshot,
+    policy: &'a Policy,
+    prev: &'a State,
+    now: u64,
+    util: Utilisation,
+    /// Registered agents not being drained by us.
+    agents_now: u32,
+    /// Desired capacity once the drained instances are terminated.
+    after_terminations: u32,
+    /// Desired capacity once every drain in flight is done.
+    effective: u32,
+    /// Utilisation above the band (the band's edges belong to it, with slack for sums of
+    /// floating-point figures).
+    high: bool,
+    /// Tasks have been staging for `staging_evaluations` evaluations.
+    staging: bool,
+    /// Utilisation below the band.
+    low: bool,
+}
+
+impl<'a> Eval<'a> {
+    fn new(
+        snap: &'a Snapshot,
+        policy: &'a Policy,
+        prev: &'a State,
+        state: &State,
+        agents_now: u32,
+        draining: u32,
+        terminating: u32,
+    ) -> Self {
+        let util = utilisation(&snap.metrics);
+        let u = util.max;
+        let desired = snap.asg.desired;
+        Eval {
+            snap,
+            policy,
+            prev,
+            now: snap.now,
+            util,
+            agents_now,
+            after_terminations: desired.saturating_sub(terminating),
+            effective: desired.saturating_sub(draining + terminating),
+            high: u > policy.setpoint + policy.margin + 1e-9,
+            staging: state.staging_streak >= policy.staging_evaluations,
+            low: u < policy.setpoint - policy.margin - 1e-9,
         }
     }
-    // Machines left down or scheduled by a run that failed after terminating their instance.
-    for m in &snap.released {
-        let down = snap.down_machines.contains(m);
-        if down || snap.draining_machines.contains(m) {
-            actions.push(Action::Release {
-                machine: m.clone(),
-                down,
-            });
+
+    fn finish(&self, rule: &'static str, reason: String, target: u32, out: Outcome) -> Decision {
+        Decision {
+            rule,
+            reason,
+            utilisation: self.util,
+            desired: self.snap.asg.desired,
+            target,
+            actions: out.actions,
+            state: out.state,
         }
     }
-    // Desired capacity once in-flight drains are done.
-    let effective = desired.saturating_sub(draining + terminating);
-    let finish = |rule: &'static str, reason: String, target: u32, actions, state| Decision {
-        rule,
-        reason,
-        utilisation: util,
-        desired,
-        target,
-        actions,
-        state,
-    };
-    let after_terminations = desired.saturating_sub(terminating);
 
-    // The band's edges belong to the band (with slack for sums of floating-point figures).
-    let high = u > policy.setpoint + policy.margin + 1e-9;
-    let staging = state.staging_streak >= policy.staging_evaluations;
-    let low = u < policy.setpoint - policy.margin - 1e-9;
+    fn why_low(&self) -> String {
+        let p = self.policy;
+        format!(
+            "utilisation {:.3} below {:.3}",
+            self.util.max,
+            p.setpoint - p.margin
+        )
+    }
 
-    // 2. Scale-out.
-    if high || staging {
-        let why = if high {
+    /// Rule 2: scale out, bounded by the group's max and `max_step`, not within the cooldown,
+    /// counting instances launched but not registered yet as capacity on its way.
+    fn scale_out(&self, mut out: Outcome) -> Decision {
+        let (snap, policy, now, u) = (self.snap, self.policy, self.now, self.util.max);
+        let (agents_now, base_desired) = (self.agents_now, self.after_terminations);
+        let why = if self.high {
             format!(
                 "utilisation {u:.3} above {:.3}",
                 policy.setpoint + policy.margin
@@ -292,23 +270,18 @@ pub fn decide(snap: &Snapshot, policy: &Policy, prev: &State) -> Decision {
         } else {
             format!(
                 "tasks staging for {} evaluations (threshold {})",
-                state.staging_streak, policy.staging_evaluations
+                out.state.staging_streak, policy.staging_evaluations
             )
         };
-        if within(now, prev.last_scale_out, policy.scale_out_cooldown_s) {
-            return finish(
-                "cooldown-out",
-                format!(
-                    "{why}, but the last scale-out was less than {}s ago",
-                    policy.scale_out_cooldown_s
-                ),
-                after_terminations,
-                actions,
-                state,
+        if within(now, self.prev.last_scale_out, policy.scale_out_cooldown_s) {
+            let reason = format!(
+                "{why}, but the last scale-out was less than {}s ago",
+                policy.scale_out_cooldown_s
             );
+            return self.finish("cooldown-out", reason, base_desired, out);
         }
         let base = agents_now.max(1) as f64;
-        let needed = if high {
+        let needed = if self.high {
             ((base * u / policy.setpoint - 1e-9).ceil() as u32).max(agents_now + 1)
         } else {
             agents_now + 1
@@ -328,140 +301,304 @@ pub fn decide(snap: &Snapshot, policy: &Policy, prev: &State) -> Decision {
             .count() as u32;
         let extra = needed.saturating_sub(agents_now + in_flight);
         if extra == 0 {
-            return finish(
-                "capacity-pending",
-                format!("{why}, but {in_flight} launched instances have not registered yet"),
-                after_terminations,
-                actions,
-                state,
-            );
+            let reason =
+                format!("{why}, but {in_flight} launched instances have not registered yet");
+            return self.finish("capacity-pending", reason, base_desired, out);
         }
-        let want = after_terminations + extra;
+        let want = base_desired + extra;
         let to = want
-            .min(after_terminations.saturating_add(policy.max_step))
+            .min(base_desired.saturating_add(policy.max_step))
             .min(snap.asg.max);
-        if to <= after_terminations {
-            return finish(
-                "at-max",
-                format!("{why}, but the group is at its max ({})", snap.asg.max),
-                after_terminations,
-                actions,
-                state,
-            );
+        if to <= base_desired {
+            let reason = format!("{why}, but the group is at its max ({})", snap.asg.max);
+            return self.finish("at-max", reason, base_desired, out);
         }
-        state.last_scale_out = Some(now);
-        actions.push(Action::SetDesired {
-            from: after_terminations,
+        out.state.last_scale_out = Some(now);
+        out.actions.push(Action::SetDesired {
+            from: base_desired,
             to,
         });
-        return finish(
-            "scale-out",
-            format!(
-                "{why}: {agents_now} serving agents need about {needed}; +{} (max step {}, max {})",
-                to - after_terminations,
-                policy.max_step,
-                snap.asg.max
-            ),
-            to,
-            actions,
-            state,
+        let reason = format!(
+            "{why}: {agents_now} serving agents need about {needed}; +{} (max step {}, max {})",
+            to - base_desired,
+            policy.max_step,
+            snap.asg.max
         );
+        self.finish("scale-out", reason, to, out)
     }
 
-    // 3. Scale-in.
-    if !low {
-        return finish(
-            "within-band",
-            format!(
-                "utilisation {u:.3} within {:.3}..={:.3}",
-                policy.setpoint - policy.margin,
-                policy.setpoint + policy.margin
-            ),
-            after_terminations,
-            actions,
-            state,
-        );
-    }
-    let why = format!(
-        "utilisation {u:.3} below {:.3}",
-        policy.setpoint - policy.margin
-    );
-    let hold = if snap.metrics.tasks_staging > 0 {
-        Some(("staging", "tasks are staging".to_string()))
-    } else if within(now, prev.last_scale_out, policy.scale_out_cooldown_s) {
-        Some((
-            "cooldown-out",
-            format!(
-                "the last scale-out was less than {}s ago",
-                policy.scale_out_cooldown_s
-            ),
-        ))
-    } else if within(now, prev.last_scale_in, policy.scale_in_cooldown_s) {
-        Some((
-            "cooldown-in",
-            format!(
-                "the last scale-in was less than {}s ago",
-                policy.scale_in_cooldown_s
-            ),
-        ))
-    } else if within(now, state.last_loss, policy.hold_after_loss_s) {
-        Some((
-            "hold-after-loss",
-            format!(
-                "an agent was lost less than {}s ago",
-                policy.hold_after_loss_s
-            ),
-        ))
-    } else {
-        None
-    };
-    if let Some((rule, what)) = hold {
-        return finish(
-            rule,
-            format!("{why}, but {what}"),
-            after_terminations,
-            actions,
-            state,
-        );
+    /// What holds a scale-in back, first match: staging tasks, either cooldown, a recent loss.
+    fn hold(&self, state: &State) -> Option<(&'static str, String)> {
+        let (p, now, prev) = (self.policy, self.now, self.prev);
+        if self.snap.metrics.tasks_staging > 0 {
+            Some(("staging", "tasks are staging".to_string()))
+        } else if within(now, prev.last_scale_out, p.scale_out_cooldown_s) {
+            let s = p.scale_out_cooldown_s;
+            Some((
+                "cooldown-out",
+                format!("the last scale-out was less than {s}s ago"),
+            ))
+        } else if within(now, prev.last_scale_in, p.scale_in_cooldown_s) {
+            let s = p.scale_in_cooldown_s;
+            Some((
+                "cooldown-in",
+                format!("the last scale-in was less than {s}s ago"),
+            ))
+        } else if within(now, state.last_loss, p.hold_after_loss_s) {
+            let s = p.hold_after_loss_s;
+            Some((
+                "hold-after-loss",
+                format!("an agent was lost less than {s}s ago"),
+            ))
+        } else {
+            None
+        }
     }
 
-    // How many serving agents must stay for utilisation to stay at or below the setpoint.
-    let keep = ((agents_now as f64) * u / policy.setpoint - 1e-9)
-        .ceil()
-        .max(0.0) as u32;
-    let mut agent_budget = agents_now.saturating_sub(keep.max(1));
-    let mut budget = effective.saturating_sub(snap.asg.min).min(policy.max_step);
+    /// Rule 3: scale in, never below the group's min nor below what keeps utilisation at the
+    /// setpoint; drains agents, terminates instances that never registered.
+    fn scale_in(&self, mut out: Outcome) -> Decision {
+        let (snap, policy, now) = (self.snap, self.policy, self.now);
+        let agents_now = self.agents_now;
+        // How many serving agents must stay for utilisation to stay at or below the setpoint.
+        let keep = ((agents_now as f64) * self.util.max / policy.setpoint - 1e-9)
+            .ceil()
+            .max(0.0) as u32;
+        let agent_budget = agents_now.saturating_sub(keep.max(1));
+        let budget = self
+            .effective
+            .saturating_sub(snap.asg.min)
+            .min(policy.max_step);
+        let (picked, agent_budget) = pick(snap, self.candidates(), budget, agent_budget);
+        let why = self.why_low();
+        if picked.is_empty() {
+            let reason = if self.effective <= snap.asg.min {
+                format!("{why}, but the group is at its min ({})", snap.asg.min)
+            } else if agent_budget == 0 {
+                format!("{why}, but removing an agent would push utilisation above the setpoint")
+            } else {
+                format!(
+                    "{why}, but no agent has been idle for {}s (and no instance failed to register)",
+                    policy.unneeded_time_s
+                )
+            };
+            return self.finish("no-candidate", reason, self.after_terminations, out);
+        }
+        let method = drain_method(policy.drain_mode, &snap.master_version);
+        for (class, n) in &picked {
+            out.actions.push(removal(*class, n, method, now));
+        }
+        let removed = picked.len() as u32;
+        // Drained agents leave the serving count now, so their removal is not a loss later.
+        let drains = picked
+            .iter()
+            .filter(|(c, _)| *c != Class::NeverRegistered)
+            .count() as u32;
+        out.state.agents = Some(agents_now.saturating_sub(drains));
+        out.state.last_scale_in = Some(now);
+        let reason = format!(
+            "{why}: {agents_now} serving agents, {keep} keep utilisation at the setpoint; removing {removed} (min {}, max step {})",
+            snap.asg.min, policy.max_step
+        );
+        let target = self.after_terminations.saturating_sub(removed);
+        self.finish("scale-in", reason, target, out)
+    }
 
-    let method = drain_method(policy.drain_mode, &snap.master_version);
-    let mut candidates: Vec<(Class, &Node)> = Vec::new();
+    /// The instances scale-in may remove: those that never registered (once they had time to,
+    /// and only when every agent of the master is matched to an instance), agents idle for
+    /// the unneeded time, and busy agents when `drain_busy` allows.
+    fn candidates(&self) -> Vec<(Class, &'a Node)> {
+        let (snap, policy, now) = (self.snap, self.policy, self.now);
+        let mut candidates = Vec::new();
+        for n in &snap.nodes {
+            let i = &n.instance;
+            if i.drain.is_some() || !i.in_service() {
+                continue;
+            }
+            match &n.agent {
+                None => {
+                    // Never registered: removable once it had time to register, unless the
+                    // master has agents we could not match (it might be one of them).
+                    let old = i
+                        .launched_at
+                        .is_some_and(|t| now >= t.saturating_add(policy.unneeded_time_s));
+                    if old && snap.unmatched_agents == 0 {
+                        candidates.push((Class::NeverRegistered, n));
+                    }
+                }
+                Some(a) if a.drain.is_some() || !a.active => {}
+                Some(a) if a.idle() => {
+                    if i.idle_since
+                        .is_some_and(|t| now >= t.saturating_add(policy.unneeded_time_s))
+                    {
+                        candidates.push((Class::Idle, n));
+                    }
+                }
+                Some(_) if policy.drain_busy => candidates.push((Class::Busy, n)),
+                Some(_) => {}
+            }
+        }
+        candidates
+    }
+}
+
+/// The idle marks: an agent idle now keeps (or gets) its idle-since tag; a busy one loses it.
+/// Unregistered instances are judged by their launch time instead.
+fn idle_marks(snap: &Snapshot) -> Vec<Action> {
+    let mut actions = Vec::new();
     for n in &snap.nodes {
         let i = &n.instance;
-        if i.drain.is_some() || !i.in_service() {
+        let Some(agent) = n.agent.as_ref().filter(|_| i.drain.is_none()) else {
             continue;
-        }
-        match &n.agent {
-            None => {
-                // Never registered: removable once it had time to register, unless the
-                // master has agents we could not match (it might be one of them).
-                let old = i
-                    .launched_at
-                    .is_some_and(|t| now >= t.saturating_add(policy.unneeded_time_s));
-                if old && snap.unmatched_agents == 0 {
-                    candidates.push((Class::NeverRegistered, n));
-                }
-            }
-            Some(a) if a.drain.is_some() || !a.active => {}
-            Some(a) if a.idle() => {
-                if i.idle_since
-                    .is_some_and(|t| now >= t.saturating_add(policy.unneeded_time_s))
-                {
-                    candidates.push((Class::Idle, n));
-                }
-            }
-            Some(_) if policy.drain_busy => candidates.push((Class::Busy, n)),
-            Some(_) => {}
+        };
+        match (agent.idle(), i.idle_since) {
+            (true, None) => actions.push(Action::MarkIdle {
+                instance_id: i.id.clone(),
+                since: snap.now,
+            }),
+            (false, Some(_)) => actions.push(Action::ClearIdle {
+                instance_id: i.id.clone(),
+            }),
+            _ => {}
         }
     }
+    actions
+}
+
+/// Counts the serving agents (registered, active, not being drained by us), records a loss
+/// when there are fewer than last time, and counts the evaluations that saw staging tasks.
+fn observe(snap: &Snapshot, prev: &State, state: &mut State) -> u32 {
+    let agents_now = snap
+        .nodes
+        .iter()
+        .filter(|n| {
+            n.instance.drain.is_none()
+                && n.instance.in_service()
+                && n.agent
+                    .as_ref()
+                    .is_some_and(|a| a.active && a.drain.is_none())
+        })
+        .count() as u32;
+    if prev.agents.is_some_and(|before| agents_now < before) {
+        state.last_loss = Some(snap.now);
+    }
+    state.agents = Some(agents_now);
+    state.staging_streak = if snap.metrics.tasks_staging > 0 {
+        prev.staging_streak.saturating_add(1)
+    } else {
+        0
+    };
+    agents_now
+}
+
+/// Rule 1: drains in progress are carried on. Returns how many instances are still draining
+/// and how many are terminated now.
+fn carry_drains(snap: &Snapshot, policy: &Policy, actions: &mut Vec<Action>) -> (u32, u32) {
+    let (mut draining, mut terminating) = (0u32, 0u32);
+    for n in &snap.nodes {
+        let Some(tag) = &n.instance.drain else {
+            continue;
+        };
+        let id = n.instance.id.clone();
+        let carried = match tag.method {
+            DrainMethod::DrainAgent => carry_drain_agent(n, tag, id),
+            DrainMethod::Maintenance => carry_maintenance(snap, policy, n, tag, id),
+        };
+        match carried {
+            Carried::Terminate(a) => {
+                terminating += 1;
+                actions.push(a);
+            }
+            Carried::Draining(a) => {
+                draining += 1;
+                actions.extend(a);
+            }
+        }
+    }
+    (draining, terminating)
+}
+
+/// What a drain in progress does this evaluation.
+enum Carried {
+    /// Done: its instance is terminated.
+    Terminate(Action),
+    /// Still draining, with what (if anything) moves it on.
+    Draining(Option<Action>),
+}
+
+/// A DRAIN_AGENT drain: terminated once drained (or once the master forgot the agent).
+fn carry_drain_agent(n: &Node, tag: &DrainTag, id: String) -> Carried {
+    let drained = match &n.agent {
+        None => true,
+        Some(a) => a.drain == Some(AgentDrain::Drained),
+    };
+    if drained {
+        Carried::Terminate(Action::Terminate {
+            instance_id: id,
+            reason: "drained",
+            cleanup: None,
+        })
+    } else if let Some(a) = n.agent.as_ref().filter(|a| a.drain.is_none()) {
+        // Tagged but the master knows no drain (the call failed after tagging): ask again;
+        // DRAIN_AGENT is idempotent.
+        Carried::Draining(Some(Action::StartDrain {
+            instance_id: id,
+            tag: tag.clone(),
+            method: tag.method.as_str(),
+            agent_id: tag.agent_id.clone(),
+            tasks: a.tasks,
+        }))
+    } else {
+        Carried::Draining(None)
+    }
+}
+
+/// A maintenance drain: the machine goes down once its agent has no task left (or its grace
+/// is over), and the instance is terminated once the machine is down.
+fn carry_maintenance(
+    snap: &Snapshot,
+    policy: &Policy,
+    n: &Node,
+    tag: &DrainTag,
+    id: String,
+) -> Carried {
+    if snap.down_machines.contains(&tag.machine) {
+        return Carried::Terminate(Action::Terminate {
+            instance_id: id,
+            reason: "machine down",
+            cleanup: Some(tag.machine.clone()),
+        });
+    }
+    let quiet = n.agent.as_ref().is_none_or(|a| a.tasks == 0);
+    let overdue = snap.now >= tag.since.saturating_add(policy.drain_grace_s);
+    Carried::Draining((quiet || overdue).then(|| Action::MachineDown {
+        instance_id: id,
+        machine: tag.machine.clone(),
+    }))
+}
+
+/// Machines left down or scheduled by a run that failed after terminating their instance.
+fn release_machines(snap: &Snapshot, actions: &mut Vec<Action>) {
+    for m in &snap.released {
+        let down = snap.down_machines.contains(m);
+        if down || snap.draining_machines.contains(m) {
+            actions.push(Action::Release {
+                machine: m.clone(),
+                down,
+            });
+        }
+    }
+}
+
+/// Picks up to `budget` candidates, never-registered instances first, then idle agents, then
+/// busy ones (agents only while `agent_budget` lasts), each time from the availability zone
+/// with the most instances, then the fewest tasks. Returns the picks and the agent budget left.
+fn pick<'a>(
+    snap: &Snapshot,
+    mut candidates: Vec<(Class, &'a Node)>,
+    mut budget: u32,
+    mut agent_budget: u32,
+) -> (Vec<(Class, &'a Node)>, u32) {
     let mut per_az: BTreeMap<&str, u32> = BTreeMap::new();
     for n in &snap.nodes {
         if n.instance.drain.is_none() {
@@ -497,70 +634,42 @@ pub fn decide(snap: &Snapshot, policy: &Policy, prev: &State) -> Decision {
         }
         picked.push((class, n));
     }
-    if picked.is_empty() {
-        let reason = if effective <= snap.asg.min {
-            format!("{why}, but the group is at its min ({})", snap.asg.min)
-        } else if agent_budget == 0 {
-            format!("{why}, but removing an agent would push utilisation above the setpoint")
-        } else {
-            format!(
-                "{why}, but no agent has been idle for {}s (and no instance failed to register)",
-                policy.unneeded_time_s
-            )
-        };
-        return finish("no-candidate", reason, after_terminations, actions, state);
-    }
-    let mut removed = 0;
-    for (class, n) in &picked {
-        let i = &n.instance;
-        match (class, &n.agent) {
-            (Class::NeverRegistered, _) | (_, None) => actions.push(Action::Terminate {
+    (picked, agent_budget)
+}
+
+/// The action that removes a picked candidate: a never-registered instance is terminated, an
+/// agent's instance is tagged and its agent drained by `method`.
+fn removal(class: Class, n: &Node, method: DrainMethod, now: u64) -> Action {
+    let i = &n.instance;
+    match (class, &n.agent) {
+        (Class::NeverRegistered, _) | (_, None) => Action::Terminate {
+            instance_id: i.id.clone(),
+            reason: "never registered",
+            cleanup: None,
+        },
+        (_, Some(a)) => {
+            let tag = DrainTag {
+                method,
+                since: now,
+                agent_id: a.id.clone(),
+                machine: Machine {
+                    hostname: a.hostname.clone(),
+                    ip: a
+                        .ip
+                        .clone()
+                        .or_else(|| i.ip.clone())
+                        .unwrap_or_else(|| a.hostname.clone()),
+                },
+            };
+            Action::StartDrain {
                 instance_id: i.id.clone(),
-                reason: "never registered",
-                cleanup: None,
-            }),
-            (_, Some(a)) => {
-                let tag = DrainTag {
-                    method,
-                    since: now,
-                    agent_id: a.id.clone(),
-                    machine: Machine {
-                        hostname: a.hostname.clone(),
-                        ip: a
-                            .ip
-                            .clone()
-                            .or_else(|| i.ip.clone())
-                            .unwrap_or_else(|| a.hostname.clone()),
-                    },
-                };
-                actions.push(Action::StartDrain {
-                    instance_id: i.id.clone(),
-                    tag,
-                    method: method.as_str(),
-                    agent_id: a.id.clone(),
-                    tasks: a.tasks,
-                });
+                tag,
+                method: method.as_str(),
+                agent_id: a.id.clone(),
+                tasks: a.tasks,
             }
         }
-        removed += 1;
     }
-    // Drained agents leave the serving count now, so their removal is not a loss later.
-    let drains = picked
-        .iter()
-        .filter(|(c, _)| *c != Class::NeverRegistered)
-        .count() as u32;
-    state.agents = Some(agents_now.saturating_sub(drains));
-    state.last_scale_in = Some(now);
-    finish(
-        "scale-in",
-        format!(
-            "{why}: {agents_now} serving agents, {keep} keep utilisation at the setpoint; removing {removed} (min {}, max step {})",
-            snap.asg.min, policy.max_step
-        ),
-        after_terminations.saturating_sub(removed),
-        actions,
-        state,
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,76 @@
+//! One module per subcommand; [`run`] dispatches the parsed command line to it and turns its
+//! outcome into the process's exit code (the one place errors become exit codes).
+//!
+//! - no subcommand: the boot ([`crate::boot`]);
+//! - `serve`: [`crate::serve`];
+//! - `status`, `check-image`, `check-log`, `restore`, `credentials`, `zk-tls`: here.
+
+use clap::ArgMatches;
+
+use crate::config::cli::{Cli, Command};
+use crate::failure::{self, Failure, Result};
+use crate::store::{Location, Store};
+
+pub mod check_image;
+pub mod credentials;
+pub mod restore;
+pub mod status;
+pub mod zk_tls;
+
+/// Runs the command `cli` names; returns the exit code.
+pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
+    let outcome = match cli.command {
+        Some(Command::Status { json, timeout }) => {
+            match status::run(&cli.root, json, timeout).await {
+                Ok(true) => Ok(()),
+                Ok(false) => return failure::Kind::NoQuorum.exit_code(),
+                Err(f) => Err(f),
+            }
+        }
+        Some(Command::CheckImage) => check_image::run(&cli.root),
+        Some(Command::CheckLog { wait }) => {
+            crate::node::zk_state::check_before_start(&cli.root, wait).await;
+            Ok(())
+        }
+        Some(Command::Restore {
+            shared_config,
+            backup,
+            list,
+            region,
+        }) => restore::run(&shared_config, backup.as_deref(), list, &region).await,
+        Some(Command::Credentials {
+            action,
+            shared_config,
+            name,
+            region,
+        }) => credentials::run(action, &shared_config, name.as_deref(), &region).await,
+        Some(Command::ZkTls {
+            action,
+            shared_config,
+            region,
+        }) => zk_tls::run(action, &shared_config, &region).await,
+        Some(Command::Serve(args)) => crate::serve::run(&cli.root, &args).await,
+        None => crate::boot::Boot::new(cli.boot, matches, cli.root)
+            .run()
+            .await
+            .map(|_| ()),
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(f) => report(&f),
+    }
+}
+
+/// The store at `url` (`s3://…` or a file path); the SDK is loaded only for S3.
+async fn store_at(url: &str, region: &str) -> Result<Store> {
+    let location = Location::parse(url).map_err(Failure::bad_input)?;
+    Ok(match location {
+        Location::S3 { .. } => Store::new(location, Some(&crate::cloud::sdk_config(region).await)),
+        Location::File { .. } => Store::new(location, None),
+    })
+}
+
+fn report(f: &Failure) -> i32 {
+    tracing::error!("{}", f.message);
+    f.kind.exit_code()
+}
