@@ -7,8 +7,8 @@
 //! - [`dynamic`]: ZooKeeper's membership text (`/zookeeper/config` and the dynamic config
 //!   file) and the `server.N=` line of a reconfig.
 //!
-//! mesos-boot re-exports these modules at their old paths (`mesos_boot::shared_config::
-//! {properties, exhibitor}`, `mesos_boot::zookeeper::zkadmin::{LiveConfig, Member, ...}`).
+//! mesos-boot re-exports these modules where it uses them (`mesos_boot::store::{properties,
+//! exhibitor}`, `mesos_boot::zk::admin::{LiveConfig, Member, ...}`).
 
 #![forbid(unsafe_code)]
 
