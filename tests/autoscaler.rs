@@ -237,10 +237,11 @@ async fn idle_agents_are_drained_then_terminated_never_busy_ones() {
     assert_eq!(c.master.drain_calls().len(), 2);
 }
 
-/// `DRAIN_AGENT` as a real master parses it: `max_grace_period` is a `DurationInfo`, whose only
-/// (required) field is `nanoseconds`.
+/// `DRAIN_AGENT` as a real master parses it: `max_grace_period` is a v1
+/// `google.protobuf.Duration` (`seconds`, `nanos`); keys it does not have are ignored, so a
+/// `DurationInfo`'s `nanoseconds` would give the tasks no grace at all.
 #[tokio::test(flavor = "multi_thread")]
-async fn drain_agent_carries_a_duration_info_mesos_accepts() {
+async fn drain_agent_gives_the_tasks_the_grace_period_mesos_reads() {
     let c = Cluster::new("1.11.0", 4, 1, 6).await;
     let (_, idle) = half_idle(&c).await;
     ok(&c.run(0, &[]).await);
@@ -258,16 +259,55 @@ async fn drain_agent_carries_a_duration_info_mesos_accepts() {
     for d in &drains {
         assert_eq!(
             d["drain_agent"]["max_grace_period"],
-            serde_json::json!({"nanoseconds": 90_000_000_000u64}),
+            serde_json::json!({"seconds": 90}),
             "{d}"
         );
     }
-    assert!(c
+    let drained: Vec<_> = c
         .master
         .agents()
-        .iter()
+        .into_iter()
         .filter(|a| idle.contains(a.id.trim_start_matches("S-")))
-        .all(|a| a.drain.is_some()));
+        .collect();
+    assert_eq!(drained.len(), idle.len());
+    for a in drained {
+        assert!(a.drain.is_some(), "{a:?}");
+        assert_eq!(
+            a.max_grace_ns,
+            Some(90_000_000_000),
+            "the master's grace for {a:?}"
+        );
+    }
+}
+
+/// After a leader fail-over, an agent that has not re-registered yet is listed only under
+/// `recovered_slaves`: its instance is neither capacity nor an instance that never registered,
+/// so it is not terminated (idle agents that are listed still are drained).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_re_registering_after_a_fail_over_is_not_terminated() {
+    let c = Cluster::new("1.11.0", 4, 1, 6).await;
+    let g = c.group().await;
+    let recovering = g.instances[0].id.clone();
+    let id = agent_id_of(&recovering);
+    c.master.fail_over(|a| a.id == id);
+    // Past the unneeded time since launch: an instance with no agent at all would go now.
+    for secs in [600, 1300] {
+        let r = c.run(secs, &[]).await;
+        ok(&r);
+        let g = c.group().await;
+        assert!(
+            g.instances.iter().any(|i| i.id == recovering),
+            "at +{secs}s the re-registering agent's instance was removed:\n{}",
+            r.stderr
+        );
+        assert!(!tagged(&g, DRAIN_TAG).contains(&recovering), "{}", r.stderr);
+        assert!(!c.master.drain_calls().contains(&id), "{}", r.stderr);
+    }
+    // The listed idle agents were drained meanwhile: the evaluation itself went on.
+    assert!(!c.master.drain_calls().is_empty());
+    c.master.reregister(&id);
+    ok(&c.run(1400, &[]).await);
+    assert!(c.group().await.instances.iter().any(|i| i.id == recovering));
 }
 
 /// One evaluation is all or nothing: a drain the master refuses leaves no state behind (no

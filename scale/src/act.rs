@@ -6,7 +6,7 @@
 //!
 //! * scale-out: `SetDesiredCapacity`;
 //! * a drain: the instance is tagged first ([`DRAIN_TAG`], which is how later invocations know),
-//!   then `DRAIN_AGENT` (`mark_gone`, `max_grace_period` a `DurationInfo` in nanoseconds) on the
+//!   then `DRAIN_AGENT` (`mark_gone`, `max_grace_period` a v1 `Duration`, `{"seconds": N}`) on the
 //!   v1 operator API, or a maintenance window added to the schedule (which
 //!   `POST /master/maintenance/schedule` replaces as a whole); if the master refuses, the tag is
 //!   removed again;
@@ -280,10 +280,11 @@ impl Actor<'_> {
                                 "type": "DRAIN_AGENT",
                                 "drain_agent": {
                                     "agent_id": {"value": tag.agent_id},
-                                    // mesos.DurationInfo: `required int64 nanoseconds`
-                                    "max_grace_period": {
-                                        "nanoseconds": self.drain_grace_s.saturating_mul(1_000_000_000)
-                                    },
+                                    // A v1 google.protobuf.Duration (`seconds`, `nanos`;
+                                    // include/mesos/v1/master/master.proto): the master
+                                    // ignores keys it does not have, so `nanoseconds` would
+                                    // be a grace of 0.
+                                    "max_grace_period": {"seconds": self.drain_grace_s},
                                     "mark_gone": true,
                                 }
                             }),

@@ -95,6 +95,10 @@ pub fn parse_metrics(source_name: &str, body: &[u8]) -> Result<Metrics, ParseErr
 struct RawState {
     version: String,
     slaves: Vec<RawAgent>,
+    /// Agents the registry knows that have not re-registered since the leader was elected
+    /// (`SlaveInfo` only: id, hostname, port, attributes; src/master/readonly_handler.cpp).
+    #[serde(default)]
+    recovered_slaves: Vec<RawRecovered>,
     #[serde(default)]
     frameworks: Vec<RawFramework>,
 }
@@ -128,6 +132,12 @@ struct RawAgent {
     deactivated: bool,
     #[serde(default)]
     drain_info: Option<RawDrainInfo>,
+}
+
+#[derive(Deserialize)]
+struct RawRecovered {
+    id: String,
+    hostname: String,
 }
 
 fn yes() -> bool {
@@ -170,7 +180,8 @@ pub fn pid_ip(pid: &str) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
-/// Parses `/master/state`: agents with their used resources, live task counts and drain state.
+/// Parses `/master/state`: agents with their used resources, live task counts and drain state,
+/// and the agents still re-registering after a fail-over (`recovered_slaves`, inactive).
 pub fn parse_state(source_name: &str, body: &[u8]) -> Result<MasterState, ParseError> {
     let raw: RawState = serde_json::from_slice(body).map_err(|error| ParseError::Json {
         source_name: source_name.into(),
@@ -205,6 +216,25 @@ pub fn parse_state(source_name: &str, body: &[u8]) -> Result<MasterState, ParseE
             used_gpus: a.used_resources.gpus,
             active: a.active && !a.deactivated,
             drain,
+        });
+    }
+    // Re-registering after a fail-over: not capacity (inactive), and not an instance that never
+    // registered either, so never removed while it comes back.
+    for a in &raw.recovered_slaves {
+        agents.push(Agent {
+            id: a.id.clone(),
+            hostname: a.hostname.clone(),
+            ip: a
+                .hostname
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+                .map(|ip| ip.to_string()),
+            tasks: 0,
+            used_cpus: 0.0,
+            used_mem: 0.0,
+            used_gpus: 0.0,
+            active: false,
+            drain: None,
         });
     }
     Ok(MasterState {
@@ -269,6 +299,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("u: "));
+    }
+
+    #[test]
+    fn agents_re_registering_after_a_fail_over_are_listed_inactive() {
+        // recovered_slaves: SlaveInfo only (src/common/http.cpp `json(SlaveInfo)`).
+        let body = br#"{"version":"1.11.0","slaves":[],"recovered_slaves":[
+            {"id":"S9","hostname":"ip-10-0-0-9.ec2.internal","port":5051,"attributes":{}},
+            {"id":"S8","hostname":"10.0.0.8","port":5051,"attributes":{}}]}"#;
+        let s = parse_state("u", body).unwrap();
+        assert_eq!(s.agents.len(), 2);
+        assert!(s.agents.iter().all(|a| !a.active && a.drain.is_none()));
+        assert_eq!(s.agents[0].hostname, "ip-10-0-0-9.ec2.internal");
+        assert_eq!(s.agents[0].ip, None);
+        assert_eq!(s.agents[1].ip.as_deref(), Some("10.0.0.8"));
     }
 
     #[test]

@@ -55,6 +55,14 @@ pub struct EmuAgent {
     /// `DRAINING` / `DRAINED`.
     pub drain: Option<String>,
     pub mark_gone: bool,
+    /// The grace its tasks get, as the master understood `DRAIN_AGENT`'s `max_grace_period`
+    /// (nanoseconds, after `devolve`: `seconds * 10^9 + nanos` of the v1 `Duration`;
+    /// src/internal/devolve.cpp); `None` when the call carried none.
+    pub max_grace_ns: Option<i64>,
+    /// Known from the registry but not re-registered since the last fail-over: listed in
+    /// `recovered_slaves` (SlaveInfo: id, hostname, port, attributes), not in `slaves`
+    /// (src/master/readonly_handler.cpp, `SlavesWriter`; src/common/http.cpp, `json(SlaveInfo)`).
+    pub recovered: bool,
 }
 
 impl EmuAgent {
@@ -72,6 +80,8 @@ impl EmuAgent {
             tasks: 0,
             drain: None,
             mark_gone: false,
+            max_grace_ns: None,
+            recovered: false,
         }
     }
 
@@ -80,6 +90,11 @@ impl EmuAgent {
         self.tasks = tasks;
         self.used_cpus = self.cpus * fraction;
         self.used_mem = self.mem * fraction;
+    }
+
+    /// The agent as `recovered_slaves` lists it (`json(SlaveInfo)`: no pid, no resources).
+    fn recovered_info(&self) -> Value {
+        json!({"id": self.id, "hostname": self.hostname, "port": 5051, "attributes": {}})
     }
 
     fn machine(&self) -> Value {
@@ -236,6 +251,21 @@ impl MasterEmulator {
         self.lock().staging = n;
     }
 
+    /// A leader fail-over after which the agents `recovering` selects have not re-registered
+    /// yet: the new leader lists them under `recovered_slaves` only, until [`Self::reregister`].
+    pub fn fail_over(&self, mut recovering: impl FnMut(&EmuAgent) -> bool) {
+        for a in &mut self.lock().agents {
+            a.recovered = recovering(a);
+        }
+    }
+
+    /// The agent `id` re-registered with the leader.
+    pub fn reregister(&self, id: &str) {
+        for a in self.lock().agents.iter_mut().filter(|a| a.id == id) {
+            a.recovered = false;
+        }
+    }
+
     /// Without a leader `/master/redirect` answers 503 and `master/elected` is 0.
     pub fn set_leader(&self, leader: bool) {
         self.lock().leader = leader;
@@ -363,8 +393,18 @@ fn metrics(s: &Inner) -> Value {
     })
 }
 
+/// Not listed in `slaves`: its machine is down (the master shut it down), or it has not
+/// re-registered since the fail-over.
 fn is_down(s: &Inner, a: &EmuAgent) -> bool {
-    s.down.contains(&a.machine())
+    a.recovered || s.down.contains(&a.machine())
+}
+
+fn recovered_slaves(s: &Inner) -> Vec<Value> {
+    s.agents
+        .iter()
+        .filter(|a| a.recovered)
+        .map(EmuAgent::recovered_info)
+        .collect()
 }
 
 fn state(s: &mut Inner, port: u16) -> Value {
@@ -411,6 +451,7 @@ fn state(s: &mut Inner, port: u16) -> Value {
         "cluster": "emulated",
         "activated_slaves": slaves.len(),
         "slaves": slaves,
+        "recovered_slaves": recovered_slaves(s),
         "frameworks": [{"id": "fw-1", "name": "test", "active": true, "tasks": tasks}],
         "completed_frameworks": [],
     })
@@ -523,7 +564,10 @@ async fn handle(
                 return text(307, "not the leader");
             }
             let slaves = state(&mut s, port)["slaves"].clone();
-            reply(200, json!({"slaves": slaves, "recovered_slaves": []}))
+            reply(
+                200,
+                json!({"slaves": slaves, "recovered_slaves": recovered_slaves(&s)}),
+            )
         }
         ("GET", "/master/maintenance/schedule") => reply(200, s.schedule.clone()),
         ("POST", "/master/maintenance/schedule") => {
@@ -628,6 +672,12 @@ async fn handle(
                 Some("DRAIN_AGENT") => {
                     let id = v["drain_agent"]["agent_id"]["value"].as_str().unwrap_or("");
                     let mark_gone = v["drain_agent"]["mark_gone"].as_bool().unwrap_or(false);
+                    // devolve(): DurationInfo.nanoseconds = seconds * 10^9 + nanos, 0 for a
+                    // Duration with neither (e.g. one whose keys were all unknown).
+                    let grace = v["drain_agent"].get("max_grace_period").map(|d| {
+                        let n = |k: &str| d[k].as_i64().unwrap_or(0);
+                        n("seconds") * 1_000_000_000 + n("nanos")
+                    });
                     let Some(a) = s.agents.iter_mut().find(|a| a.id == id) else {
                         return text(400, &format!("unknown agent {id:?}"));
                     };
@@ -635,12 +685,14 @@ async fn handle(
                         a.drain = Some("DRAINING".into());
                     }
                     a.mark_gone = mark_gone;
+                    a.max_grace_ns = grace;
                     text(200, "")
                 }
                 Some("GET_AGENTS") => {
                     let agents: Vec<Value> = s
                         .agents
                         .iter()
+                        .filter(|a| !a.recovered)
                         .map(|a| {
                             let mut v = json!({
                                 "agent_info": {"id": {"value": a.id}, "hostname": a.hostname},
@@ -656,7 +708,12 @@ async fn handle(
                         .collect();
                     reply(
                         200,
-                        json!({"type": "GET_AGENTS", "get_agents": {"agents": agents}}),
+                        json!({"type": "GET_AGENTS", "get_agents": {
+                            "agents": agents,
+                            "recovered_agents": s.agents.iter().filter(|a| a.recovered)
+                                .map(|a| json!({"id": {"value": a.id}, "hostname": a.hostname, "port": 5051}))
+                                .collect::<Vec<_>>(),
+                        }}),
                     )
                 }
                 other => text(400, &format!("unsupported call {other:?}")),
@@ -707,6 +764,14 @@ pub mod proto {
     /// `mesos.DurationInfo` / `mesos.TimeInfo`: `required int64 nanoseconds = 1;`
     pub const DURATION_INFO: &[Field] = &[field("nanoseconds", Required, I64)];
     pub const TIME_INFO: &[Field] = &[field("nanoseconds", Required, I64)];
+    /// `google.protobuf.Duration` (v1 API, e.g. `DrainAgent.max_grace_period`;
+    /// include/mesos/v1/master/master.proto): `int64 seconds = 1; int32 nanos = 2;`, both
+    /// optional. Its JSON is parsed field by field like any message (stout's `protobuf::parse`):
+    /// a DurationInfo's `nanoseconds` is an unknown key here, ignored.
+    pub const DURATION: &[Field] = &[
+        field("seconds", Optional, I64),
+        field("nanos", Optional, I64),
+    ];
     /// `mesos.AgentID` (`SlaveID`): `required string value = 1;`
     pub const AGENT_ID: &[Field] = &[field("value", Required, Str)];
     /// `mesos.MachineID`: `optional string hostname = 1; optional string ip = 2;`
@@ -727,7 +792,7 @@ pub mod proto {
     /// `mesos.master.Call.DrainAgent` (Mesos 1.9+)
     pub const DRAIN_AGENT: &[Field] = &[
         field("agent_id", Required, Msg(AGENT_ID)),
-        field("max_grace_period", Optional, Msg(DURATION_INFO)),
+        field("max_grace_period", Optional, Msg(DURATION)),
         field("mark_gone", Optional, Bool),
     ];
     /// `mesos.v1.master.Call.Type`
