@@ -78,6 +78,56 @@ fn missing_and_malformed_tags_are_named() {
     fails(&node, &["--no-wait"], 2, "tag mesos:masters: `three`");
 }
 
+/// What Mesos itself refuses, refused at boot (exit 2, naming the tag) instead of an agent
+/// or master that aborts under `Restart=always`: a containerizer list Mesos' agent does not
+/// take as it is (it splits on `,` and trims nothing: src/slave/containerizer/
+/// containerizer.cpp), attribute values `Attributes::parse` aborts on (src/common/
+/// attributes.cpp, src/common/values.cpp: sets, mismatched brackets, NaN, infinite, negative
+/// or subnormal scalars, ranges that are not integers), and an even master count (a quorum
+/// of half plus one: no more fault tolerance than one master fewer).
+#[test]
+fn what_mesos_refuses_is_refused_at_boot_naming_the_tag() {
+    let url = s3_config(&shared_config(&[net::alloc_ip()]));
+    for (value, needle) in [
+        ("mesos, docker", "tag mesos:containerizers: `mesos, docker`"),
+        ("mesos,mesos", "tag mesos:containerizers: `mesos,mesos`"),
+        ("mesos,", "tag mesos:containerizers: `mesos,`"),
+    ] {
+        let node = agent_with(&url, &[("mesos:containerizers", value)]);
+        fails(&node, &["--no-wait"], 2, needle);
+    }
+    for value in [
+        "zone:{a}",
+        "zone:a{b}",
+        "ports:[1-x]",
+        "ports:[1-5",
+        "weight:nan",
+        "weight:inf",
+        "weight:-2.5",
+        "weight:1e-310",
+    ] {
+        let node = agent_with(&url, &[("mesos:attributes", value)]);
+        let (key, v) = value.split_once(':').unwrap();
+        fails(
+            &node,
+            &["--no-wait"],
+            2,
+            &format!("tag mesos:attributes: attribute `{key}`: `{v}`"),
+        );
+    }
+    for masters in ["2", "4"] {
+        let mut t = tags("master", &url);
+        t.push(("mesos:masters", masters));
+        let node = Node::new(net::alloc_ip(), &t);
+        fails(
+            &node,
+            &["--no-wait"],
+            2,
+            &format!("tag mesos:masters: {masters} masters"),
+        );
+    }
+}
+
 #[test]
 fn missing_bucket_is_bad_input_and_missing_key_is_waited_for() {
     let node = agent_with("s3://no-such-bucket-mesos-boot/exhibitor.properties", &[]);

@@ -178,6 +178,67 @@ fn check_env_safe(origin: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether a Mesos agent takes `v` as an attribute value, as `Attributes::parse` reads it
+/// (src/common/values.cpp `parse`, src/common/attributes.cpp): brackets must match; `[a-b,...]`
+/// is ranges of unsigned integers; a set (`{...}`) or a `[`/`{` anywhere else aborts the agent;
+/// a number (stout's `numify<double>`, hexadecimal included) is a scalar, which must be finite,
+/// not negative and not subnormal (src/common/validation.cpp `validateInputScalarValue`);
+/// anything else is text.
+fn mesos_attribute_value(v: &str) -> std::result::Result<(), &'static str> {
+    let mut depth = [0i32; 3];
+    for c in v.chars() {
+        let (i, step) = match c {
+            '{' => (0, 1),
+            '}' => (0, -1),
+            '[' => (1, 1),
+            ']' => (1, -1),
+            '(' => (2, 1),
+            ')' => (2, -1),
+            _ => continue,
+        };
+        depth[i] += step;
+        if depth[i] < 0 {
+            return Err("has mismatched brackets, which Mesos refuses");
+        }
+    }
+    if depth != [0, 0, 0] {
+        return Err("has mismatched brackets, which Mesos refuses");
+    }
+    if v.starts_with('[') {
+        let bounds: Vec<&str> = v
+            .split(['[', ']', '-', ','])
+            .filter(|t| !t.is_empty())
+            .collect();
+        let integers = bounds.iter().all(|t| t.parse::<u64>().is_ok());
+        if bounds.is_empty() || bounds.len() % 2 != 0 || !integers {
+            return Err("is not ranges of unsigned integers (`[a-b]`), which Mesos refuses");
+        }
+        return Ok(());
+    }
+    if v.contains(['[', '{']) {
+        return Err("is a set or has a bracket inside, which a Mesos attribute cannot be");
+    }
+    let hex = |s: &str| {
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, s),
+        };
+        let digits = digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))?;
+        let n = u64::from_str_radix(digits, 16).ok()? as f64;
+        Some(if neg { -n } else { n })
+    };
+    match hex(v).or_else(|| v.parse::<f64>().ok()) {
+        Some(x) if x.is_nan() || x.is_infinite() => {
+            Err("is a NaN or infinite number, which Mesos refuses")
+        }
+        Some(x) if x < 0.0 => Err("is a negative number, which Mesos refuses"),
+        Some(x) if x.is_subnormal() => Err("is a subnormal number, which Mesos refuses"),
+        _ => Ok(()),
+    }
+}
+
 /// Parses `k:v;k:v` agent attributes.
 pub fn parse_attributes(origin: &str, v: &str) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -201,6 +262,9 @@ pub fn parse_attributes(origin: &str, v: &str) -> Result<Vec<(String, String)>> 
                 "{origin}: attribute `{k}` is given twice"
             )));
         }
+        mesos_attribute_value(val).map_err(|why| {
+            Failure::bad_input(format!("{origin}: attribute `{k}`: `{val}` {why}"))
+        })?;
         out.push((k.to_string(), val.to_string()));
     }
     Ok(out)
@@ -254,6 +318,17 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
              --masters or MESOS_BOOT_MASTERS",
         ));
     }
+    if let (Role::Master, Some(n)) = (role, masters) {
+        if n % 2 == 0 {
+            let (_, origin) = r.get("masters", None).unwrap_or_default();
+            return Err(Failure::bad_input(format!(
+                "{origin}: {n} masters need a quorum of {}, and tolerate no more failures than {} \
+                 would: run an odd number of masters",
+                master_quorum(n),
+                n - 1
+            )));
+        }
+    }
     let ensemble_size = r.count("ensemble-size")?;
     let attributes = match r.get("attributes", Some("")) {
         Some((v, origin)) => {
@@ -263,13 +338,17 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         None => Vec::new(),
     };
     let (containerizers, origin) = r.get("containerizers", Some("mesos")).unwrap_or_default();
+    // The agent splits the flag on `,` and takes each name as it is (no trimming), once.
     let known = ["mesos", "docker"];
-    if containerizers
-        .split(',')
-        .any(|c| !known.contains(&c.trim()))
-    {
+    let names: Vec<&str> = containerizers.split(',').collect();
+    let duplicate = names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n));
+    if duplicate || names.iter().any(|c| !known.contains(c)) {
         return Err(Failure::bad_input(format!(
-            "{origin}: `{containerizers}` is not a comma list of mesos, docker"
+            "{origin}: `{containerizers}` is not a comma list of mesos, docker (each at most \
+             once, no spaces)"
         )));
     }
     let (zk_path, origin) = r.get("zk-path", Some("/mesos")).unwrap_or_default();
@@ -451,6 +530,36 @@ mod tests {
         assert_eq!(
             err(&[], &tags),
             "tag mesos:attributes: attribute `bad` is not `key:value`"
+        );
+    }
+
+    #[test]
+    fn attribute_values_mesos_aborts_on_are_refused() {
+        for ok in [
+            "r1",
+            "2.5",
+            "0",
+            "-0",
+            "0x10",
+            "[1000-2000]",
+            "[1-2,5-9]",
+            "a(b)",
+            "us-east-1a",
+        ] {
+            assert!(mesos_attribute_value(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "{a}", "a{b}", "[1-x]", "[1-5", "a]", "[1-2-3]", "nan", "NaN", "inf", "-inf", "-2.5",
+            "-0x5", "1e-310", "a[1]",
+        ] {
+            assert!(mesos_attribute_value(bad).is_err(), "{bad}");
+        }
+        let e = parse_attributes("tag mesos:attributes", "rack:r1;w:nan").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("tag mesos:attributes: attribute `w`: `nan` is a NaN"),
+            "{}",
+            e.message
         );
     }
 
