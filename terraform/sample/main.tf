@@ -14,11 +14,13 @@ module "network" {
 
 locals {
   vpc = var.existing_vpc != null ? var.existing_vpc : {
-    vpc_id             = module.network[0].vpc_id
-    cidr_block         = module.network[0].vpc_cidr_block
-    private_subnet_ids = module.network[0].private_subnet_ids
-    s3_endpoint_id     = module.network[0].s3_endpoint_id
-    s3_prefix_list_id  = module.network[0].s3_prefix_list_id
+    vpc_id                 = module.network[0].vpc_id
+    cidr_block             = module.network[0].vpc_cidr_block
+    private_subnet_ids     = module.network[0].private_subnet_ids
+    s3_endpoint_id         = module.network[0].s3_endpoint_id
+    s3_prefix_list_id      = module.network[0].s3_prefix_list_id
+    interface_endpoints    = true # the network module's defaults: ec2, autoscaling, sts, logs
+    api_egress_cidr_blocks = tolist([])
   }
   client_cidr_blocks = length(var.client_cidr_blocks) > 0 ? var.client_cidr_blocks : [local.vpc.cidr_block]
 }
@@ -46,6 +48,7 @@ module "security_groups" {
   s3_prefix_list_id        = local.vpc.s3_prefix_list_id
   client_cidr_blocks       = local.client_cidr_blocks
   agent_egress_cidr_blocks = var.agent_egress_cidr_blocks
+  api_egress_cidr_blocks   = local.vpc.api_egress_cidr_blocks
   zookeeper_tls            = var.zookeeper_tls
   tags                     = var.tags
 }

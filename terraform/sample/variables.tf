@@ -73,13 +73,15 @@ variable "vpc_cidr_block" {
 }
 
 variable "existing_vpc" {
-  description = "Use this VPC instead of creating one: its ID, CIDR, private subnet IDs, S3 gateway endpoint ID and the S3 prefix list ID. Null = create a VPC."
+  description = "Use this VPC instead of creating one: its ID, CIDR, private subnet IDs, S3 gateway endpoint ID and the S3 prefix list ID, and how its private subnets reach the EC2, Auto Scaling and STS APIs (the nodes complete their lifecycle hooks there): `interface_endpoints = true` when the VPC has those interface endpoints (private DNS on, 443 open from the VPC's CIDR), or `api_egress_cidr_blocks` (e.g. `[\"0.0.0.0/0\"]`) for HTTPS through a NAT path. Null = create a VPC (with the endpoints)."
   type = object({
-    vpc_id             = string
-    cidr_block         = string
-    private_subnet_ids = list(string)
-    s3_endpoint_id     = string
-    s3_prefix_list_id  = string
+    vpc_id                 = string
+    cidr_block             = string
+    private_subnet_ids     = list(string)
+    s3_endpoint_id         = string
+    s3_prefix_list_id      = string
+    interface_endpoints    = optional(bool, false)
+    api_egress_cidr_blocks = optional(list(string), [])
   })
   default = null
 
@@ -92,6 +94,18 @@ variable "existing_vpc" {
       length(var.existing_vpc.private_subnet_ids) >= 2
     )
     error_message = "existing_vpc needs vpc-, vpce- and pl- IDs and at least 2 private subnets."
+  }
+
+  validation {
+    condition = var.existing_vpc == null ? true : (
+      var.existing_vpc.interface_endpoints || length(var.existing_vpc.api_egress_cidr_blocks) > 0
+    )
+    error_message = "existing_vpc must say how the nodes reach the EC2, Auto Scaling and STS APIs: interface_endpoints = true (the VPC has those interface endpoints) or api_egress_cidr_blocks (HTTPS through a NAT path, e.g. [\"0.0.0.0/0\"]). Without either, no node can complete its lifecycle hook and every instance is abandoned."
+  }
+
+  validation {
+    condition     = var.existing_vpc == null ? true : alltrue([for c in var.existing_vpc.api_egress_cidr_blocks : can(cidrnetmask(c))])
+    error_message = "existing_vpc.api_egress_cidr_blocks must be IPv4 CIDRs."
   }
 }
 

@@ -1466,6 +1466,152 @@ def test_termination_hook_least_privilege(deployed):
         moto.enforce_iam(False)
 
 
+################################################################################
+# What stops a first deploy or hurts a first upgrade on AWS (issue 22)
+################################################################################
+
+# One address per group, inside the VPC (the sample's 10.40.0.0/16): where its members live.
+GROUP_ADDRESS = {
+    "zookeeper": "10.40.1.10", "master": "10.40.1.20", "agent": "10.40.1.30",
+    "lb-zookeeper": "10.40.2.10", "lb-master": "10.40.2.20", "autoscaler": "10.40.3.10",
+}
+
+
+class SecurityGroups:
+    """The security groups of a `terraform show -json` (or plan) as AWS evaluates them: a
+    connection from a member of group A to a member of group B on a port is allowed when A has
+    an egress rule to B (or to a CIDR holding B's address) on that port, and B an ingress rule
+    from A (or from a CIDR holding A's address). Answers are stateful, as security groups are."""
+
+    def __init__(self, resources: list[dict]):
+        import ipaddress
+
+        self._net = ipaddress
+        resources = [r for r in resources if r["address"].startswith("module.security_groups.")]
+        self.name = {r["values"]["id"]: r["values"]["tags"]["Name"].removeprefix(f"{CLUSTER}-")
+                     for r in resources if r["type"] == "aws_security_group"}
+        self.rules = []  # (direction, group, peer group or None, cidr or None, from, to)
+        for r in resources:
+            if r["type"] not in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
+                continue
+            v = r["values"]
+            d = "in" if r["type"].endswith("ingress_rule") else "out"
+            lo, hi = (0, 65535) if v["ip_protocol"] == "-1" else (v["from_port"], v["to_port"])
+            peer = self.name.get(v.get("referenced_security_group_id") or "")
+            self.rules.append((d, self.name[v["security_group_id"]], peer, v.get("cidr_ipv4"), lo, hi))
+
+    def _match(self, d, group, peer, peer_addr, port) -> bool:
+        for rd, g, pg, cidr, lo, hi in self.rules:
+            if rd == d and g == group and lo <= port <= hi:
+                if pg is not None and pg == peer:
+                    return True
+                if cidr and peer_addr and self._net.ip_address(peer_addr) in self._net.ip_network(cidr):
+                    return True
+        return False
+
+    def allows(self, src: str, dst: str, port: int, src_addr: str | None = None) -> bool:
+        """`src`, `dst`: group names, or `src` None with `src_addr` (a client outside every group)."""
+        s_addr = src_addr or GROUP_ADDRESS[src]
+        egress = src is None or self._match("out", src, dst, GROUP_ADDRESS[dst], port)
+        return egress and self._match("in", dst, src, s_addr, port)
+
+
+# Every path through the load balancers that the sample renders (a source's group, the NLB,
+# the listener, the target group, the target port) and why it is taken.
+NLB_PATHS = [
+    ("master", "lb-zookeeper", 2181, "zookeeper", 2181, "Mesos masters' zk:// URL is zookeeper.<domain>:2181 (mesos:zk-endpoint)"),
+    ("agent", "lb-zookeeper", 2181, "zookeeper", 2181, "Mesos agents' master detection through zookeeper.<domain>:2181"),
+    ("agent", "lb-master", 5050, "master", 5050, "agents and their tasks calling mesos-master.<domain>:5050"),
+    ("agent", "lb-master", 80, "master", 5050, "agents and their tasks calling mesos-master.<domain>"),
+    ("autoscaler", "lb-master", 5050, "master", 5050, "the autoscaler's MESOS_MASTER"),
+]
+
+
+def test_mesos_reaches_zookeeper_and_the_masters_through_the_nlbs(deployed):
+    """The sample's default: masters and agents reach ZooKeeper at zookeeper.<domain>:2181, the
+    NLB. Every hop of each such path must be open in both groups' rules, and must stay open when
+    the load balancers' clients are not the VPC (client_cidr_blocks set to a peered network)."""
+    sgs = SecurityGroups(deployed.resources())
+    closed = [
+        f"{src} -> {lb}:{port} -> {dst}:{tport} ({why})"
+        for src, lb, port, dst, tport, why in NLB_PATHS
+        if not (sgs.allows(src, lb, port) and sgs.allows(lb, dst, tport))
+    ]
+    assert closed == [], "paths the security groups drop:\n" + "\n".join(closed)
+    # the same without the VPC among the NLBs' clients
+    plan = deployed.dir / "peered.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", '-var=client_cidr_blocks=["172.16.0.0/16"]', f"-out={plan}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    planned, stack = [], [shown["planned_values"]["root_module"]]
+    while stack:
+        m = stack.pop()
+        planned += m.get("resources", [])
+        stack += m.get("child_modules", [])
+    # the planned rules reference groups by id, which the plan knows (the groups stay)
+    sgs = SecurityGroups(planned)
+    closed = [
+        f"{src} -> {lb}:{port} -> {dst}:{tport} ({why})"
+        for src, lb, port, dst, tport, why in NLB_PATHS
+        if not (sgs.allows(src, lb, port) and sgs.allows(lb, dst, tport))
+    ]
+    assert closed == [], "with client_cidr_blocks = [172.16.0.0/16], paths the security groups drop:\n" + "\n".join(closed)
+    assert sgs.allows(None, "lb-zookeeper", 2181, src_addr="172.16.5.5")
+    assert not sgs.allows(None, "lb-zookeeper", 2181, src_addr="10.40.9.9"), "the VPC is no client any more"
+
+
+def test_an_edited_group_description_or_prefix_replaces_no_group(deployed, tf_copy):
+    """Security groups' description and name_prefix force a replacement in the provider: a
+    developer editing either text must not make the next apply replace groups in use."""
+    root, _ = tf_copy
+    main = root / "modules/security_groups/main.tf"
+    original = main.read_text()
+    edited = original.replace('master       = "Mesos masters"', 'master       = "Mesos masters (edited)"')
+    edited = edited.replace('name_prefix = "${var.name}-${replace(each.key, "_", "-")}-"', 'name_prefix = "${var.name}-sg-${replace(each.key, "_", "-")}-"')
+    assert edited.count("(edited)") == 1 and "-sg-" in edited
+    main.write_text(edited)
+    try:
+        plan = deployed.dir / "edited.tfplan"
+        proc = deployed.plan_exitcode("-refresh=false", f"-out={plan}")
+        assert proc.returncode in (0, 2), proc.stdout[-3000:] + proc.stderr[-3000:]
+        shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    finally:
+        main.write_text(original)
+    replaced = [rc["address"] for rc in shown.get("resource_changes", [])
+                if rc["type"] == "aws_security_group" and "delete" in rc["change"]["actions"]]
+    assert replaced == []
+
+
+def test_existing_vpc_must_say_how_nodes_reach_the_aws_apis(deployed, tmp_path):
+    """With an existing VPC the nodes' HTTPS egress went to the VPC's CIDR only: behind a NAT
+    (no interface endpoints) no node reaches EC2 or Auto Scaling, and every hook is abandoned.
+    Validation refuses an existing VPC that names neither path; api_egress_cidr_blocks opens 443
+    to it for every node group and the autoscaler."""
+    vpc = {
+        "vpc_id": "vpc-0123abcd", "cidr_block": "10.50.0.0/16", "private_subnet_ids": ["subnet-0aaa", "subnet-0bbb"],
+        "s3_endpoint_id": "vpce-0123abcd", "s3_prefix_list_id": "pl-63a5400a",
+    }
+    bare = tmp_path / "bare.tfvars.json"
+    bare.write_text(json.dumps({"existing_vpc": vpc}))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={bare}")
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "existing_vpc must say how the nodes reach the EC2, Auto Scaling and STS APIs" in out, out[-3000:]
+    nat = tmp_path / "nat.tfvars.json"
+    nat.write_text(json.dumps({"existing_vpc": dict(vpc, api_egress_cidr_blocks=["0.0.0.0/0"])}))
+    plan = deployed.dir / "nat.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={nat}", f"-out={plan}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    api = sorted(rc["index"] for rc in shown["resource_changes"]
+                 if rc["type"] == "aws_vpc_security_group_egress_rule" and rc["name"] == "api"
+                 and rc["change"]["after"]["from_port"] == 443 and rc["change"]["after"]["cidr_ipv4"] == "0.0.0.0/0")
+    assert api == [f"{g}_0.0.0.0/0" for g in ("agent", "autoscaler", "master", "zookeeper")]
+    endpoints = tmp_path / "endpoints.tfvars.json"
+    endpoints.write_text(json.dumps({"existing_vpc": dict(vpc, interface_endpoints=True)}))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={endpoints}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 def test_one_character_over_the_name_limits_fails_validation(deployed):
     """The applied sample uses the longest names validation accepts (CLUSTER, TOP_FQDN: the
     provider's own length checks and moto's accepted them). One character more fails the plan
