@@ -225,7 +225,7 @@ variable "parent_zone_id" {
 }
 
 variable "break_glass_principal_arns" {
-  description = "IAM roles/users allowed to reach the bucket outside the VPC endpoint (the Terraform caller is added automatically)."
+  description = "IAM roles/users that may read, write and delete the bucket's objects from outside the VPC endpoint (the Terraform caller is added automatically). Listing the bucket and reading or changing its settings is left to IAM, from anywhere: Terraform's refresh needs it."
   type        = list(string)
   default     = []
 }

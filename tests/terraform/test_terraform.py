@@ -563,16 +563,17 @@ def test_bucket_and_its_policy(deployed):
     stmts = {s["Sid"]: s for s in policy["Statement"]}
     resources = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
 
-    # Only object access is tied to the endpoint: a second operator or a CI role can still read
-    # and fix the bucket's settings (policy, versioning, ...) from outside the VPC.
+    # Only object access is tied to the endpoint: a second operator or a CI role can still list
+    # the bucket (HeadBucket) and read and fix its settings (policy, versioning, ...) from
+    # outside the VPC (see test_any_administrator_can_plan_but_objects_stay_behind_the_endpoint).
     vpc_rule = stmts["DenyObjectsOutsideVpcEndpoint"]
     assert vpc_rule["Effect"] == "Deny" and vpc_rule["Principal"] == "*"
     assert set(vpc_rule["Action"]) == {
-        "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
+        "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListMultipartUploadParts",
         "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete",
     }
-    assert not any(a.startswith(("s3:GetBucket", "s3:PutBucket", "s3:*")) for a in vpc_rule["Action"])
-    assert set(vpc_rule["Resource"]) == resources
+    assert not any(a.startswith(("s3:GetBucket", "s3:PutBucket", "s3:ListBucket", "s3:*")) for a in vpc_rule["Action"])
+    assert vpc_rule["Resource"] in (f"arn:aws:s3:::{bucket}/*", [f"arn:aws:s3:::{bucket}/*"])
     assert vpc_rule["Condition"]["StringNotEquals"]["aws:SourceVpce"] == vpce
     # the Terraform caller (moto's default identity, an IAM user: its ARN is its own issuer ARN)
     # is the break-glass principal
@@ -1560,6 +1561,62 @@ def test_mesos_reaches_zookeeper_and_the_masters_through_the_nlbs(deployed):
     assert not sgs.allows(None, "lb-zookeeper", 2181, src_addr="10.40.9.9"), "the VPC is no client any more"
 
 
+def _policy_denies(policy: dict, action: str, resource: str, principal_arn: str, source_vpce: str | None, secure=True) -> list[str]:
+    """The Sids of the bucket policy's Deny statements that match a request (IAM's evaluation
+    of the operators the policy uses: wildcards in actions and resources, StringNotEquals,
+    ArnNotLike, Bool; a condition key absent from the request makes StringNotEquals true)."""
+    from fnmatch import fnmatchcase
+
+    context = {"aws:PrincipalArn": principal_arn, "aws:SecureTransport": "true" if secure else "false"}
+    if source_vpce:
+        context["aws:SourceVpce"] = source_vpce
+    hits = []
+    for s in policy["Statement"]:
+        if s["Effect"] != "Deny":
+            continue
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
+        if not any(fnmatchcase(action, a) for a in actions) or not any(fnmatchcase(resource, r) for r in resources):
+            continue
+        ok = True
+        for op, conds in s.get("Condition", {}).items():
+            for key, values in conds.items():
+                values = [values] if isinstance(values, str) else values
+                have = context.get(key)
+                if op == "StringNotEquals":
+                    ok &= have is None or have not in values
+                elif op == "ArnNotLike":
+                    ok &= have is None or not any(fnmatchcase(have, v) for v in values)
+                elif op == "Bool":
+                    ok &= have is not None and have in values
+                else:
+                    raise AssertionError(f"{s['Sid']}: condition operator {op} not evaluated here")
+        if ok:
+            hits.append(s["Sid"])
+    return hits
+
+
+def test_any_administrator_can_plan_but_objects_stay_behind_the_endpoint(deployed):
+    """`terraform plan` by an administrator who is not break-glass (a second operator, a CI role)
+    refreshes the bucket: HeadBucket needs s3:ListBucket, then the bucket's settings. The bucket
+    policy must not deny those; it must still deny the objects from outside the VPC endpoint."""
+    s3 = deployed.moto.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=DOMAIN)["Policy"])
+    bucket, obj = f"arn:aws:s3:::{DOMAIN}", f"arn:aws:s3:::{DOMAIN}/{SHARED_CONFIG_KEY}"
+    admin = "arn:aws:iam::123456789012:role/SecondOperator"
+    caller = deployed.moto.client("sts").get_caller_identity()["Arn"]  # break-glass: the Terraform caller
+    vpce = json.loads(json.dumps(policy))["Statement"][0]["Condition"]["StringNotEquals"]["aws:SourceVpce"]
+    refresh = ["s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration",
+               "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock"]
+    denied = {a: _policy_denies(policy, a, bucket, admin, None) for a in refresh}
+    assert all(not v for v in denied.values()), f"a plan by {admin} from outside the VPC is denied: {denied}"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"):
+        assert _policy_denies(policy, action, obj, admin, None), f"{action} from outside the endpoint is allowed"
+        assert not _policy_denies(policy, action, obj, admin, vpce), f"{action} through the endpoint is denied"
+        assert not _policy_denies(policy, action, obj, caller, None), f"{action} by break-glass is denied"
+    assert _policy_denies(policy, "s3:ListBucket", bucket, caller, vpce, secure=False) == ["DenyInsecureTransport"]
+
+
 def test_an_edited_group_description_or_prefix_replaces_no_group(deployed, tf_copy):
     """Security groups' description and name_prefix force a replacement in the provider: a
     developer editing either text must not make the next apply replace groups in use."""
@@ -1610,6 +1667,19 @@ def test_existing_vpc_must_say_how_nodes_reach_the_aws_apis(deployed, tmp_path):
     endpoints.write_text(json.dumps({"existing_vpc": dict(vpc, interface_endpoints=True)}))
     proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={endpoints}")
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_pruned_backups_and_their_delete_markers_expire(deployed):
+    """serve writes a backup set a minute while the zxid moves and prunes old sets: with the
+    bucket's versioning every pruned object stayed 90 days as a noncurrent version, with a
+    delete marker that never expired. The backups' own rule expires them after a day."""
+    rules = deployed.moto.client("s3").get_bucket_lifecycle_configuration(Bucket=DOMAIN)["Rules"]
+    backups = [r for r in rules if r.get("Filter", {}).get("Prefix") == f"{SHARED_CONFIG_KEY}.backups/"]
+    assert len(backups) == 1, rules
+    (rule,) = backups
+    assert rule["Status"] == "Enabled"
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 1
+    assert rule["Expiration"] == {"ExpiredObjectDeleteMarker": True}
 
 
 def test_one_character_over_the_name_limits_fails_validation(deployed):
