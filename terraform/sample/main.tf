@@ -176,3 +176,16 @@ module "autoscaler" {
   reserved_concurrency = var.autoscaler_reserved_concurrency
   tags                 = var.tags
 }
+
+# Alarms (unhealthy NLB targets, groups below desired, autoscaler errors) when a topic is given.
+module "alarms" {
+  source = "../modules/alarms"
+  count  = var.alarm_sns_topic_arn == null ? 0 : 1
+
+  name                 = var.cluster_name
+  sns_topic_arn        = var.alarm_sns_topic_arn
+  target_groups        = module.load_balancers.target_groups
+  auto_scaling_groups  = { zookeeper = module.zookeeper.asg_name, master = module.master.asg_name, agent = module.agent.asg_name }
+  lambda_function_name = module.autoscaler.function_name
+  tags                 = var.tags
+}

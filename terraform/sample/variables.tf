@@ -290,6 +290,12 @@ variable "autoscaler_reserved_concurrency" {
   default     = null
 }
 
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic of the cluster's CloudWatch alarms (unhealthy NLB targets, groups below their desired capacity, autoscaler errors; see modules/alarms). Null = no alarms."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource (and to the instances)."
   type        = map(string)

@@ -45,6 +45,7 @@ REGION = "us-east-1"
 ROLES = ("zookeeper", "master", "agent")
 assert len(f"{CLUSTER}-mesos-master") == 32 and len(DOMAIN) == 63
 SHARED_CONFIG_KEY = "exhibitor/exhibitor.properties"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:mesos-alarms"
 # The Mesos credentials the masters' mesos-boot creates beside the shared config (`<key>.<name>`),
 # and who may read them: masters all (and create them), agents three, the autoscaler its own,
 # ZooKeeper nodes none.
@@ -339,6 +340,7 @@ class Deployment:
                     # off): destroy() follows the documented procedure.
                     # moto puts no instance in Pending:Wait, but do not wait on instances anyway
                     "wait_for_capacity_timeout": "0",
+                    "alarm_sns_topic_arn": ALARM_TOPIC,
                 }
             )
         )
@@ -1680,6 +1682,34 @@ def test_pruned_backups_and_their_delete_markers_expire(deployed):
     assert rule["Status"] == "Enabled"
     assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 1
     assert rule["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+
+
+def test_alarms_notify_the_topic(deployed):
+    """With alarm_sns_topic_arn: an alarm per NLB target group on unhealthy targets, one per
+    group when fewer instances are InService than desired, one on the autoscaler's errors; each
+    notifies the topic both ways."""
+    cw = deployed.moto.client("cloudwatch")
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=f"{CLUSTER}-")["MetricAlarms"]}
+    want = {f"{CLUSTER}-{tg}-unhealthy-targets" for tg in ("master", "zk-client", "zk-api", "zk-tls")}
+    want |= {f"{CLUSTER}-{role}-below-desired" for role in ROLES} | {f"{CLUSTER}-autoscaler-errors"}
+    assert set(alarms) == want
+    for name, a in alarms.items():
+        assert a["AlarmActions"] == [ALARM_TOPIC] and a["OKActions"] == [ALARM_TOPIC], name
+    tg = alarms[f"{CLUSTER}-zk-client-unhealthy-targets"]
+    assert (tg["Namespace"], tg["MetricName"], tg["ComparisonOperator"], tg["Threshold"]) == (
+        "AWS/NetworkELB", "UnHealthyHostCount", "GreaterThanThreshold", 0.0)
+    dims = {d["Name"]: d["Value"] for d in tg["Dimensions"]}
+    # (AWS names an NLB's ARN suffix net/<name>/<id>; moto says app/ for every load balancer)
+    assert dims["TargetGroup"].startswith(f"targetgroup/{CLUSTER}-z2181-")
+    assert dims["LoadBalancer"].split("/")[1] == f"{CLUSTER}-zookeeper", dims
+    low = alarms[f"{CLUSTER}-master-below-desired"]
+    exprs = {q["Id"]: q for q in low["Metrics"]}
+    assert exprs["missing"]["Expression"] == "desired - in_service"
+    assert exprs["in_service"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+    assert {d["Value"] for d in exprs["in_service"]["MetricStat"]["Metric"]["Dimensions"]} == {f"{CLUSTER}-master"}
+    assert low["EvaluationPeriods"] * 60 > 900, "must outlast a launch held by the 15-minute hook"
+    err = alarms[f"{CLUSTER}-autoscaler-errors"]
+    assert (err["Namespace"], err["MetricName"]) == ("AWS/Lambda", "Errors")
 
 
 def test_one_character_over_the_name_limits_fails_validation(deployed):
