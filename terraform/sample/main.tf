@@ -80,6 +80,7 @@ locals {
     ensemble_size             = var.zookeeper_count
     masters                   = var.master_count
     wait_for_capacity_timeout = var.wait_for_capacity_timeout
+    hook_timeout              = var.lifecycle_hook_heartbeat_timeout
   }
 }
 
@@ -95,17 +96,18 @@ module "zookeeper" {
   # With TLS, the members' certificates name the NLB too (TLS clients check the name).
   zk_endpoint = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
-  cluster_name              = local.node_common.cluster_name
-  ami_id                    = local.node_common.ami_id
-  subnet_ids                = local.node_common.subnet_ids
-  shared_config_url         = local.node_common.shared_config_url
-  shared_config_key         = local.node_common.shared_config_key
-  bucket_arn                = local.node_common.bucket_arn
-  kms_key_arn               = local.node_common.kms_key_arn
-  ensemble_size             = local.node_common.ensemble_size
-  masters                   = local.node_common.masters
-  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
-  tags                      = var.tags
+  cluster_name                     = local.node_common.cluster_name
+  ami_id                           = local.node_common.ami_id
+  subnet_ids                       = local.node_common.subnet_ids
+  shared_config_url                = local.node_common.shared_config_url
+  shared_config_key                = local.node_common.shared_config_key
+  bucket_arn                       = local.node_common.bucket_arn
+  kms_key_arn                      = local.node_common.kms_key_arn
+  ensemble_size                    = local.node_common.ensemble_size
+  masters                          = local.node_common.masters
+  wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
+  lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  tags                             = var.tags
 }
 
 module "master" {
@@ -119,17 +121,18 @@ module "master" {
   # Mesos reaches ZooKeeper through its NLB: the name stays right as members are replaced.
   zk_endpoint = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
-  cluster_name              = local.node_common.cluster_name
-  ami_id                    = local.node_common.ami_id
-  subnet_ids                = local.node_common.subnet_ids
-  shared_config_url         = local.node_common.shared_config_url
-  shared_config_key         = local.node_common.shared_config_key
-  bucket_arn                = local.node_common.bucket_arn
-  kms_key_arn               = local.node_common.kms_key_arn
-  ensemble_size             = local.node_common.ensemble_size
-  masters                   = local.node_common.masters
-  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
-  tags                      = var.tags
+  cluster_name                     = local.node_common.cluster_name
+  ami_id                           = local.node_common.ami_id
+  subnet_ids                       = local.node_common.subnet_ids
+  shared_config_url                = local.node_common.shared_config_url
+  shared_config_key                = local.node_common.shared_config_key
+  bucket_arn                       = local.node_common.bucket_arn
+  kms_key_arn                      = local.node_common.kms_key_arn
+  ensemble_size                    = local.node_common.ensemble_size
+  masters                          = local.node_common.masters
+  wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
+  lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  tags                             = var.tags
 }
 
 module "agent" {
@@ -145,17 +148,18 @@ module "agent" {
   root_volume_size   = 100
   zk_endpoint        = var.mesos_zk_through_load_balancer ? "${module.load_balancers.zookeeper_fqdn}:2181" : null
 
-  cluster_name              = local.node_common.cluster_name
-  ami_id                    = local.node_common.ami_id
-  subnet_ids                = local.node_common.subnet_ids
-  shared_config_url         = local.node_common.shared_config_url
-  shared_config_key         = local.node_common.shared_config_key
-  bucket_arn                = local.node_common.bucket_arn
-  kms_key_arn               = local.node_common.kms_key_arn
-  ensemble_size             = local.node_common.ensemble_size
-  masters                   = local.node_common.masters
-  wait_for_capacity_timeout = local.node_common.wait_for_capacity_timeout
-  tags                      = var.tags
+  cluster_name                     = local.node_common.cluster_name
+  ami_id                           = local.node_common.ami_id
+  subnet_ids                       = local.node_common.subnet_ids
+  shared_config_url                = local.node_common.shared_config_url
+  shared_config_key                = local.node_common.shared_config_key
+  bucket_arn                       = local.node_common.bucket_arn
+  kms_key_arn                      = local.node_common.kms_key_arn
+  ensemble_size                    = local.node_common.ensemble_size
+  masters                          = local.node_common.masters
+  wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
+  lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  tags                             = var.tags
 }
 
 module "autoscaler" {
@@ -188,4 +192,32 @@ module "alarms" {
   auto_scaling_groups  = { zookeeper = module.zookeeper.asg_name, master = module.master.asg_name, agent = module.agent.asg_name }
   lambda_function_name = module.autoscaler.function_name
   tags                 = var.tags
+}
+
+# master_count is fixed once the masters run: each master renders Mesos' --quorum from its
+# instance's mesos:masters tag at boot, and tags do not change on running instances, so after
+# a change old and new masters would run with different quorums over one replicated log (which
+# can lose registry writes). The plan refuses the change; terraform/README.md says how to make it.
+data "aws_autoscaling_groups" "masters" {
+  names = ["${var.cluster_name}-master"]
+}
+
+data "aws_autoscaling_groups" "masters_of_this_count" {
+  names = ["${var.cluster_name}-master"]
+
+  filter {
+    name   = "tag:mesos:masters"
+    values = [tostring(var.master_count)]
+  }
+}
+
+resource "terraform_data" "master_count" {
+  input = var.master_count
+
+  lifecycle {
+    precondition {
+      condition     = length(data.aws_autoscaling_groups.masters.names) == 0 || length(data.aws_autoscaling_groups.masters_of_this_count.names) == 1
+      error_message = "master_count cannot change on a running cluster: the group ${var.cluster_name}-master does not carry mesos:masters = ${var.master_count}, and its masters keep the Mesos --quorum of their first boot (mixed quorums over one replicated log can lose registry writes). See terraform/README.md, \"Changing the number of masters\"."
+    }
+  }
 }

@@ -277,10 +277,21 @@ variable "wait_for_capacity_timeout" {
     condition = var.wait_for_capacity_timeout == null ? true : (
       !can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout)) ? false : (
         tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) == 0 ||
-        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > 900
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > var.lifecycle_hook_heartbeat_timeout
       )
     )
-    error_message = "wait_for_capacity_timeout must be 0 or a duration (like 35m) longer than the launch hook's timeout (900 s): a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
+    error_message = "wait_for_capacity_timeout must be 0 or a duration (like 35m) longer than the launch hook's timeout (lifecycle_hook_heartbeat_timeout, ${var.lifecycle_hook_heartbeat_timeout} s): a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
+  }
+}
+
+variable "lifecycle_hook_heartbeat_timeout" {
+  description = "Seconds a launching instance may stay in Pending:Wait before its launch hook abandons it (mesos-boot completes it earlier). Changing it updates the hooks in place; no group is replaced."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.lifecycle_hook_heartbeat_timeout >= 30 && var.lifecycle_hook_heartbeat_timeout <= 7200
+    error_message = "lifecycle_hook_heartbeat_timeout must be between 30 and 7200 seconds."
   }
 }
 

@@ -1619,6 +1619,125 @@ def test_any_administrator_can_plan_but_objects_stay_behind_the_endpoint(deploye
     assert _policy_denies(policy, "s3:ListBucket", bucket, caller, vpce, secure=False) == ["DenyInsecureTransport"]
 
 
+# The sample's variables, each with another value an operator might apply to a running cluster.
+# Identity variables (a new cluster) are listed apart: changing them replaces everything.
+IDENTITY_VARIABLES = {"aws_region", "aws_endpoint_url", "cluster_name", "top_fqdn", "vpc_cidr_block", "existing_vpc"}
+# Refused on a running cluster by the plan itself (see test_master_count_change_is_refused).
+REFUSED_VARIABLES = {"master_count"}
+TUNABLE_VARIABLES = {
+    "availability_zones": ["us-east-1a", "us-east-1b"],
+    "ami_id": "ami-0fedcba9876543210",
+    "zookeeper_count": 5,
+    "agent_count": 5,
+    "agent_min_size": 2,
+    "agent_max_size": 40,
+    "instance_types": {"zookeeper": "m6i.xlarge", "master": "m6i.xlarge", "agent": "m6i.2xlarge"},
+    "agent_attributes": {"rack": "r2"},
+    "autoscaler_zip_path": "CHANGED_ZIP",
+    "autoscaler_architecture": "arm64",
+    "public_zone": True,  # with parent_zone_id (validation needs both)
+    "parent_zone_id": "Z0123456789ABCDEFGHIJ",
+    "break_glass_principal_arns": ["arn:aws:iam::123456789012:role/BreakGlass"],
+    "client_cidr_blocks": ["172.16.0.0/16"],
+    "agent_egress_cidr_blocks": ["0.0.0.0/0"],
+    "mesos_zk_through_load_balancer": False,
+    "zookeeper_tls": False,
+    "lb_deletion_protection": False,
+    "force_destroy_bucket": True,
+    "wait_for_capacity_timeout": "50m",
+    "lifecycle_hook_heartbeat_timeout": 1200,
+    "alarm_sns_topic_arn": None,
+    "autoscaler_reserved_concurrency": 1,
+    "tags": {"team": "mesos"},
+}
+
+
+def _sample_variables() -> set[str]:
+    import re
+
+    return set(re.findall(r'^variable "([^"]+)"', (TF_DIR / "sample/variables.tf").read_text(), re.M))
+
+
+def _replacements(dep, tmp_path: Path, name: str, values: dict) -> tuple[list[str], str | None]:
+    """The groups (Auto Scaling, the security_groups module's) a plan with `values` on top of the
+    deployment's variables would replace or delete; and the plan's error, if it failed."""
+    varfile = tmp_path / f"{name}.tfvars.json"
+    varfile.write_text(json.dumps(values))
+    proc = subprocess.run(
+        [dep.tf, "plan", "-json", "-refresh=false", "-lock=false", "-input=false", "-parallelism=30",
+         f"-var-file={dep.varfile}", f"-var-file={varfile}"],
+        cwd=dep.dir, env=dep.env, capture_output=True, text=True, timeout=400,
+    )
+    msgs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    errors = [m["@message"] for m in msgs if m.get("@level") == "error"]
+    if proc.returncode != 0 or errors:
+        return [], f"{errors or proc.stderr[-500:]}"
+    out = []
+    for m in msgs:
+        if m.get("type") != "planned_change":
+            continue
+        res, action = m["change"]["resource"], m["change"]["action"]
+        if action not in ("replace", "delete"):
+            continue
+        if res["resource_type"] == "aws_autoscaling_group" or (
+            res["resource_type"] == "aws_security_group" and res["addr"].startswith("module.security_groups.")
+        ):
+            out.append(f"{res['addr']} {action}")
+    return out, None
+
+
+def test_no_variable_change_replaces_a_group(deployed, tmp_path):
+    """The first upgrade must not replace a running group (every ZooKeeper member, every master
+    with its replicated log, every agent undrained, at once) nor a security group in use (fails
+    after 45 minutes with DependencyViolation). Every tunable variable of the sample gets another
+    value; the plan may update the groups in place, never replace or delete one. One plan with
+    every change at once (a replacement that one change forces shows in it too); when it
+    replaces anything, or with TF_TEST_PLAN_EACH=1, one plan per variable names the culprits
+    (about 10 s each on an idle machine)."""
+    assert set(TUNABLE_VARIABLES) | IDENTITY_VARIABLES | REFUSED_VARIABLES == _sample_variables(), (
+        "classify every sample variable here")
+    other_zip = tmp_path / "other.zip"
+    shutil.copy(deployed.zip, other_zip)
+    with zipfile.ZipFile(other_zip, "a") as z:
+        z.writestr("changed", "x")
+    changes = {k: (str(other_zip) if v == "CHANGED_ZIP" else v) for k, v in TUNABLE_VARIABLES.items()}
+    replaced, error = _replacements(deployed, tmp_path, "all", changes)
+    assert error is None, f"the plan with every variable changed failed: {error}"
+    if replaced or os.environ.get("TF_TEST_PLAN_EACH") == "1":
+        each, failed = [], []
+        for name, value in changes.items():
+            values = {name: value}
+            if name == "public_zone":
+                values["parent_zone_id"] = changes["parent_zone_id"]
+            r, e = _replacements(deployed, tmp_path, name, values)
+            each += [f"{name}={json.dumps(value)}: {x}" for x in r]
+            failed += [f"{name}: {e}"] if e else []
+        assert failed == [], "plans that failed:\n" + "\n".join(failed)
+        replaced = each or replaced
+    assert replaced == [], "a variable change replaces a group:\n" + "\n".join(replaced)
+
+
+def test_master_count_change_is_refused_until_the_masters_carry_it(deployed):
+    """Masters render --quorum from their instance's mesos:masters tag at boot and tags never
+    change on running instances: a new master_count would leave old masters on the old quorum.
+    The plan refuses it until the group carries the new count (terraform/README.md, "Changing
+    the number of masters": tag, restart one at a time, then apply)."""
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=master_count=5")
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "master_count cannot change on a running cluster" in out, out[-3000:]
+    asg = deployed.moto.client("autoscaling")
+    tag = lambda v: [{"ResourceId": f"{CLUSTER}-master", "ResourceType": "auto-scaling-group", "Key": "mesos:masters",
+                      "Value": v, "PropagateAtLaunch": False}]
+    asg.create_or_update_tags(Tags=tag("5"))
+    try:
+        proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=master_count=5")
+        assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
+    finally:
+        asg.create_or_update_tags(Tags=tag("3"))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false")
+    assert proc.returncode in (0, 2) and "master_count cannot change" not in proc.stdout + proc.stderr
+
+
 def test_an_edited_group_description_or_prefix_replaces_no_group(deployed, tf_copy):
     """Security groups' description and name_prefix force a replacement in the provider: a
     developer editing either text must not make the next apply replace groups in use."""

@@ -321,8 +321,13 @@ resource "aws_autoscaling_group" "this" {
     version = aws_launch_template.this.latest_version
   }
 
-  # An initial hook (not a separate aws_autoscaling_lifecycle_hook) so that the very first
-  # instances already wait in Pending:Wait until mesos-boot reports that they joined.
+  # The launch hook exists before the first instance launches only as an initial hook (the
+  # provider creates the group at size 0, puts the hook, then sizes it), so the very first
+  # instances already wait in Pending:Wait until mesos-boot reports that they joined. But the
+  # provider makes initial_lifecycle_hook ForceNew: any edit of it (the timeout) would replace
+  # the whole group, every member at once. So it is ignored after creation, and the hook of the
+  # same name is managed by aws_autoscaling_lifecycle_hook.launch below (PutLifecycleHook
+  # updates it in place).
   initial_lifecycle_hook {
     name                 = local.hook_name
     lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -334,7 +339,7 @@ resource "aws_autoscaling_group" "this" {
     # The autoscaler Lambda owns the agents' desired capacity; min = max pins the others.
     # The group's tags are the aws_autoscaling_group_tag resources below (non-authoritative),
     # so the autoscaler's own tag (mesos-scale:state) survives every apply.
-    ignore_changes = [desired_capacity, tag]
+    ignore_changes = [desired_capacity, tag, initial_lifecycle_hook]
   }
 
   depends_on = [aws_iam_role_policy.this]
@@ -351,6 +356,21 @@ resource "aws_autoscaling_group_tag" "this" {
     key                 = each.key
     value               = each.value
     propagate_at_launch = false
+  }
+}
+
+# The launch hook after the group's creation (see initial_lifecycle_hook above): same name, so
+# its first apply takes over the initial hook, and a new timeout is an in-place update.
+resource "aws_autoscaling_lifecycle_hook" "launch" {
+  name                   = local.hook_name
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_LAUNCHING"
+  default_result         = "ABANDON"
+  heartbeat_timeout      = var.lifecycle_hook_heartbeat_timeout
+
+  lifecycle {
+    # A replaced group (same name, new ARN) is created with its initial hook; put this one again.
+    replace_triggered_by = [aws_autoscaling_group.this.arn]
   }
 }
 
