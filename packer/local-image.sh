@@ -140,7 +140,10 @@ provision() { # script...
   for s in "$@"; do
     echo "local-image: running packer/scripts/$s" >&2
     cp "$here/scripts/$s" "$root/tmp/$s"
-    in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" sh -eu "/tmp/$s" >&2
+    # No ZOOKEEPER_RELEASE_URL: Apache cannot be reached from here, so this image keeps
+    # Debian's ZooKeeper 3.8.0 where the AMI has Apache's release (terraform/README.md,
+    # "Verified only on paper").
+    in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" ZOOKEEPER_RELEASE_URL= sh -eu "/tmp/$s" >&2
     rm -f "$root/tmp/$s"
   done
   rm -f "$root/usr/sbin/policy-rc.d"

@@ -249,7 +249,7 @@ variable "mesos_zk_through_load_balancer" {
 }
 
 variable "zookeeper_tls" {
-  description = "ZooKeeper members talk to each other over mutual TLS only (quorum TLS), and serve TLS clients on 2281 (also through the zookeeper NLB), with certificates from a cluster CA mesos-boot creates on the first boot (`mesos:zk-tls`). Mesos keeps the plain port 2181 (digest-authenticated). Turning it on or off in a running ensemble needs every member replaced at once; see terraform/README.md."
+  description = "ZooKeeper members talk to each other over mutual TLS only (quorum TLS), and serve TLS clients on 2281 (also through the zookeeper NLB), with certificates from a cluster CA mesos-boot creates on the first boot (`mesos:zk-tls`). Mesos keeps the plain port 2181 (digest-authenticated). Turning it on or off in a running ensemble needs every member replaced at once; see the repository's README.md, \"Threat model\"."
   type        = bool
   default     = true
 }
@@ -271,8 +271,8 @@ variable "wait_for_capacity_timeout" {
   type        = string
   default     = null
 
-  # The node module checks it against the hook's timeout (900 s here); repeated so that the
-  # plan names it even when another variable is wrong too.
+  # The node module checks it against the hook's timeout; repeated so that the plan names it
+  # even when another variable is wrong too.
   validation {
     condition = var.wait_for_capacity_timeout == null ? true : (
       !can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout)) ? false : (
