@@ -50,7 +50,7 @@ mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p;s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ 
 [ -n "$mirror" ] || { echo "local-image.sh: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 2; }
 suite=bookworm
 
-scripts=(base.sh zookeeper.sh mesos-boot.sh) # mesos.sh: skipped, see above
+scripts=(base.sh zookeeper.sh ssm-agent.sh mesos-boot.sh) # mesos.sh: skipped, see above
 # The scripts that install packages (most of the build's time) come before mesos-boot.sh, which
 # installs the binary, the units and the templates (what changes with every commit): the root
 # after them is cached apart, keyed by the source image, the ZooKeeper package and these scripts.

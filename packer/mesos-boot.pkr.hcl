@@ -86,12 +86,15 @@ build {
       "ZOOKEEPER_PACKAGE=${var.zookeeper_package}",
       "ZOOKEEPER_RELEASE_URL=${var.zookeeper_release_url}",
       "ZOOKEEPER_RELEASE_SHA512=${var.zookeeper_release_sha512}",
+      "SSM_AGENT_DEB_URL=${var.ssm_agent_deb_url}",
+      "SSM_AGENT_DEB_SHA256=${var.ssm_agent_deb_sha256}",
       "MESOS_VERSION=${var.mesos_version}",
     ]
     scripts = [
       "${path.root}/scripts/base.sh",
       "${path.root}/scripts/zookeeper.sh",
       "${path.root}/scripts/mesos.sh",
+      "${path.root}/scripts/ssm-agent.sh",
       "${path.root}/scripts/mesos-boot.sh",
     ]
   }

@@ -70,6 +70,18 @@ variable "zookeeper_package" {
   description = "Debian package of ZooKeeper (3.8 in bookworm), used only without zookeeper_release_url (packer/local-image.sh)."
 }
 
+variable "ssm_agent_deb_url" {
+  type        = string
+  default     = ""
+  description = "AWS's SSM agent .deb for Debian amd64, at a versioned URL (AWS's SSM agent release notes list them), for terraform/sample's operator_access = \"ssm\". Empty: no agent in the image."
+}
+
+variable "ssm_agent_deb_sha256" {
+  type        = string
+  default     = ""
+  description = "SHA-256 of ssm_agent_deb_url, pinned by whoever builds the AMI (the build stops on a mismatch, or when a URL is given without it)."
+}
+
 variable "zookeeper_release_url" {
   type        = string
   default     = "https://archive.apache.org/dist/zookeeper/zookeeper-3.9.4/apache-zookeeper-3.9.4-bin.tar.gz"

@@ -9,7 +9,9 @@ module "network" {
   cidr_block         = var.vpc_cidr_block
   availability_zones = var.availability_zones
   log_kms_key_arn    = module.cluster.kms_key_arn
-  tags               = var.tags
+  # operator_access = "ssm": Session Manager's endpoints beside the ones mesos-boot needs.
+  interface_endpoints = concat(["ec2", "autoscaling", "sts", "logs"], var.operator_access == "ssm" ? ["ssm", "ssmmessages", "ec2messages"] : [])
+  tags                = var.tags
 }
 
 locals {
@@ -81,6 +83,7 @@ locals {
     masters                   = var.master_count
     wait_for_capacity_timeout = var.wait_for_capacity_timeout
     hook_timeout              = var.lifecycle_hook_heartbeat_timeout
+    ssm                       = var.operator_access == "ssm"
   }
 }
 
@@ -107,6 +110,7 @@ module "zookeeper" {
   masters                          = local.node_common.masters
   wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
   lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  ssm                              = local.node_common.ssm
   tags                             = var.tags
 }
 
@@ -132,6 +136,7 @@ module "master" {
   masters                          = local.node_common.masters
   wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
   lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  ssm                              = local.node_common.ssm
   tags                             = var.tags
 }
 
@@ -159,6 +164,7 @@ module "agent" {
   masters                          = local.node_common.masters
   wait_for_capacity_timeout        = local.node_common.wait_for_capacity_timeout
   lifecycle_hook_heartbeat_timeout = local.node_common.hook_timeout
+  ssm                              = local.node_common.ssm
   tags                             = var.tags
 }
 

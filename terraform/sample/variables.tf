@@ -301,6 +301,17 @@ variable "autoscaler_reserved_concurrency" {
   default     = null
 }
 
+variable "operator_access" {
+  description = "How operators reach a node: \"none\", or \"ssm\" (Session Manager shells and port forwarding: the nodes' roles get the least the SSM agent needs, a new VPC gets the ssm, ssmmessages and ec2messages endpoints; the AMI must carry the agent, see packer's ssm_agent_deb_url). With an existing VPC, give it those endpoints or a NAT path."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "ssm"], var.operator_access)
+    error_message = "operator_access must be \"none\" or \"ssm\"."
+  }
+}
+
 variable "alarm_sns_topic_arn" {
   description = "SNS topic of the cluster's CloudWatch alarms (unhealthy NLB targets, groups below their desired capacity, autoscaler errors; see modules/alarms). Null = no alarms."
   type        = string

@@ -176,3 +176,21 @@ def test_ami_zookeeper_release_is_pinned(tmp_path):
     assert not Path("/opt/zookeeper").exists() or Path("/opt/zookeeper").resolve() != Path("/opt/apache-zookeeper-3.9.4-bin")
     local = (REPO / "packer/local-image.sh").read_text()
     assert 'ZOOKEEPER_RELEASE_URL= sh -eu "/tmp/$s"' in local
+
+
+def test_ssm_agent_is_pinned_or_absent(tmp_path):
+    """operator_access = "ssm" needs the SSM agent in the AMI (Debian's AMIs lack it): the
+    image script installs AWS's .deb only against a pinned SHA-256, and without a URL (the local
+    image) says the image has none."""
+    script = REPO / "packer/scripts/ssm-agent.sh"
+    assert "ssm-agent.sh" in (REPO / "packer/mesos-boot.pkr.hcl").read_text()
+    assert "ssm-agent.sh" in (REPO / "packer/local-image.sh").read_text()
+    proc = subprocess.run(["sh", "-eu", str(script)], env=dict(os.environ, SSM_AGENT_DEB_URL=""), capture_output=True, text=True)
+    assert proc.returncode == 0 and "this image has no SSM agent" in proc.stdout, proc.stdout + proc.stderr
+    deb = tmp_path / "amazon-ssm-agent.deb"
+    deb.write_bytes(b"not a deb")
+    env = dict(os.environ, SSM_AGENT_DEB_URL=f"file://{deb}")
+    proc = subprocess.run(["sh", "-eu", str(script)], env=dict(env, SSM_AGENT_DEB_SHA256=""), capture_output=True, text=True)
+    assert proc.returncode == 1 and "ssm_agent_deb_sha256 must be the 64-hex-digit SHA-256" in proc.stderr, proc.stderr
+    proc = subprocess.run(["sh", "-eu", str(script)], env=dict(env, SSM_AGENT_DEB_SHA256="0" * 64), capture_output=True, text=True)
+    assert proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -1647,6 +1647,7 @@ TUNABLE_VARIABLES = {
     "wait_for_capacity_timeout": "50m",
     "lifecycle_hook_heartbeat_timeout": 1200,
     "alarm_sns_topic_arn": None,
+    "operator_access": "ssm",
     "autoscaler_reserved_concurrency": 1,
     "tags": {"team": "mesos"},
 }
@@ -1715,6 +1716,30 @@ def test_no_variable_change_replaces_a_group(deployed, tmp_path):
         assert failed == [], "plans that failed:\n" + "\n".join(failed)
         replaced = each or replaced
     assert replaced == [], "a variable change replaces a group:\n" + "\n".join(replaced)
+
+
+def test_operator_access_ssm(deployed):
+    """operator_access = "ssm": Session Manager's interface endpoints in the VPC and, in every node
+    role, exactly what the SSM agent calls (and nothing of SSM without it)."""
+    plan = deployed.dir / "ssm.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=operator_access=ssm", f"-out={plan}")
+    assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    changes = {rc["address"]: rc for rc in shown["resource_changes"] if rc["change"]["actions"] != ["no-op"]}
+    endpoints = sorted(rc["change"]["after"]["service_name"].rsplit(".", 1)[1] for rc in changes.values()
+                       if rc["type"] == "aws_vpc_endpoint")
+    assert endpoints == ["ec2messages", "ssm", "ssmmessages"], endpoints
+    for role in ROLES:
+        rc = changes[f"module.{role}.aws_iam_role_policy.this"]
+        statements = {s["Sid"]: s for s in json.loads(rc["change"]["after"]["policy"])["Statement"]}
+        actions = statements["SessionManagerAgent"]["Action"]
+        assert "ssm:UpdateInstanceInformation" in actions and "ssmmessages:OpenDataChannel" in actions
+        assert not any(a.startswith(("ssm:GetParameter", "ssm:SendCommand", "s3:")) or a.endswith("*") for a in actions), actions
+    assert not [rc for rc in changes.values() if "delete" in rc["change"]["actions"]], "ssm replaces or deletes something"
+    applied = {r["address"]: r for r in deployed.resources()}
+    for role in ROLES:
+        policy = applied[f"module.{role}.aws_iam_role_policy.this"]["values"]["policy"]
+        assert "ssm" not in policy and "ec2messages" not in policy, f"{role}: SSM actions without operator_access"
 
 
 def test_master_count_change_is_refused_until_the_masters_carry_it(deployed):

@@ -206,6 +206,25 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # operator_access = "ssm": what the SSM agent calls (AmazonSSMManagedInstanceCore without its
+  # parameter, document and S3 reads): register the instance, open Session Manager's channels,
+  # poll and answer its messages. None of these takes a resource narrower than "*" that the
+  # agent could name before it registers.
+  dynamic "statement" {
+    for_each = var.ssm ? [1] : []
+    content {
+      sid = "SessionManagerAgent"
+      actions = [
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+        "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+        "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+      ]
+      resources = ["*"]
+    }
+  }
+
   # Masters only: create the credentials (mesos-boot writes each with If-None-Match: *, once).
   dynamic "statement" {
     for_each = var.role == "master" ? [1] : []

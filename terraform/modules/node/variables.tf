@@ -289,6 +289,12 @@ variable "tags" {
   }
 }
 
+variable "ssm" {
+  description = "Operator access through AWS Systems Manager (Session Manager shells and port forwarding): the role gets the least the SSM agent needs (registering the instance, the session channels, the agent's message polling). The image must carry the agent (packer's ssm_agent_deb_url), and the VPC the ssm, ssmmessages and ec2messages endpoints (or a NAT path)."
+  type        = bool
+  default     = false
+}
+
 variable "zk_tls" {
   description = "ZooKeeper nodes: quorum TLS and a TLS client port (2281) with certificates from a cluster CA that mesos-boot creates beside the shared config on the first boot (`mesos:zk-tls`); the ZooKeeper role may read and create that CA object, nobody else. Ignored on masters and agents (Mesos speaks plain ZooKeeper, authenticated by digest)."
   type        = bool
