@@ -1718,6 +1718,25 @@ def test_no_variable_change_replaces_a_group(deployed, tmp_path):
     assert replaced == [], "a variable change replaces a group:\n" + "\n".join(replaced)
 
 
+def test_a_new_ami_rolls_zookeeper_and_masters_one_at_a_time_and_never_agents(deployed):
+    """A new launch template (ami_id) starts an instance refresh of the ZooKeeper and master
+    groups that replaces exactly one instance at a time (each leaves through the termination
+    hook, each replacement completes its launch hook first); agents are never refreshed (a
+    refresh terminates them undrained: terraform/README.md, "Rolling a new AMI")."""
+    groups = {r["address"].split(".")[1]: r["values"] for r in deployed.resources() if r["type"] == "aws_autoscaling_group"}
+    for role in ("zookeeper", "master"):
+        (refresh,) = groups[role]["instance_refresh"]
+        (prefs,) = refresh["preferences"]
+        size = groups[role]["max_size"]
+        assert refresh["strategy"] == "Rolling" and prefs["skip_matching"] is True, refresh
+        # the largest share of the group that stays healthy with exactly one instance out
+        assert size - 1 >= size * prefs["min_healthy_percentage"] / 100 > size - 2, (role, prefs)
+        assert prefs["max_healthy_percentage"] == 100, prefs
+    assert groups["agent"]["instance_refresh"] == [], groups["agent"]["instance_refresh"]
+    text = (TF_DIR / "README.md").read_text()
+    assert "### Rolling a new AMI" in text
+
+
 def test_operator_access_ssm(deployed):
     """operator_access = "ssm": Session Manager's interface endpoints in the VPC and, in every node
     role, exactly what the SSM agent calls (and nothing of SSM without it)."""

@@ -18,6 +18,7 @@ locals {
   # and completes it; on the other roles nothing completes it (see the variable).
   termination_hook      = var.termination_hook != null ? var.termination_hook : var.role == "zookeeper"
   termination_hook_name = "mesos-boot-left"
+  instance_refresh      = var.instance_refresh != null ? var.instance_refresh && var.role != "agent" : var.role != "agent"
 
   mesos_tags = merge(
     {
@@ -338,6 +339,22 @@ resource "aws_autoscaling_group" "this" {
   launch_template {
     id      = aws_launch_template.this.id
     version = aws_launch_template.this.latest_version
+  }
+
+  # A new launch template version rolls the group one instance at a time: a healthy share of
+  # (size - 1) / size replaces exactly one, which leaves through the termination hook and whose
+  # replacement must complete the launch hook (joined, ready) before the next goes.
+  dynamic "instance_refresh" {
+    for_each = local.instance_refresh ? [1] : []
+    content {
+      strategy = "Rolling"
+      preferences {
+        min_healthy_percentage = floor(100 * (var.size - 1) / var.size)
+        max_healthy_percentage = 100
+        instance_warmup        = var.health_check_grace_period
+        skip_matching          = true
+      }
+    }
   }
 
   # The launch hook exists before the first instance launches only as an initial hook (the
