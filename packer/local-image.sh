@@ -50,7 +50,7 @@ mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p;s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ 
 [ -n "$mirror" ] || { echo "local-image.sh: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 2; }
 suite=bookworm
 
-scripts=(base.sh zookeeper.sh mesos-boot.sh) # mesos.sh: skipped, see above
+scripts=(base.sh zookeeper.sh ssm-agent.sh mesos-boot.sh) # mesos.sh: skipped, see above
 # The scripts that install packages (most of the build's time) come before mesos-boot.sh, which
 # installs the binary, the units and the templates (what changes with every commit): the root
 # after them is cached apart, keyed by the source image, the ZooKeeper package and these scripts.
@@ -140,7 +140,10 @@ provision() { # script...
   for s in "$@"; do
     echo "local-image: running packer/scripts/$s" >&2
     cp "$here/scripts/$s" "$root/tmp/$s"
-    in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" sh -eu "/tmp/$s" >&2
+    # No ZOOKEEPER_RELEASE_URL: Apache cannot be reached from here, so this image keeps
+    # Debian's ZooKeeper 3.8.0 where the AMI has Apache's release (terraform/README.md,
+    # "Verified only on paper").
+    in_root env ZOOKEEPER_PACKAGE="$zookeeper_package" ZOOKEEPER_RELEASE_URL= sh -eu "/tmp/$s" >&2
     rm -f "$root/tmp/$s"
   done
   rm -f "$root/usr/sbin/policy-rc.d"

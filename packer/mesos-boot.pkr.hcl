@@ -4,6 +4,10 @@
 
 locals {
   timestamp = regex_replace(timestamp(), "[- TZ:]", "")
+  # Every local path is found from this directory (path.root), not from where packer runs:
+  # `packer build packer` from the repository's root and `packer build .` in packer/ are the same.
+  mesos_boot_binary = var.mesos_boot_binary != "" ? var.mesos_boot_binary : "${path.root}/../target/x86_64-unknown-linux-musl/release/mesos-boot"
+  mesos_deb         = var.mesos_deb != "" ? var.mesos_deb : "${path.root}/mesos-deb/out/mesos_${var.mesos_version}-1_amd64.deb"
 }
 
 source "amazon-ebs" "mesos" {
@@ -49,29 +53,29 @@ build {
   sources = ["source.amazon-ebs.mesos"]
 
   provisioner "file" {
-    source      = var.mesos_boot_binary
+    source      = local.mesos_boot_binary
     destination = "/tmp/mesos-boot"
   }
 
   # Mesos from step 1 (mesos-deb/): only the .deb enters this image, never a compiler. Without
   # it, validation already fails: "Bad source 'mesos-deb/out/mesos_...deb'".
   provisioner "file" {
-    source      = var.mesos_deb
+    source      = local.mesos_deb
     destination = "/tmp/mesos.deb"
   }
 
   provisioner "file" {
-    source      = "${var.mesos_deb}.sha256"
+    source      = "${local.mesos_deb}.sha256"
     destination = "/tmp/mesos.deb.sha256"
   }
 
   provisioner "file" {
-    source      = "../systemd/"
+    source      = "${path.root}/../systemd/"
     destination = "/tmp/systemd"
   }
 
   provisioner "file" {
-    source      = "../bootstrap/templates/"
+    source      = "${path.root}/../bootstrap/templates/"
     destination = "/tmp/templates"
   }
 
@@ -80,13 +84,18 @@ build {
     environment_vars = [
       "DEBIAN_FRONTEND=noninteractive",
       "ZOOKEEPER_PACKAGE=${var.zookeeper_package}",
+      "ZOOKEEPER_RELEASE_URL=${var.zookeeper_release_url}",
+      "ZOOKEEPER_RELEASE_SHA512=${var.zookeeper_release_sha512}",
+      "SSM_AGENT_DEB_URL=${var.ssm_agent_deb_url}",
+      "SSM_AGENT_DEB_SHA256=${var.ssm_agent_deb_sha256}",
       "MESOS_VERSION=${var.mesos_version}",
     ]
     scripts = [
-      "scripts/base.sh",
-      "scripts/zookeeper.sh",
-      "scripts/mesos.sh",
-      "scripts/mesos-boot.sh",
+      "${path.root}/scripts/base.sh",
+      "${path.root}/scripts/zookeeper.sh",
+      "${path.root}/scripts/mesos.sh",
+      "${path.root}/scripts/ssm-agent.sh",
+      "${path.root}/scripts/mesos-boot.sh",
     ]
   }
 

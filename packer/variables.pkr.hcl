@@ -48,8 +48,8 @@ variable "ssh_username" {
 
 variable "mesos_boot_binary" {
   type        = string
-  default     = "../target/x86_64-unknown-linux-musl/release/mesos-boot"
-  description = "The static mesos-boot binary (cargo build --release --target x86_64-unknown-linux-musl)."
+  default     = ""
+  description = "The static mesos-boot binary (cargo build --release --target x86_64-unknown-linux-musl). Empty: the workspace's, `<repository>/target/x86_64-unknown-linux-musl/release/mesos-boot` (found from this directory, wherever packer runs)."
 }
 
 variable "mesos_version" {
@@ -60,12 +60,36 @@ variable "mesos_version" {
 
 variable "mesos_deb" {
   type        = string
-  default     = "mesos-deb/out/mesos_1.11.0-1_amd64.deb"
-  description = "Local path of the Mesos .deb built by step 1 (packer build mesos-deb: the Apache source release, pinned version and SHA-256), with its `<mesos_deb>.sha256` beside it. Missing files stop `packer validate` / `packer build` before anything is launched."
+  default     = ""
+  description = "Local path of the Mesos .deb built by step 1 (packer build packer/mesos-deb: the Apache source release, pinned version and SHA-256), with its `<mesos_deb>.sha256` beside it. Empty: step 1's output, `packer/mesos-deb/out/mesos_<mesos_version>-1_amd64.deb`. Missing files stop `packer validate` / `packer build` before anything is launched."
 }
 
 variable "zookeeper_package" {
   type        = string
   default     = "zookeeper"
-  description = "Debian package of ZooKeeper (3.8 in bookworm)."
+  description = "Debian package of ZooKeeper (3.8 in bookworm), used only without zookeeper_release_url (packer/local-image.sh)."
+}
+
+variable "ssm_agent_deb_url" {
+  type        = string
+  default     = ""
+  description = "AWS's SSM agent .deb for Debian amd64, at a versioned URL (AWS's SSM agent release notes list them), for terraform/sample's operator_access = \"ssm\". Empty: no agent in the image."
+}
+
+variable "ssm_agent_deb_sha256" {
+  type        = string
+  default     = ""
+  description = "SHA-256 of ssm_agent_deb_url, pinned by whoever builds the AMI (the build stops on a mismatch, or when a URL is given without it)."
+}
+
+variable "zookeeper_release_url" {
+  type        = string
+  default     = "https://archive.apache.org/dist/zookeeper/zookeeper-3.9.4/apache-zookeeper-3.9.4-bin.tar.gz"
+  description = "Apache's binary release of ZooKeeper the AMI carries (3.9.4 or later: Debian 12's 3.8.0 has the DIFF-sync bugs ZOOKEEPER-4646, -4785 and -4394). Empty: Debian's zookeeper_package."
+}
+
+variable "zookeeper_release_sha512" {
+  type        = string
+  default     = ""
+  description = "SHA-512 of zookeeper_release_url, pinned by whoever builds the AMI from Apache's `<url>.sha512` (the build also compares it with that file, and stops on a mismatch or an empty pin)."
 }

@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 # openssl: the demo's TLS client (ZooKeeper's secure port).
 pkgs=(zookeeper curl openssl)
-[ "$mode" = demo ] || pkgs+=(musl-tools packer systemd iproute2)
+# binutils: readelf, which checks that the release binaries are static; python3-venv: the venvs
+# below; nftables: the booted-image test enforces the security groups as packet filters.
+[ "$mode" = demo ] || pkgs+=(musl-tools packer systemd iproute2 binutils python3-venv nftables)
 # The booted-image test and demo (tests/image.rs, scripts/demo-image.sh): debootstrap builds the
 # image, systemd-nspawn (systemd-container) boots it. --no-install-recommends keeps
 # libnss-mymachines (a recommendation) out of the host's /etc/nsswitch.conf.
@@ -28,6 +30,33 @@ fi
 
 if [ "$mode" = demo ]; then echo "setup: ready (demo)"; exit 0; fi
 
+# What this script does not install: checked first, one clear message each.
+missing=0
+need() { # need COMMAND MESSAGE
+  command -v "$1" >/dev/null 2>&1 || { echo "setup: MISSING $1: $2" >&2; missing=1; }
+}
+need readelf "Debian's binutils (the static-link check of the release binaries needs readelf)"
+need rustup "Rust through rustup (https://rustup.rs), with the stable toolchain"
+need terraform "Terraform >= 1.9 (the tests use 1.11): install it from HashiCorp's Debian repository as HashiCorp's install guide says, or put the binary on PATH (or set TERRAFORM)"
+[ "$missing" = 0 ] || { echo "setup: install the above, then run setup.sh again" >&2; exit 1; }
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    echo "setup: adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
+# The hashicorp/aws provider, from the filesystem mirror terraform/ci.tfrc names (the tests never
+# download): when the mirror lacks it, fill it once from the provider registry with the version
+# sample/.terraform.lock.hcl pins.
+mirror=/opt/tf-plugins
+if ! ls "$mirror"/registry.terraform.io/hashicorp/aws/*/linux_amd64 >/dev/null 2>&1 &&
+  ! ls "$mirror"/registry.terraform.io/hashicorp/aws/*.zip >/dev/null 2>&1; then
+  echo "setup: filling the provider mirror $mirror (hashicorp/aws, as terraform/sample/.terraform.lock.hcl pins it)"
+  mkdir -p "$mirror"
+  terraform -chdir=terraform/sample providers mirror -platform=linux_amd64 "$mirror"
+fi
+
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
   echo "setup: adding the x86_64-unknown-linux-musl target"
   rustup target add x86_64-unknown-linux-musl
@@ -37,7 +66,7 @@ fi
 # RUSTC_BOOTSTRAP=1). Built from source: about 2.5 min on a busy 2-core machine, once.
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "setup: installing cargo-fuzz"
-  cargo install --locked --quiet cargo-fuzz
+  cargo install --locked --quiet cargo-fuzz --version 0.13.2
 fi
 
 if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3, kazoo' 2>/dev/null; then
@@ -50,6 +79,6 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
   # checkov pins its own boto3: a venv of its own.
   echo "setup: creating .venv-checkov with checkov"
   python3 -m venv .venv-checkov
-  .venv-checkov/bin/pip install -q checkov
+  .venv-checkov/bin/pip install -q checkov==3.3.30
 fi
 echo "setup: ready"

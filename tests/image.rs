@@ -12,8 +12,16 @@
 //!
 //! A test-only layer (an overlayfs lower dir above the image, never the image scripts) adds the
 //! Mesos stand-ins (`mesos-emulator` as /usr/sbin/mesos-master and /usr/sbin/mesos-agent), the
-//! AWS endpoint of moto and test credentials (drop-ins), a resolver that answers at once
-//! (nothing here resolves names), and short reconcile timings for `mesos-boot serve`.
+//! AWS endpoint of moto and test credentials (drop-ins), a resolver that answers at once, hosts
+//! entries for the private zone's two NLB names, and short reconcile timings for
+//! `mesos-boot serve`.
+//!
+//! The sample runs as applied: Mesos reaches ZooKeeper at `zookeeper.<domain>:2181`. Both names
+//! lead to NLB emulators in the hub, which forward to the healthy targets of their groups. Every
+//! namespace enforces the applied security groups as nftables filters made from
+//! `terraform show -json` (tests/image/security_groups.py: stateful, default drop, ingress and
+//! egress per group), so a flow the groups lack fails the boot as it would on AWS. The same
+//! groups are checked against terraform/README.md's flow table.
 //!
 //! Needs root, `debootstrap`, `systemd-container` (scripts/setup.sh installs them) and
 //! terraform. Traffic stays between the namespaces the test creates. Everything it creates
@@ -29,6 +37,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use mesos_boot_tests::imds::{ImdsEmulator, Instance};
 use mesos_boot_tests::moto::{Moto, REGION};
+use mesos_boot_tests::nlb::Nlb;
 use mesos_boot_tests::{bin, block_on, poll_until, proc, workspace_root, zk};
 
 const CLUSTER: &str = "image1";
@@ -43,6 +52,16 @@ const IMDS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 /// The hub's address for the services the nodes use besides IMDS (moto).
 const HUB: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 1);
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+/// The sample's VPC (its default `vpc_cidr_block`); its subnets are the first /20s.
+const VPC_CIDR: &str = "10.40.0.0/16";
+/// The internal NLBs' addresses (outside the subnets, on the hub's bridge), where their
+/// emulators listen; the names of the private zone's alias records resolve to them.
+const NLB_ZOOKEEPER: Ipv4Addr = Ipv4Addr::new(10, 40, 255, 10);
+const NLB_MASTER: Ipv4Addr = Ipv4Addr::new(10, 40, 255, 20);
+/// The one address every NLB emulator connects to its targets from (the hub's route to the
+/// VPC), a member of both NLB security groups. The test's own probes (`srvr`, `/master/state`,
+/// a ZooKeeper client) come from it too, so they pass the targets' filters as the NLBs do.
+const NLB_SOURCE: Ipv4Addr = Ipv4Addr::new(10, 40, 255, 1);
 
 fn run(cmd: &str) -> String {
     let out = Command::new("bash")
@@ -158,6 +177,8 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
 struct Net {
     hub: String,
     nodes: Vec<String>,
+    /// (namespace, security group, address) of every node, for the packet filters.
+    members: Vec<(String, String, Ipv4Addr)>,
     vpc: String,
     next: usize,
 }
@@ -176,19 +197,72 @@ impl Net {
         Net {
             hub,
             nodes: Vec::new(),
+            members: Vec::new(),
             vpc: String::new(),
             next: 0,
         }
     }
 
     /// Routes the VPC's addresses (the instances') over the bridge; nothing else is routed, so
-    /// a lookup of the host's resolver from the hub fails at once instead of timing out.
+    /// a lookup of the host's resolver from the hub fails at once instead of timing out. The
+    /// NLB emulators' addresses go on the bridge too, and the hub reaches the VPC from
+    /// [`NLB_SOURCE`].
     fn set_vpc(&mut self, vpc_cidr: &str) {
         if self.vpc != vpc_cidr {
+            assert_eq!(
+                vpc_cidr, VPC_CIDR,
+                "the sample's VPC moved: move the NLB addresses"
+            );
             let hub = &self.hub;
-            run(&format!("ip -n {hub} route add {vpc_cidr} dev br0"));
+            run(&format!(
+                "ip -n {hub} addr add {NLB_SOURCE}/32 dev br0
+                 ip -n {hub} addr add {NLB_ZOOKEEPER}/32 dev br0
+                 ip -n {hub} addr add {NLB_MASTER}/32 dev br0
+                 ip -n {hub} route add {vpc_cidr} dev br0 src {NLB_SOURCE}"
+            ));
             self.vpc = vpc_cidr.to_string();
         }
+    }
+
+    /// Every namespace's packet filter, made from the applied security groups
+    /// (tests/image/security_groups.py): default drop, stateful, ingress and egress per group.
+    /// Run again whenever a node comes or goes (the groups' member sets change).
+    fn enforce(&self, state: &Path, aws_api: &str, dir: &Path) {
+        let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (_, group, ip) in &self.members {
+            members
+                .entry(group.as_str())
+                .or_default()
+                .push(ip.to_string());
+        }
+        members.insert(
+            "lb-zookeeper",
+            vec![NLB_ZOOKEEPER.to_string(), NLB_SOURCE.to_string()],
+        );
+        members.insert(
+            "lb-master",
+            vec![NLB_MASTER.to_string(), NLB_SOURCE.to_string()],
+        );
+        let layout = serde_json::json!({
+            "vpc_cidr": self.vpc,
+            "aws_api": aws_api,
+            "members": members,
+            "nodes": self.members.iter().map(|(ns, group, _)| serde_json::json!({"netns": ns, "group": group})).collect::<Vec<_>>(),
+            "hub": {
+                "netns": self.hub,
+                "listeners": {"lb-zookeeper": NLB_ZOOKEEPER.to_string(), "lb-master": NLB_MASTER.to_string()},
+                "source": NLB_SOURCE.to_string(),
+            },
+        });
+        let path = dir.join("filters.json");
+        std::fs::write(&path, layout.to_string()).unwrap();
+        let script = workspace_root().join("tests/image/security_groups.py");
+        run(&format!(
+            "python3 {} apply {} {}",
+            script.display(),
+            state.display(),
+            path.display()
+        ));
     }
 
     /// Moves the calling thread (and what it starts from now on) into the hub.
@@ -205,8 +279,9 @@ impl Net {
         );
     }
 
-    /// A namespace for the instance at `ip`: `eth0` on the hub's bridge.
-    fn add_node(&mut self, ip: Ipv4Addr) -> String {
+    /// A namespace for the instance at `ip` (of security group `group`): `eth0` on the hub's
+    /// bridge.
+    fn add_node(&mut self, ip: Ipv4Addr, group: &str) -> String {
         let n = self.next;
         self.next += 1;
         let ns = format!("{NS_PREFIX}{}-{n}", std::process::id());
@@ -224,6 +299,7 @@ impl Net {
              ip -n {ns} route add {HUB}/32 dev eth0"
         ));
         self.nodes.push(ns.clone());
+        self.members.push((ns.clone(), group.to_string(), ip));
         ns
     }
 }
@@ -232,6 +308,7 @@ impl Net {
     fn remove_node(&mut self, ns: &str) {
         let _ = try_run(&format!("ip netns del {ns}"));
         self.nodes.retain(|n| n != ns);
+        self.members.retain(|(n, _, _)| n != ns);
     }
 }
 
@@ -441,8 +518,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// `terraform apply` of the sample to `moto` (as tests/whole_system.rs does).
-fn apply(dir: &Path, moto: &Moto) {
+/// `terraform apply` of the sample to `moto` (as tests/whole_system.rs does); returns the path
+/// of its `terraform show -json`.
+fn apply(dir: &Path, moto: &Moto) -> PathBuf {
     let tf = terraform();
     copy_dir(&workspace_root().join("terraform"), dir);
     let zip = dir.join("autoscaler.zip");
@@ -461,9 +539,8 @@ fn apply(dir: &Path, moto: &Moto) {
         "force_destroy_bucket": true,
         "wait_for_capacity_timeout": "0",
         "agent_count": 2,
-        // Nothing here resolves names and there is no NLB: the Mesos stand-ins get the members'
-        // addresses (tests/resilience.rs covers the endpoint, behind an NLB emulator).
-        "mesos_zk_through_load_balancer": false,
+        // Everything else as the sample's defaults: Mesos reaches ZooKeeper through the
+        // zookeeper NLB's name (mesos:zk-endpoint), here its emulator in the hub.
     });
     let varfile = dir.join("moto.tfvars.json");
     std::fs::write(&varfile, vars.to_string()).unwrap();
@@ -493,6 +570,7 @@ fn apply(dir: &Path, moto: &Moto) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        out.stdout
     };
     tf_run(&["init", "-backend=false", "-input=false"]);
     tf_run(&[
@@ -502,6 +580,9 @@ fn apply(dir: &Path, moto: &Moto) {
         "-parallelism=30",
         &format!("-var-file={}", varfile.display()),
     ]);
+    let state = dir.join("state.json");
+    std::fs::write(&state, tf_run(&["show", "-json"])).unwrap();
+    state
 }
 
 /// What EC2's IMDS serves for moto instance `id`: id, private IP, zone, type, tags, and the
@@ -593,6 +674,18 @@ fn ec2_hardware(state: &Path, instance_id: &str) {
 
 /// The test-only layer above the image.
 fn test_layer(dir: &Path, moto: &Moto) {
+    // The private zone's alias records of the NLBs, as the VPC's resolver answers them: their
+    // emulators in the hub (the image has no /etc/hosts of its own; cloud-init leaves it alone).
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    std::fs::write(
+        dir.join("etc/hosts"),
+        format!(
+            "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n\
+             {NLB_ZOOKEEPER} zookeeper.{CLUSTER}.{TOP_FQDN}\n\
+             {NLB_MASTER} mesos-master.{CLUSTER}.{TOP_FQDN}\n"
+        ),
+    )
+    .unwrap();
     let emu = PathBuf::from(env!("CARGO_BIN_EXE_mesos-emulator"));
     let sbin = dir.join("usr/sbin");
     std::fs::create_dir_all(&sbin).unwrap();
@@ -617,6 +710,59 @@ fn test_layer(dir: &Path, moto: &Moto) {
     .unwrap();
     // Nothing listens on the container's loopback port 53: a lookup fails at once.
     std::fs::write(dir.join("etc/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+}
+
+/// The sample's internal NLBs (terraform/modules/load_balancers: listeners, target ports and
+/// health checks, which tests/terraform checks in the applied sample): one emulated listener
+/// each, forwarding to the target port on the instances of its group, as Auto Scaling
+/// registers them.
+struct Nlbs {
+    /// (the role whose instances are the targets, target port, listener)
+    listeners: Vec<(&'static str, u16, Nlb)>,
+}
+
+impl Nlbs {
+    fn start() -> Nlbs {
+        let l = |role, ip: Ipv4Addr, port: u16, target, health_port, path| {
+            let nlb = Nlb::start(SocketAddr::from((ip, port)), health_port, path);
+            (role, target, nlb)
+        };
+        Nlbs {
+            listeners: vec![
+                l("zookeeper", NLB_ZOOKEEPER, 2181, 2181, 8080, "/health"),
+                l("zookeeper", NLB_ZOOKEEPER, 2281, 2281, 8080, "/health"),
+                l("zookeeper", NLB_ZOOKEEPER, 8080, 8080, 8080, "/health"),
+                l("zookeeper", NLB_ZOOKEEPER, 80, 8080, 8080, "/health"),
+                l("master", NLB_MASTER, 5050, 5050, 5050, "/master/health"),
+                l("master", NLB_MASTER, 80, 5050, 5050, "/master/health"),
+            ],
+        }
+    }
+
+    fn register(&self, role: &str, ip: Ipv4Addr) {
+        for (r, port, nlb) in &self.listeners {
+            if *r == role {
+                nlb.register(SocketAddr::from((ip, *port)));
+            }
+        }
+    }
+
+    fn deregister(&self, role: &str, ip: Ipv4Addr) {
+        for (r, port, nlb) in &self.listeners {
+            if *r == role {
+                nlb.deregister(SocketAddr::from((ip, *port)));
+            }
+        }
+    }
+
+    /// Connections the listener on `ip:port` accepted.
+    fn connections(&self, ip: Ipv4Addr, port: u16) -> u64 {
+        self.listeners
+            .iter()
+            .find(|(_, _, n)| n.addr() == SocketAddr::from((ip, port)))
+            .map(|(_, _, n)| n.connections())
+            .unwrap_or(0)
+    }
 }
 
 /// `/master/state` of the leading master, asked of every master container with the operators'
@@ -748,7 +894,20 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         SocketAddr::from((IMDS, 80)),
         Instance::at(Ipv4Addr::new(192, 0, 2, 1)),
     );
-    apply(&dir.path().join("tf"), &moto);
+    let tf_state = apply(&dir.path().join("tf"), &moto);
+    // The flows of these security groups are terraform/README.md's table (the filters below are
+    // made from the same groups).
+    run(&format!(
+        "python3 {} flows {} {} {VPC_CIDR}",
+        workspace_root()
+            .join("tests/image/security_groups.py")
+            .display(),
+        tf_state.display(),
+        workspace_root().join("terraform/README.md").display()
+    ));
+    let aws_api = moto.host_port();
+    net.set_vpc(VPC_CIDR);
+    let nlbs = Nlbs::start();
     // moto evaluates a bucket policy's Deny statements without their conditions (see
     // tests/whole_system.rs): the sample's policy would deny every request here.
     block_on(async {
@@ -774,7 +933,8 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         );
         let ip = inst.local_ipv4;
         imds.set_instance_for(ip, inst);
-        let netns = net.add_node(ip);
+        let netns = net.add_node(ip, role);
+        nlbs.register(role, ip);
         let n = containers.len();
         let name = format!("{role}{n}");
         let state = dir.path().join("nodes").join(&name);
@@ -806,6 +966,9 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     for id in &agent_ids {
         add(&mut containers, &mut net, "agent", id);
     }
+
+    // Every namespace filters packets as the security groups do, before anything boots.
+    net.enforce(&tf_state, &aws_api, dir.path());
 
     // Boot them all at once.
     let boot_start = Instant::now();
@@ -918,6 +1081,19 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     .unwrap();
     assert_eq!(state["cluster"], CLUSTER);
     let spec = servers_spec(&moto);
+    // Mesos reached ZooKeeper through the zookeeper NLB's name (the sample's default), and
+    // the filters hold: an agent cannot open ZooKeeper's quorum port, which no rule allows.
+    assert!(
+        nlbs.connections(NLB_ZOOKEEPER, 2181) > 0,
+        "nothing connected to zookeeper.{CLUSTER}.{TOP_FQDN}:2181"
+    );
+    let agent = containers.iter().find(|c| c.role == "agent").unwrap();
+    assert_eq!(
+        agent.exec(&format!("timeout 3 bash -c '</dev/tcp/{}/2888'", zk_ips[0])),
+        None,
+        "{}: agent -> zookeeper:2888 is open, but no security group rule allows it",
+        agent.name
+    );
 
     if std::env::var_os("MESOS_BOOT_IMAGE_DEMO").is_some() {
         demo_wait(&containers, image_time, quorum_time, &running);
@@ -1038,6 +1214,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     containers[dead].kill();
     let dead_ip = containers[dead].ip;
     imds.remove_instance_for(dead_ip);
+    nlbs.deregister("zookeeper", dead_ip);
     net.remove_node(&containers[dead].netns);
     let replacement = poll_until(Duration::from_secs(60), "the group's replacement", || {
         block_on(moto.asg_instances(&group("zookeeper")))
@@ -1046,6 +1223,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     })
     .unwrap();
     add(&mut containers, &mut net, "zookeeper", &replacement);
+    net.enforce(&tf_state, &aws_api, dir.path());
     let fresh = containers.len() - 1;
     containers[fresh].start();
     let fresh_running = containers[fresh].wait_running(BOOT_TIMEOUT);
@@ -1085,6 +1263,7 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         running
     );
     drop(containers);
+    drop(nlbs);
     drop(imds);
     drop(net);
 }

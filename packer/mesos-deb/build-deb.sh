@@ -3,6 +3,14 @@
 # Runs in the throw-away build container of mesos-deb.pkr.hcl only.
 set -eu
 
+# The .deb is labelled amd64 and goes into the x86_64 AMI: a container of another architecture
+# (an arm64 build machine without --platform emulation) must not produce it.
+arch=$(dpkg --print-architecture)
+if [ "${arch}" != amd64 ]; then
+  echo "build-deb.sh: this container is ${arch}, the AMI needs amd64: build on an amd64 machine, or install QEMU's binfmt handlers so that docker --platform=linux/amd64 runs (mesos-deb.pkr.hcl asks for it)" >&2
+  exit 1
+fi
+
 apt-get update
 apt-get -y install --no-install-recommends build-essential autoconf automake libtool curl ca-certificates \
   libcurl4-openssl-dev libsasl2-dev libsasl2-modules libapr1-dev libsvn-dev zlib1g-dev libssl-dev \

@@ -29,6 +29,6 @@ variable "mesos_source_sha256" {
 
 variable "output_dir" {
   type        = string
-  default     = "out"
-  description = "Local directory the .deb is downloaded to."
+  default     = ""
+  description = "Local directory the .deb is downloaded to. Empty: `packer/mesos-deb/out` (found from this directory, wherever packer runs)."
 }

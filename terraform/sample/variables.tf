@@ -73,13 +73,15 @@ variable "vpc_cidr_block" {
 }
 
 variable "existing_vpc" {
-  description = "Use this VPC instead of creating one: its ID, CIDR, private subnet IDs, S3 gateway endpoint ID and the S3 prefix list ID. Null = create a VPC."
+  description = "Use this VPC instead of creating one: its ID, CIDR, private subnet IDs, S3 gateway endpoint ID and the S3 prefix list ID, and how its private subnets reach the EC2, Auto Scaling and STS APIs (the nodes complete their lifecycle hooks there): `interface_endpoints = true` when the VPC has those interface endpoints (private DNS on, 443 open from the VPC's CIDR), or `api_egress_cidr_blocks` (e.g. `[\"0.0.0.0/0\"]`) for HTTPS through a NAT path. Null = create a VPC (with the endpoints)."
   type = object({
-    vpc_id             = string
-    cidr_block         = string
-    private_subnet_ids = list(string)
-    s3_endpoint_id     = string
-    s3_prefix_list_id  = string
+    vpc_id                 = string
+    cidr_block             = string
+    private_subnet_ids     = list(string)
+    s3_endpoint_id         = string
+    s3_prefix_list_id      = string
+    interface_endpoints    = optional(bool, false)
+    api_egress_cidr_blocks = optional(list(string), [])
   })
   default = null
 
@@ -92,6 +94,18 @@ variable "existing_vpc" {
       length(var.existing_vpc.private_subnet_ids) >= 2
     )
     error_message = "existing_vpc needs vpc-, vpce- and pl- IDs and at least 2 private subnets."
+  }
+
+  validation {
+    condition = var.existing_vpc == null ? true : (
+      var.existing_vpc.interface_endpoints || length(var.existing_vpc.api_egress_cidr_blocks) > 0
+    )
+    error_message = "existing_vpc must say how the nodes reach the EC2, Auto Scaling and STS APIs: interface_endpoints = true (the VPC has those interface endpoints) or api_egress_cidr_blocks (HTTPS through a NAT path, e.g. [\"0.0.0.0/0\"]). Without either, no node can complete its lifecycle hook and every instance is abandoned."
+  }
+
+  validation {
+    condition     = var.existing_vpc == null ? true : alltrue([for c in var.existing_vpc.api_egress_cidr_blocks : can(cidrnetmask(c))])
+    error_message = "existing_vpc.api_egress_cidr_blocks must be IPv4 CIDRs."
   }
 }
 
@@ -211,7 +225,7 @@ variable "parent_zone_id" {
 }
 
 variable "break_glass_principal_arns" {
-  description = "IAM roles/users allowed to reach the bucket outside the VPC endpoint (the Terraform caller is added automatically)."
+  description = "IAM roles/users that may read, write and delete the bucket's objects from outside the VPC endpoint (the Terraform caller is added automatically). Listing the bucket and reading or changing its settings is left to IAM, from anywhere: Terraform's refresh needs it."
   type        = list(string)
   default     = []
 }
@@ -235,7 +249,7 @@ variable "mesos_zk_through_load_balancer" {
 }
 
 variable "zookeeper_tls" {
-  description = "ZooKeeper members talk to each other over mutual TLS only (quorum TLS), and serve TLS clients on 2281 (also through the zookeeper NLB), with certificates from a cluster CA mesos-boot creates on the first boot (`mesos:zk-tls`). Mesos keeps the plain port 2181 (digest-authenticated). Turning it on or off in a running ensemble needs every member replaced at once; see terraform/README.md."
+  description = "ZooKeeper members talk to each other over mutual TLS only (quorum TLS), and serve TLS clients on 2281 (also through the zookeeper NLB), with certificates from a cluster CA mesos-boot creates on the first boot (`mesos:zk-tls`). Mesos keeps the plain port 2181 (digest-authenticated). Turning it on or off in a running ensemble needs every member replaced at once; see the repository's README.md, \"Threat model\"."
   type        = bool
   default     = true
 }
@@ -257,22 +271,50 @@ variable "wait_for_capacity_timeout" {
   type        = string
   default     = null
 
-  # The node module checks it against the hook's timeout (900 s here); repeated so that the
-  # plan names it even when another variable is wrong too.
+  # The node module checks it against the hook's timeout; repeated so that the plan names it
+  # even when another variable is wrong too.
   validation {
     condition = var.wait_for_capacity_timeout == null ? true : (
       !can(regex("^[0-9]+[smh]?$", var.wait_for_capacity_timeout)) ? false : (
         tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) == 0 ||
-        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > 900
+        tonumber(regex("^[0-9]+", var.wait_for_capacity_timeout)) * lookup({ "s" = 1, "m" = 60, "h" = 3600 }, replace(var.wait_for_capacity_timeout, "/^[0-9]+/", ""), 1) > var.lifecycle_hook_heartbeat_timeout
       )
     )
-    error_message = "wait_for_capacity_timeout must be 0 or a duration (like 35m) longer than the launch hook's timeout (900 s): a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
+    error_message = "wait_for_capacity_timeout must be 0 or a duration (like 35m) longer than the launch hook's timeout (lifecycle_hook_heartbeat_timeout, ${var.lifecycle_hook_heartbeat_timeout} s): a shorter wait fails the first apply while instances are still joining and taints the group, whose replacement would meet stale ensemble entries."
+  }
+}
+
+variable "lifecycle_hook_heartbeat_timeout" {
+  description = "Seconds a launching instance may stay in Pending:Wait before its launch hook abandons it (mesos-boot completes it earlier). Changing it updates the hooks in place; no group is replaced."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.lifecycle_hook_heartbeat_timeout >= 30 && var.lifecycle_hook_heartbeat_timeout <= 7200
+    error_message = "lifecycle_hook_heartbeat_timeout must be between 30 and 7200 seconds."
   }
 }
 
 variable "autoscaler_reserved_concurrency" {
   description = "Reserved concurrency of the autoscaler Lambda (1 = never two runs at once). Null = none (accounts with a low concurrency quota refuse a reservation)."
   type        = number
+  default     = null
+}
+
+variable "operator_access" {
+  description = "How operators reach a node: \"none\", or \"ssm\" (Session Manager shells and port forwarding: the nodes' roles get the least the SSM agent needs, a new VPC gets the ssm, ssmmessages and ec2messages endpoints; the AMI must carry the agent, see packer's ssm_agent_deb_url). With an existing VPC, give it those endpoints or a NAT path."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "ssm"], var.operator_access)
+    error_message = "operator_access must be \"none\" or \"ssm\"."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic of the cluster's CloudWatch alarms (unhealthy NLB targets, groups below their desired capacity, autoscaler errors; see modules/alarms). Null = no alarms."
+  type        = string
   default     = null
 }
 

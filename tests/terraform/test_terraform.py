@@ -45,6 +45,7 @@ REGION = "us-east-1"
 ROLES = ("zookeeper", "master", "agent")
 assert len(f"{CLUSTER}-mesos-master") == 32 and len(DOMAIN) == 63
 SHARED_CONFIG_KEY = "exhibitor/exhibitor.properties"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:mesos-alarms"
 # The Mesos credentials the masters' mesos-boot creates beside the shared config (`<key>.<name>`),
 # and who may read them: masters all (and create them), agents three, the autoscaler its own,
 # ZooKeeper nodes none.
@@ -339,6 +340,7 @@ class Deployment:
                     # off): destroy() follows the documented procedure.
                     # moto puts no instance in Pending:Wait, but do not wait on instances anyway
                     "wait_for_capacity_timeout": "0",
+                    "alarm_sns_topic_arn": ALARM_TOPIC,
                 }
             )
         )
@@ -563,16 +565,17 @@ def test_bucket_and_its_policy(deployed):
     stmts = {s["Sid"]: s for s in policy["Statement"]}
     resources = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
 
-    # Only object access is tied to the endpoint: a second operator or a CI role can still read
-    # and fix the bucket's settings (policy, versioning, ...) from outside the VPC.
+    # Only object access is tied to the endpoint: a second operator or a CI role can still list
+    # the bucket (HeadBucket) and read and fix its settings (policy, versioning, ...) from
+    # outside the VPC (see test_any_administrator_can_plan_but_objects_stay_behind_the_endpoint).
     vpc_rule = stmts["DenyObjectsOutsideVpcEndpoint"]
     assert vpc_rule["Effect"] == "Deny" and vpc_rule["Principal"] == "*"
     assert set(vpc_rule["Action"]) == {
-        "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
+        "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListMultipartUploadParts",
         "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete",
     }
-    assert not any(a.startswith(("s3:GetBucket", "s3:PutBucket", "s3:*")) for a in vpc_rule["Action"])
-    assert set(vpc_rule["Resource"]) == resources
+    assert not any(a.startswith(("s3:GetBucket", "s3:PutBucket", "s3:ListBucket", "s3:*")) for a in vpc_rule["Action"])
+    assert vpc_rule["Resource"] in (f"arn:aws:s3:::{bucket}/*", [f"arn:aws:s3:::{bucket}/*"])
     assert vpc_rule["Condition"]["StringNotEquals"]["aws:SourceVpce"] == vpce
     # the Terraform caller (moto's default identity, an IAM user: its ARN is its own issuer ARN)
     # is the break-glass principal
@@ -1466,6 +1469,412 @@ def test_termination_hook_least_privilege(deployed):
         moto.enforce_iam(False)
 
 
+################################################################################
+# What stops a first deploy or hurts a first upgrade on AWS (issue 22)
+################################################################################
+
+# One address per group, inside the VPC (the sample's 10.40.0.0/16): where its members live.
+GROUP_ADDRESS = {
+    "zookeeper": "10.40.1.10", "master": "10.40.1.20", "agent": "10.40.1.30",
+    "lb-zookeeper": "10.40.2.10", "lb-master": "10.40.2.20", "autoscaler": "10.40.3.10",
+}
+
+
+class SecurityGroups:
+    """The security groups of a `terraform show -json` (or plan) as AWS evaluates them: a
+    connection from a member of group A to a member of group B on a port is allowed when A has
+    an egress rule to B (or to a CIDR holding B's address) on that port, and B an ingress rule
+    from A (or from a CIDR holding A's address). Answers are stateful, as security groups are."""
+
+    def __init__(self, resources: list[dict]):
+        import ipaddress
+
+        self._net = ipaddress
+        resources = [r for r in resources if r["address"].startswith("module.security_groups.")]
+        self.name = {r["values"]["id"]: r["values"]["tags"]["Name"].removeprefix(f"{CLUSTER}-")
+                     for r in resources if r["type"] == "aws_security_group"}
+        self.rules = []  # (direction, group, peer group or None, cidr or None, from, to)
+        for r in resources:
+            if r["type"] not in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
+                continue
+            v = r["values"]
+            d = "in" if r["type"].endswith("ingress_rule") else "out"
+            lo, hi = (0, 65535) if v["ip_protocol"] == "-1" else (v["from_port"], v["to_port"])
+            peer = self.name.get(v.get("referenced_security_group_id") or "")
+            self.rules.append((d, self.name[v["security_group_id"]], peer, v.get("cidr_ipv4"), lo, hi))
+
+    def _match(self, d, group, peer, peer_addr, port) -> bool:
+        for rd, g, pg, cidr, lo, hi in self.rules:
+            if rd == d and g == group and lo <= port <= hi:
+                if pg is not None and pg == peer:
+                    return True
+                if cidr and peer_addr and self._net.ip_address(peer_addr) in self._net.ip_network(cidr):
+                    return True
+        return False
+
+    def allows(self, src: str, dst: str, port: int, src_addr: str | None = None) -> bool:
+        """`src`, `dst`: group names, or `src` None with `src_addr` (a client outside every group)."""
+        s_addr = src_addr or GROUP_ADDRESS[src]
+        egress = src is None or self._match("out", src, dst, GROUP_ADDRESS[dst], port)
+        return egress and self._match("in", dst, src, s_addr, port)
+
+
+# Every path through the load balancers that the sample renders (a source's group, the NLB,
+# the listener, the target group, the target port) and why it is taken.
+NLB_PATHS = [
+    ("master", "lb-zookeeper", 2181, "zookeeper", 2181, "Mesos masters' zk:// URL is zookeeper.<domain>:2181 (mesos:zk-endpoint)"),
+    ("agent", "lb-zookeeper", 2181, "zookeeper", 2181, "Mesos agents' master detection through zookeeper.<domain>:2181"),
+    ("agent", "lb-master", 5050, "master", 5050, "agents and their tasks calling mesos-master.<domain>:5050"),
+    ("agent", "lb-master", 80, "master", 5050, "agents and their tasks calling mesos-master.<domain>"),
+    ("autoscaler", "lb-master", 5050, "master", 5050, "the autoscaler's MESOS_MASTER"),
+]
+
+
+def test_mesos_reaches_zookeeper_and_the_masters_through_the_nlbs(deployed):
+    """The sample's default: masters and agents reach ZooKeeper at zookeeper.<domain>:2181, the
+    NLB. Every hop of each such path must be open in both groups' rules, and must stay open when
+    the load balancers' clients are not the VPC (client_cidr_blocks set to a peered network)."""
+    sgs = SecurityGroups(deployed.resources())
+    closed = [
+        f"{src} -> {lb}:{port} -> {dst}:{tport} ({why})"
+        for src, lb, port, dst, tport, why in NLB_PATHS
+        if not (sgs.allows(src, lb, port) and sgs.allows(lb, dst, tport))
+    ]
+    assert closed == [], "paths the security groups drop:\n" + "\n".join(closed)
+    # the same without the VPC among the NLBs' clients
+    plan = deployed.dir / "peered.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", '-var=client_cidr_blocks=["172.16.0.0/16"]', f"-out={plan}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    planned, stack = [], [shown["planned_values"]["root_module"]]
+    while stack:
+        m = stack.pop()
+        planned += m.get("resources", [])
+        stack += m.get("child_modules", [])
+    # the planned rules reference groups by id, which the plan knows (the groups stay)
+    sgs = SecurityGroups(planned)
+    closed = [
+        f"{src} -> {lb}:{port} -> {dst}:{tport} ({why})"
+        for src, lb, port, dst, tport, why in NLB_PATHS
+        if not (sgs.allows(src, lb, port) and sgs.allows(lb, dst, tport))
+    ]
+    assert closed == [], "with client_cidr_blocks = [172.16.0.0/16], paths the security groups drop:\n" + "\n".join(closed)
+    assert sgs.allows(None, "lb-zookeeper", 2181, src_addr="172.16.5.5")
+    assert not sgs.allows(None, "lb-zookeeper", 2181, src_addr="10.40.9.9"), "the VPC is no client any more"
+
+
+def _policy_denies(policy: dict, action: str, resource: str, principal_arn: str, source_vpce: str | None, secure=True) -> list[str]:
+    """The Sids of the bucket policy's Deny statements that match a request (IAM's evaluation
+    of the operators the policy uses: wildcards in actions and resources, StringNotEquals,
+    ArnNotLike, Bool; a condition key absent from the request makes StringNotEquals true)."""
+    from fnmatch import fnmatchcase
+
+    context = {"aws:PrincipalArn": principal_arn, "aws:SecureTransport": "true" if secure else "false"}
+    if source_vpce:
+        context["aws:SourceVpce"] = source_vpce
+    hits = []
+    for s in policy["Statement"]:
+        if s["Effect"] != "Deny":
+            continue
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
+        if not any(fnmatchcase(action, a) for a in actions) or not any(fnmatchcase(resource, r) for r in resources):
+            continue
+        ok = True
+        for op, conds in s.get("Condition", {}).items():
+            for key, values in conds.items():
+                values = [values] if isinstance(values, str) else values
+                have = context.get(key)
+                if op == "StringNotEquals":
+                    ok &= have is None or have not in values
+                elif op == "ArnNotLike":
+                    ok &= have is None or not any(fnmatchcase(have, v) for v in values)
+                elif op == "Bool":
+                    ok &= have is not None and have in values
+                else:
+                    raise AssertionError(f"{s['Sid']}: condition operator {op} not evaluated here")
+        if ok:
+            hits.append(s["Sid"])
+    return hits
+
+
+def test_any_administrator_can_plan_but_objects_stay_behind_the_endpoint(deployed):
+    """`terraform plan` by an administrator who is not break-glass (a second operator, a CI role)
+    refreshes the bucket: HeadBucket needs s3:ListBucket, then the bucket's settings. The bucket
+    policy must not deny those; it must still deny the objects from outside the VPC endpoint."""
+    s3 = deployed.moto.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=DOMAIN)["Policy"])
+    bucket, obj = f"arn:aws:s3:::{DOMAIN}", f"arn:aws:s3:::{DOMAIN}/{SHARED_CONFIG_KEY}"
+    admin = "arn:aws:iam::123456789012:role/SecondOperator"
+    caller = deployed.moto.client("sts").get_caller_identity()["Arn"]  # break-glass: the Terraform caller
+    vpce = json.loads(json.dumps(policy))["Statement"][0]["Condition"]["StringNotEquals"]["aws:SourceVpce"]
+    refresh = ["s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration",
+               "s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock"]
+    denied = {a: _policy_denies(policy, a, bucket, admin, None) for a in refresh}
+    assert all(not v for v in denied.values()), f"a plan by {admin} from outside the VPC is denied: {denied}"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"):
+        assert _policy_denies(policy, action, obj, admin, None), f"{action} from outside the endpoint is allowed"
+        assert not _policy_denies(policy, action, obj, admin, vpce), f"{action} through the endpoint is denied"
+        assert not _policy_denies(policy, action, obj, caller, None), f"{action} by break-glass is denied"
+    assert _policy_denies(policy, "s3:ListBucket", bucket, caller, vpce, secure=False) == ["DenyInsecureTransport"]
+
+
+# The sample's variables, each with another value an operator might apply to a running cluster.
+# Identity variables (a new cluster) are listed apart: changing them replaces everything.
+IDENTITY_VARIABLES = {"aws_region", "aws_endpoint_url", "cluster_name", "top_fqdn", "vpc_cidr_block", "existing_vpc"}
+# Refused on a running cluster by the plan itself (see test_master_count_change_is_refused).
+REFUSED_VARIABLES = {"master_count"}
+TUNABLE_VARIABLES = {
+    "availability_zones": ["us-east-1a", "us-east-1b"],
+    "ami_id": "ami-0fedcba9876543210",
+    "zookeeper_count": 5,
+    "agent_count": 5,
+    "agent_min_size": 2,
+    "agent_max_size": 40,
+    "instance_types": {"zookeeper": "m6i.xlarge", "master": "m6i.xlarge", "agent": "m6i.2xlarge"},
+    "agent_attributes": {"rack": "r2"},
+    "autoscaler_zip_path": "CHANGED_ZIP",
+    "autoscaler_architecture": "arm64",
+    "public_zone": True,  # with parent_zone_id (validation needs both)
+    "parent_zone_id": "Z0123456789ABCDEFGHIJ",
+    "break_glass_principal_arns": ["arn:aws:iam::123456789012:role/BreakGlass"],
+    "client_cidr_blocks": ["172.16.0.0/16"],
+    "agent_egress_cidr_blocks": ["0.0.0.0/0"],
+    "mesos_zk_through_load_balancer": False,
+    "zookeeper_tls": False,
+    "lb_deletion_protection": False,
+    "force_destroy_bucket": True,
+    "wait_for_capacity_timeout": "50m",
+    "lifecycle_hook_heartbeat_timeout": 1200,
+    "alarm_sns_topic_arn": None,
+    "operator_access": "ssm",
+    "autoscaler_reserved_concurrency": 1,
+    "tags": {"team": "mesos"},
+}
+
+
+def _sample_variables() -> set[str]:
+    import re
+
+    return set(re.findall(r'^variable "([^"]+)"', (TF_DIR / "sample/variables.tf").read_text(), re.M))
+
+
+def _replacements(dep, tmp_path: Path, name: str, values: dict) -> tuple[list[str], str | None]:
+    """The groups (Auto Scaling, the security_groups module's) a plan with `values` on top of the
+    deployment's variables would replace or delete; and the plan's error, if it failed."""
+    varfile = tmp_path / f"{name}.tfvars.json"
+    varfile.write_text(json.dumps(values))
+    proc = subprocess.run(
+        [dep.tf, "plan", "-json", "-refresh=false", "-lock=false", "-input=false", "-parallelism=30",
+         f"-var-file={dep.varfile}", f"-var-file={varfile}"],
+        cwd=dep.dir, env=dep.env, capture_output=True, text=True, timeout=400,
+    )
+    msgs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    errors = [m["@message"] for m in msgs if m.get("@level") == "error"]
+    if proc.returncode != 0 or errors:
+        return [], f"{errors or proc.stderr[-500:]}"
+    out = []
+    for m in msgs:
+        if m.get("type") != "planned_change":
+            continue
+        res, action = m["change"]["resource"], m["change"]["action"]
+        if action not in ("replace", "delete"):
+            continue
+        if res["resource_type"] == "aws_autoscaling_group" or (
+            res["resource_type"] == "aws_security_group" and res["addr"].startswith("module.security_groups.")
+        ):
+            out.append(f"{res['addr']} {action}")
+    return out, None
+
+
+def test_no_variable_change_replaces_a_group(deployed, tmp_path):
+    """The first upgrade must not replace a running group (every ZooKeeper member, every master
+    with its replicated log, every agent undrained, at once) nor a security group in use (fails
+    after 45 minutes with DependencyViolation). Every tunable variable of the sample gets another
+    value; the plan may update the groups in place, never replace or delete one. One plan with
+    every change at once (a replacement that one change forces shows in it too); when it
+    replaces anything, or with TF_TEST_PLAN_EACH=1, one plan per variable names the culprits
+    (about 10 s each on an idle machine)."""
+    assert set(TUNABLE_VARIABLES) | IDENTITY_VARIABLES | REFUSED_VARIABLES == _sample_variables(), (
+        "classify every sample variable here")
+    other_zip = tmp_path / "other.zip"
+    shutil.copy(deployed.zip, other_zip)
+    with zipfile.ZipFile(other_zip, "a") as z:
+        z.writestr("changed", "x")
+    changes = {k: (str(other_zip) if v == "CHANGED_ZIP" else v) for k, v in TUNABLE_VARIABLES.items()}
+    replaced, error = _replacements(deployed, tmp_path, "all", changes)
+    assert error is None, f"the plan with every variable changed failed: {error}"
+    if replaced or os.environ.get("TF_TEST_PLAN_EACH") == "1":
+        each, failed = [], []
+        for name, value in changes.items():
+            values = {name: value}
+            if name == "public_zone":
+                values["parent_zone_id"] = changes["parent_zone_id"]
+            r, e = _replacements(deployed, tmp_path, name, values)
+            each += [f"{name}={json.dumps(value)}: {x}" for x in r]
+            failed += [f"{name}: {e}"] if e else []
+        assert failed == [], "plans that failed:\n" + "\n".join(failed)
+        replaced = each or replaced
+    assert replaced == [], "a variable change replaces a group:\n" + "\n".join(replaced)
+
+
+def test_a_new_ami_rolls_zookeeper_and_masters_one_at_a_time_and_never_agents(deployed):
+    """A new launch template (ami_id) starts an instance refresh of the ZooKeeper and master
+    groups that replaces exactly one instance at a time (each leaves through the termination
+    hook, each replacement completes its launch hook first); agents are never refreshed (a
+    refresh terminates them undrained: terraform/README.md, "Rolling a new AMI")."""
+    groups = {r["address"].split(".")[1]: r["values"] for r in deployed.resources() if r["type"] == "aws_autoscaling_group"}
+    for role in ("zookeeper", "master"):
+        (refresh,) = groups[role]["instance_refresh"]
+        (prefs,) = refresh["preferences"]
+        size = groups[role]["max_size"]
+        assert refresh["strategy"] == "Rolling" and prefs["skip_matching"] is True, refresh
+        # the largest share of the group that stays healthy with exactly one instance out
+        assert size - 1 >= size * prefs["min_healthy_percentage"] / 100 > size - 2, (role, prefs)
+        assert prefs["max_healthy_percentage"] == 100, prefs
+    assert groups["agent"]["instance_refresh"] == [], groups["agent"]["instance_refresh"]
+    text = (TF_DIR / "README.md").read_text()
+    assert "### Rolling a new AMI" in text
+
+
+def test_operator_access_ssm(deployed):
+    """operator_access = "ssm": Session Manager's interface endpoints in the VPC and, in every node
+    role, exactly what the SSM agent calls (and nothing of SSM without it)."""
+    plan = deployed.dir / "ssm.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=operator_access=ssm", f"-out={plan}")
+    assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    changes = {rc["address"]: rc for rc in shown["resource_changes"] if rc["change"]["actions"] != ["no-op"]}
+    endpoints = sorted(rc["change"]["after"]["service_name"].rsplit(".", 1)[1] for rc in changes.values()
+                       if rc["type"] == "aws_vpc_endpoint")
+    assert endpoints == ["ec2messages", "ssm", "ssmmessages"], endpoints
+    for role in ROLES:
+        rc = changes[f"module.{role}.aws_iam_role_policy.this"]
+        statements = {s["Sid"]: s for s in json.loads(rc["change"]["after"]["policy"])["Statement"]}
+        actions = statements["SessionManagerAgent"]["Action"]
+        assert "ssm:UpdateInstanceInformation" in actions and "ssmmessages:OpenDataChannel" in actions
+        assert not any(a.startswith(("ssm:GetParameter", "ssm:SendCommand", "s3:")) or a.endswith("*") for a in actions), actions
+    assert not [rc for rc in changes.values() if "delete" in rc["change"]["actions"]], "ssm replaces or deletes something"
+    applied = {r["address"]: r for r in deployed.resources()}
+    for role in ROLES:
+        policy = applied[f"module.{role}.aws_iam_role_policy.this"]["values"]["policy"]
+        assert "ssm" not in policy and "ec2messages" not in policy, f"{role}: SSM actions without operator_access"
+
+
+def test_master_count_change_is_refused_until_the_masters_carry_it(deployed):
+    """Masters render --quorum from their instance's mesos:masters tag at boot and tags never
+    change on running instances: a new master_count would leave old masters on the old quorum.
+    The plan refuses it until the group carries the new count (terraform/README.md, "Changing
+    the number of masters": tag, restart one at a time, then apply)."""
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=master_count=5")
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "master_count cannot change on a running cluster" in out, out[-3000:]
+    asg = deployed.moto.client("autoscaling")
+    tag = lambda v: [{"ResourceId": f"{CLUSTER}-master", "ResourceType": "auto-scaling-group", "Key": "mesos:masters",
+                      "Value": v, "PropagateAtLaunch": False}]
+    asg.create_or_update_tags(Tags=tag("5"))
+    try:
+        proc = deployed.plan_exitcode("-refresh=false", "-lock=false", "-var=master_count=5")
+        assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
+    finally:
+        asg.create_or_update_tags(Tags=tag("3"))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false")
+    assert proc.returncode in (0, 2) and "master_count cannot change" not in proc.stdout + proc.stderr
+
+
+def test_an_edited_group_description_or_prefix_replaces_no_group(deployed, tf_copy):
+    """Security groups' description and name_prefix force a replacement in the provider: a
+    developer editing either text must not make the next apply replace groups in use."""
+    root, _ = tf_copy
+    main = root / "modules/security_groups/main.tf"
+    original = main.read_text()
+    edited = original.replace('master       = "Mesos masters"', 'master       = "Mesos masters (edited)"')
+    edited = edited.replace('name_prefix = "${var.name}-${replace(each.key, "_", "-")}-"', 'name_prefix = "${var.name}-sg-${replace(each.key, "_", "-")}-"')
+    assert edited.count("(edited)") == 1 and "-sg-" in edited
+    main.write_text(edited)
+    try:
+        plan = deployed.dir / "edited.tfplan"
+        proc = deployed.plan_exitcode("-refresh=false", f"-out={plan}")
+        assert proc.returncode in (0, 2), proc.stdout[-3000:] + proc.stderr[-3000:]
+        shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    finally:
+        main.write_text(original)
+    replaced = [rc["address"] for rc in shown.get("resource_changes", [])
+                if rc["type"] == "aws_security_group" and "delete" in rc["change"]["actions"]]
+    assert replaced == []
+
+
+def test_existing_vpc_must_say_how_nodes_reach_the_aws_apis(deployed, tmp_path):
+    """With an existing VPC the nodes' HTTPS egress went to the VPC's CIDR only: behind a NAT
+    (no interface endpoints) no node reaches EC2 or Auto Scaling, and every hook is abandoned.
+    Validation refuses an existing VPC that names neither path; api_egress_cidr_blocks opens 443
+    to it for every node group and the autoscaler."""
+    vpc = {
+        "vpc_id": "vpc-0123abcd", "cidr_block": "10.50.0.0/16", "private_subnet_ids": ["subnet-0aaa", "subnet-0bbb"],
+        "s3_endpoint_id": "vpce-0123abcd", "s3_prefix_list_id": "pl-63a5400a",
+    }
+    bare = tmp_path / "bare.tfvars.json"
+    bare.write_text(json.dumps({"existing_vpc": vpc}))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={bare}")
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "existing_vpc must say how the nodes reach the EC2, Auto Scaling and STS APIs" in out, out[-3000:]
+    nat = tmp_path / "nat.tfvars.json"
+    nat.write_text(json.dumps({"existing_vpc": dict(vpc, api_egress_cidr_blocks=["0.0.0.0/0"])}))
+    plan = deployed.dir / "nat.tfplan"
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={nat}", f"-out={plan}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = json.loads(deployed._tf("show", "-json", str(plan)).stdout)
+    api = sorted(rc["index"] for rc in shown["resource_changes"]
+                 if rc["type"] == "aws_vpc_security_group_egress_rule" and rc["name"] == "api"
+                 and rc["change"]["after"]["from_port"] == 443 and rc["change"]["after"]["cidr_ipv4"] == "0.0.0.0/0")
+    assert api == [f"{g}_0.0.0.0/0" for g in ("agent", "autoscaler", "master", "zookeeper")]
+    endpoints = tmp_path / "endpoints.tfvars.json"
+    endpoints.write_text(json.dumps({"existing_vpc": dict(vpc, interface_endpoints=True)}))
+    proc = deployed.plan_exitcode("-refresh=false", "-lock=false", f"-var-file={endpoints}")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_pruned_backups_and_their_delete_markers_expire(deployed):
+    """serve writes a backup set a minute while the zxid moves and prunes old sets: with the
+    bucket's versioning every pruned object stayed 90 days as a noncurrent version, with a
+    delete marker that never expired. The backups' own rule expires them after a day."""
+    rules = deployed.moto.client("s3").get_bucket_lifecycle_configuration(Bucket=DOMAIN)["Rules"]
+    backups = [r for r in rules if r.get("Filter", {}).get("Prefix") == f"{SHARED_CONFIG_KEY}.backups/"]
+    assert len(backups) == 1, rules
+    (rule,) = backups
+    assert rule["Status"] == "Enabled"
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 1
+    assert rule["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+
+
+def test_alarms_notify_the_topic(deployed):
+    """With alarm_sns_topic_arn: an alarm per NLB target group on unhealthy targets, one per
+    group when fewer instances are InService than desired, one on the autoscaler's errors; each
+    notifies the topic both ways."""
+    cw = deployed.moto.client("cloudwatch")
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=f"{CLUSTER}-")["MetricAlarms"]}
+    want = {f"{CLUSTER}-{tg}-unhealthy-targets" for tg in ("master", "zk-client", "zk-api", "zk-tls")}
+    want |= {f"{CLUSTER}-{role}-below-desired" for role in ROLES} | {f"{CLUSTER}-autoscaler-errors"}
+    assert set(alarms) == want
+    for name, a in alarms.items():
+        assert a["AlarmActions"] == [ALARM_TOPIC] and a["OKActions"] == [ALARM_TOPIC], name
+    tg = alarms[f"{CLUSTER}-zk-client-unhealthy-targets"]
+    assert (tg["Namespace"], tg["MetricName"], tg["ComparisonOperator"], tg["Threshold"]) == (
+        "AWS/NetworkELB", "UnHealthyHostCount", "GreaterThanThreshold", 0.0)
+    dims = {d["Name"]: d["Value"] for d in tg["Dimensions"]}
+    # (AWS names an NLB's ARN suffix net/<name>/<id>; moto says app/ for every load balancer)
+    assert dims["TargetGroup"].startswith(f"targetgroup/{CLUSTER}-z2181-")
+    assert dims["LoadBalancer"].split("/")[1] == f"{CLUSTER}-zookeeper", dims
+    low = alarms[f"{CLUSTER}-master-below-desired"]
+    exprs = {q["Id"]: q for q in low["Metrics"]}
+    assert exprs["missing"]["Expression"] == "desired - in_service"
+    assert exprs["in_service"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+    assert {d["Value"] for d in exprs["in_service"]["MetricStat"]["Metric"]["Dimensions"]} == {f"{CLUSTER}-master"}
+    assert low["EvaluationPeriods"] * 60 > 900, "must outlast a launch held by the 15-minute hook"
+    err = alarms[f"{CLUSTER}-autoscaler-errors"]
+    assert (err["Namespace"], err["MetricName"]) == ("AWS/Lambda", "Errors")
+
+
 def test_one_character_over_the_name_limits_fails_validation(deployed):
     """The applied sample uses the longest names validation accepts (CLUSTER, TOP_FQDN: the
     provider's own length checks and moto's accepted them). One character more fails the plan
@@ -1598,7 +2007,31 @@ def test_packer_fmt():
         assert proc.returncode == 0, f"packer fmt -check {d}:\n{proc.stdout}{proc.stderr}"
 
 
+def _packer_version() -> tuple[int, int]:
+    import re
+
+    out = subprocess.run([PACKER, "version"], capture_output=True, text=True).stdout
+    m = re.search(r"(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def _checkout_for_packer(tmp_path: Path) -> Path:
+    """The repository as Packer sees it. Packer < 1.7 (Debian 12's 1.6.6, CI's) does not know
+    `required_plugins` (plugins.pkr.hcl, for Packer >= 1.10): there, a copy of packer/ without
+    those files, beside links to what the templates reach through path.root."""
+    if _packer_version() >= (1, 7):
+        return REPO
+    root = tmp_path / "checkout"
+    if not root.exists():
+        shutil.copytree(REPO / "packer", root / "packer", ignore=shutil.ignore_patterns("plugins.pkr.hcl", "out"))
+        for d in ("systemd", "bootstrap", "target"):
+            (root / d).symlink_to(REPO / d)
+    return root
+
+
 def _packer_validate(tmp_path, cwd, *args):
+    """`packer validate ARGS .` in `cwd` (a directory of the repository)."""
+    cwd = _checkout_for_packer(tmp_path) / Path(cwd).relative_to(REPO)
     env = dict(os.environ, CHECKPOINT_DISABLE="1", PACKER_CACHE_DIR=str(tmp_path / "cache"))
     return subprocess.run([PACKER, "validate", *args, "."], cwd=cwd, capture_output=True, text=True, env=env)
 
@@ -1627,9 +2060,9 @@ def test_packer_without_mesos_fails_fast_and_keeps_build_tools_out(tmp_path):
     binary = tmp_path / "mesos-boot"
     binary.write_text("#!/bin/sh\n")
     proc = _packer_validate(tmp_path, REPO / "packer", "-var", f"mesos_boot_binary={binary}")
-    out = proc.stdout + proc.stderr
+    out = " ".join((proc.stdout + proc.stderr).split())  # packer wraps its messages
     assert proc.returncode != 0
-    assert "Bad source 'mesos-deb/out/mesos_1.11.0-1_amd64.deb'" in out and "no such file" in out, out
+    assert "Bad source './mesos-deb/out/mesos_1.11.0-1_amd64.deb'" in out and "no such file" in out, out
     script = (REPO / "packer/scripts/mesos.sh").read_text()
     assert "build-essential" not in script and "make" not in script.split("for tool in")[0]
     assert "apt-get -y install --no-install-recommends /tmp/mesos.deb" in script

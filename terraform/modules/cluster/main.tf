@@ -173,22 +173,44 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # serve's backups (a set a minute while the zxid moves, which idle sessions make it do) and
+  # their pruning: a pruned set is a noncurrent version plus a delete marker per object. Keep
+  # those a short time only, and remove the markers once they are alone.
+  rule {
+    id     = "expire-pruned-backups"
+    status = "Enabled"
+
+    filter {
+      prefix = "${var.shared_config_key}.backups/"
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.backup_noncurrent_expiration_days
+    }
+
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
 data "aws_iam_policy_document" "bucket" {
-  # The objects (the shared config, the reconfig secret) only through the VPC endpoint. The
-  # bucket's own settings are not denied: any operator or CI role that IAM allows can still
-  # refresh and fix them from outside the VPC; `break_glass_principal_arns` (and the Terraform
-  # caller) may also read, write and delete objects from outside (force_destroy, repairs).
+  # The objects (the shared config, the secrets, the backups) only through the VPC endpoint.
+  # Bucket-level actions are not denied: Terraform's refresh of the bucket starts with
+  # HeadBucket, which needs s3:ListBucket, and reads the bucket's settings, so any operator or
+  # CI role that IAM allows can plan and fix them from outside the VPC (listing shows key names,
+  # never contents). `break_glass_principal_arns` (and the Terraform caller) may also read,
+  # write and delete objects from outside (force_destroy, repairs).
   statement {
     sid    = "DenyObjectsOutsideVpcEndpoint"
     effect = "Deny"
     actions = [
-      "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
+      "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListMultipartUploadParts",
       "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete",
     ]
-    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]

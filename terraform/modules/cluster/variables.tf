@@ -90,7 +90,7 @@ variable "break_glass_principal_arns" {
 }
 
 variable "allow_terraform_caller" {
-  description = "Add the principal running Terraform to the break-glass list, so later plans can still read the bucket's settings from outside the VPC."
+  description = "Add the principal running Terraform to the break-glass list: object access from outside the VPC endpoint (the destroy's emptying of the bucket with `force_destroy`). Plans need no exemption: HeadBucket (s3:ListBucket) and the bucket's settings are not restricted to the endpoint."
   type        = bool
   default     = true
 }
@@ -103,6 +103,17 @@ variable "noncurrent_version_expiration_days" {
   validation {
     condition     = var.noncurrent_version_expiration_days >= 1
     error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "backup_noncurrent_expiration_days" {
+  description = "Days after which the pruned backups (noncurrent versions under `<shared_config_key>.backups/`) are deleted; their delete markers go once alone. serve keeps the newest sets current itself."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.backup_noncurrent_expiration_days >= 1 && floor(var.backup_noncurrent_expiration_days) == var.backup_noncurrent_expiration_days
+    error_message = "backup_noncurrent_expiration_days must be a whole number of days, at least 1."
   }
 }
 

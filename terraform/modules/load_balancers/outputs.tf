@@ -32,3 +32,13 @@ output "master_url" {
   description = "URL of the Mesos masters through the NLB (for the autoscaler). Built from the domain, so that its users need not wait for the NLB."
   value       = "http://mesos-master.${var.domain}:5050"
 }
+
+output "target_groups" {
+  description = "Every target group by key (`master`, `zk_client`, `zk_api`, `zk_tls`): its and its NLB's ARN suffixes (the CloudWatch dimensions `TargetGroup` and `LoadBalancer`)."
+  value = {
+    for k, tg in aws_lb_target_group.this : k => {
+      arn_suffix    = tg.arn_suffix
+      lb_arn_suffix = aws_lb.this[local.target_groups[k].lb].arn_suffix
+    }
+  }
+}

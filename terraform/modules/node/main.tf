@@ -18,6 +18,7 @@ locals {
   # and completes it; on the other roles nothing completes it (see the variable).
   termination_hook      = var.termination_hook != null ? var.termination_hook : var.role == "zookeeper"
   termination_hook_name = "mesos-boot-left"
+  instance_refresh      = var.instance_refresh != null ? var.instance_refresh && var.role != "agent" : var.role != "agent"
 
   mesos_tags = merge(
     {
@@ -206,6 +207,25 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # operator_access = "ssm": what the SSM agent calls (AmazonSSMManagedInstanceCore without its
+  # parameter, document and S3 reads): register the instance, open Session Manager's channels,
+  # poll and answer its messages. None of these takes a resource narrower than "*" that the
+  # agent could name before it registers.
+  dynamic "statement" {
+    for_each = var.ssm ? [1] : []
+    content {
+      sid = "SessionManagerAgent"
+      actions = [
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+        "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+        "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+      ]
+      resources = ["*"]
+    }
+  }
+
   # Masters only: create the credentials (mesos-boot writes each with If-None-Match: *, once).
   dynamic "statement" {
     for_each = var.role == "master" ? [1] : []
@@ -321,8 +341,29 @@ resource "aws_autoscaling_group" "this" {
     version = aws_launch_template.this.latest_version
   }
 
-  # An initial hook (not a separate aws_autoscaling_lifecycle_hook) so that the very first
-  # instances already wait in Pending:Wait until mesos-boot reports that they joined.
+  # A new launch template version rolls the group one instance at a time: a healthy share of
+  # (size - 1) / size replaces exactly one, which leaves through the termination hook and whose
+  # replacement must complete the launch hook (joined, ready) before the next goes.
+  dynamic "instance_refresh" {
+    for_each = local.instance_refresh ? [1] : []
+    content {
+      strategy = "Rolling"
+      preferences {
+        min_healthy_percentage = floor(100 * (var.size - 1) / var.size)
+        max_healthy_percentage = 100
+        instance_warmup        = var.health_check_grace_period
+        skip_matching          = true
+      }
+    }
+  }
+
+  # The launch hook exists before the first instance launches only as an initial hook (the
+  # provider creates the group at size 0, puts the hook, then sizes it), so the very first
+  # instances already wait in Pending:Wait until mesos-boot reports that they joined. But the
+  # provider makes initial_lifecycle_hook ForceNew: any edit of it (the timeout) would replace
+  # the whole group, every member at once. So it is ignored after creation, and the hook of the
+  # same name is managed by aws_autoscaling_lifecycle_hook.launch below (PutLifecycleHook
+  # updates it in place).
   initial_lifecycle_hook {
     name                 = local.hook_name
     lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -334,7 +375,7 @@ resource "aws_autoscaling_group" "this" {
     # The autoscaler Lambda owns the agents' desired capacity; min = max pins the others.
     # The group's tags are the aws_autoscaling_group_tag resources below (non-authoritative),
     # so the autoscaler's own tag (mesos-scale:state) survives every apply.
-    ignore_changes = [desired_capacity, tag]
+    ignore_changes = [desired_capacity, tag, initial_lifecycle_hook]
   }
 
   depends_on = [aws_iam_role_policy.this]
@@ -351,6 +392,21 @@ resource "aws_autoscaling_group_tag" "this" {
     key                 = each.key
     value               = each.value
     propagate_at_launch = false
+  }
+}
+
+# The launch hook after the group's creation (see initial_lifecycle_hook above): same name, so
+# its first apply takes over the initial hook, and a new timeout is an in-place update.
+resource "aws_autoscaling_lifecycle_hook" "launch" {
+  name                   = local.hook_name
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_LAUNCHING"
+  default_result         = "ABANDON"
+  heartbeat_timeout      = var.lifecycle_hook_heartbeat_timeout
+
+  lifecycle {
+    # A replaced group (same name, new ARN) is created with its initial hook; put this one again.
+    replace_triggered_by = [aws_autoscaling_group.this.arn]
   }
 }
 

@@ -289,6 +289,18 @@ variable "tags" {
   }
 }
 
+variable "instance_refresh" {
+  description = "Roll a new launch template (a new AMI, a new instance type) through the group one instance at a time, by an instance refresh that the apply starts (null: ZooKeeper and masters yes, agents no). Each old instance leaves through the termination hook (ZooKeeper: serve's reconfig) and each new one must complete its launch hook before the next; agents are never refreshed (a refresh would terminate them undrained: terraform/README.md, \"Rolling a new AMI\")."
+  type        = bool
+  default     = null
+}
+
+variable "ssm" {
+  description = "Operator access through AWS Systems Manager (Session Manager shells and port forwarding): the role gets the least the SSM agent needs (registering the instance, the session channels, the agent's message polling). The image must carry the agent (packer's ssm_agent_deb_url), and the VPC the ssm, ssmmessages and ec2messages endpoints (or a NAT path)."
+  type        = bool
+  default     = false
+}
+
 variable "zk_tls" {
   description = "ZooKeeper nodes: quorum TLS and a TLS client port (2281) with certificates from a cluster CA that mesos-boot creates beside the shared config on the first boot (`mesos:zk-tls`); the ZooKeeper role may read and create that CA object, nobody else. Ignored on masters and agents (Mesos speaks plain ZooKeeper, authenticated by digest)."
   type        = bool

@@ -36,6 +36,12 @@ locals {
     master_agent     = ["master", 5050, "agent", "Mesos agents registering with the masters"]
     master_lb        = ["master", 5050, "lb_master", "Mesos API/UI and /master/health through the mesos-master NLB"]
     master_as        = ["master", 5050, "autoscaler", "Autoscaler to the leading master it was redirected to (/master/redirect)"]
+    # Masters and agents reach ZooKeeper through the zookeeper NLB's name by default
+    # (mesos:zk-endpoint); agents (and their tasks) find the masters at mesos-master.<domain>.
+    lb_zk_master     = ["lb_zookeeper", 2181, "master", "Mesos masters to ZooKeeper through the zookeeper NLB (mesos:zk-endpoint)"]
+    lb_zk_agent      = ["lb_zookeeper", 2181, "agent", "Mesos agents to ZooKeeper through the zookeeper NLB (mesos:zk-endpoint)"]
+    lb_master_a80    = ["lb_master", 80, "agent", "Agents and their tasks to the mesos-master NLB on 80"]
+    lb_master_a505   = ["lb_master", 5050, "agent", "Agents and their tasks to the mesos-master NLB on 5050"]
     agent_master     = ["agent", 5051, "master", "Mesos masters to agents"]
     agent_tasks_self = ["agent", local.task_ports, "agent", "Task ports between agents (tasks talking to tasks)"]
     lb_master_as     = ["lb_master", 5050, "autoscaler", "Autoscaler reads master metrics"]
@@ -57,6 +63,10 @@ locals {
     lb_zk_api        = ["lb_zookeeper", 8080, "zookeeper", "NLB to Exhibitor API (traffic and health checks)"]
     as_master_lb     = ["autoscaler", 5050, "lb_master", "Autoscaler reads master metrics through the NLB"]
     as_master        = ["autoscaler", 5050, "master", "Autoscaler to the leading master (after /master/redirect)"]
+    master_lb_zk     = ["master", 2181, "lb_zookeeper", "Mesos masters to ZooKeeper through the zookeeper NLB (mesos:zk-endpoint)"]
+    agent_lb_zk      = ["agent", 2181, "lb_zookeeper", "Mesos agents to ZooKeeper through the zookeeper NLB (mesos:zk-endpoint)"]
+    agent_lb_m80     = ["agent", 80, "lb_master", "Agents and their tasks to the mesos-master NLB on 80"]
+    agent_lb_m5050   = ["agent", 5050, "lb_master", "Agents and their tasks to the mesos-master NLB on 5050"]
   }
 
   nodes_and_lambda = ["zookeeper", "master", "agent", "autoscaler"]
@@ -100,6 +110,10 @@ resource "aws_security_group" "this" {
 
   lifecycle {
     create_before_destroy = true
+    # Both force a replacement, which fails after 45 minutes (DependencyViolation) while
+    # instances, NLBs or Lambda ENIs still use the group: an edit of the text or of the naming
+    # scheme must never replace a group. A new description takes a new group (see README).
+    ignore_changes = [description, name_prefix]
   }
 }
 
@@ -165,6 +179,20 @@ resource "aws_vpc_security_group_egress_rule" "endpoints" {
   to_port           = 443
   cidr_ipv4         = var.vpc_cidr_block
   description       = "HTTPS to the interface VPC endpoints (EC2, Auto Scaling, STS, Logs)"
+
+  tags = var.tags
+}
+
+# AWS APIs through a NAT path instead of interface endpoints (an existing VPC without them).
+resource "aws_vpc_security_group_egress_rule" "api" {
+  for_each = { for p in setproduct(local.nodes_and_lambda, var.api_egress_cidr_blocks) : "${p[0]}_${p[1]}" => p }
+
+  security_group_id = aws_security_group.this[each.value[0]].id
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value[1]
+  description       = "HTTPS to the AWS APIs (EC2, Auto Scaling, STS, Logs) through ${each.value[1]} (api_egress_cidr_blocks)"
 
   tags = var.tags
 }

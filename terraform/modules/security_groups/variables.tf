@@ -59,6 +59,17 @@ variable "agent_egress_cidr_blocks" {
   }
 }
 
+variable "api_egress_cidr_blocks" {
+  description = "CIDRs of the AWS APIs' public endpoints (usually `0.0.0.0/0` through a NAT gateway) the nodes and the autoscaler reach on 443, for a VPC without the ec2, autoscaling and sts (and logs) interface endpoints. Empty = only the VPC's CIDR (the interface endpoints) and S3's prefix list."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.api_egress_cidr_blocks : can(cidrnetmask(c))])
+    error_message = "api_egress_cidr_blocks must be IPv4 CIDRs."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
