@@ -20,7 +20,7 @@
 //! newest valid one, then the log file that holds the snapshot's zxid and every later one.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The log's magic number, `ZKLG`.
@@ -102,16 +102,24 @@ fn files(dirs: &[PathBuf], prefix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
 }
 
 /// Whether a snapshot is one ZooKeeper would load: sealed with `/` (uncompressed), or
-/// compressed (not checked here, as ZooKeeper's own check only reads the file).
+/// compressed (not checked here, as ZooKeeper's own check only reads the file). Only the last
+/// five bytes are read: a snapshot can be gigabytes.
 fn valid_snapshot(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.ends_with(".gz") || name.ends_with(".snappy") {
         return true;
     }
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
+    let sealed = || -> io::Result<bool> {
+        let mut f = File::open(path)?;
+        if f.metadata()?.len() < 10 {
+            return Ok(false);
+        }
+        f.seek(SeekFrom::End(-5))?;
+        let mut tail = [0u8; 5];
+        f.read_exact(&mut tail)?;
+        Ok(tail == [0, 0, 0, 1, b'/'])
     };
-    bytes.len() >= 10 && bytes[bytes.len() - 5..] == [0, 0, 0, 1, b'/']
+    sealed().unwrap_or(false)
 }
 
 /// Reads the zxids of one log file, in order, up to its end (preallocated zeros, a torn or
@@ -128,7 +136,7 @@ fn read_log(path: &Path) -> io::Result<(Vec<u64>, u64)> {
         return Ok((Vec::new(), 0));
     }
     let mut zxids = Vec::new();
-    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; CHUNK];
     let mut end = 16u64;
     loop {
         let mut head = [0u8; 12];
@@ -140,21 +148,48 @@ fn read_log(path: &Path) -> io::Result<(Vec<u64>, u64)> {
         if len < 20 {
             break;
         }
-        buf.resize(len as usize, 0);
-        if r.read_exact(&mut buf).is_err() {
+        let Some((adler, zxid)) = read_txn(&mut r, len as usize, &mut chunk) else {
             break;
-        }
-        if u64::from(adler2::adler32_slice(&buf)) != crc {
+        };
+        if u64::from(adler) != crc {
             break;
         }
         let mut eor = [0u8; 1];
         if r.read_exact(&mut eor).is_err() || eor[0] != b'B' {
             break;
         }
-        zxids.push(u64::from_be_bytes(buf[12..20].try_into().unwrap()));
+        zxids.push(zxid);
         end += 12 + len as u64 + 1;
     }
     Ok((zxids, end))
+}
+
+/// How much of a record is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// One record's transaction of `len` bytes, read `chunk` by `chunk`: its Adler-32 and its zxid
+/// (bytes 12..20); `None` when the file ends first. Never more than a chunk in memory, so a
+/// corrupt length (up to 2^31 - 1) costs a read to the end of the file, not its size in
+/// memory. (ZooKeeper refuses a record over jute.maxbuffer plus its extra size, 2 MiB by
+/// default, but an operator may raise both, so no cap is assumed here.)
+fn read_txn(r: &mut impl Read, len: usize, chunk: &mut [u8]) -> Option<(u32, u64)> {
+    let mut adler = adler2::Adler32::new();
+    let mut head = [0u8; 20];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        r.read_exact(&mut chunk[..n]).ok()?;
+        if done < head.len() {
+            let k = (head.len() - done).min(n);
+            head[done..done + k].copy_from_slice(&chunk[..k]);
+        }
+        adler.write_slice(&chunk[..n]);
+        done += n;
+    }
+    Some((
+        adler.checksum(),
+        u64::from_be_bytes(head[12..20].try_into().unwrap()),
+    ))
 }
 
 /// The highest zxid the data in `dirs` holds: the newest snapshot's or any logged
@@ -250,6 +285,7 @@ pub fn scan(dirs: &[PathBuf]) -> io::Result<Scan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Seek, SeekFrom};
 
     /// A log file as ZooKeeper writes it: header, records, preallocated zeros.
     fn log(zxids: &[u64]) -> Vec<u8> {
@@ -286,6 +322,75 @@ mod tests {
             std::fs::write(d.path().join(name), bytes).unwrap();
         }
         d
+    }
+
+    /// The largest single allocation this thread asked for since [`largest_reset`]: reading
+    /// ZooKeeper's files must not cost memory in proportion to what a corrupt header claims.
+    mod largest {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        struct Tracking;
+
+        thread_local! {
+            static LARGEST: Cell<usize> = const { Cell::new(0) };
+        }
+
+        // SAFETY: every call is passed on to the system allocator unchanged; the thread-local
+        // is a const-initialised Cell, which neither allocates nor has a destructor.
+        unsafe impl GlobalAlloc for Tracking {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                let _ = LARGEST.try_with(|l| l.set(l.get().max(new_size)));
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+        }
+
+        #[global_allocator]
+        static TRACKING: Tracking = Tracking;
+
+        pub fn reset() {
+            LARGEST.with(|l| l.set(0));
+        }
+
+        pub fn get() -> usize {
+            LARGEST.with(Cell::get)
+        }
+    }
+
+    #[test]
+    fn a_corrupt_length_or_a_huge_snapshot_costs_no_memory() {
+        // A record whose length field claims 2^31 - 1 bytes, after one good record.
+        let mut bytes = log(&[E5 + 1]);
+        bytes.truncate(bytes.len() - 64);
+        bytes.extend_from_slice(&0x0102_0304u64.to_be_bytes());
+        bytes.extend_from_slice(&i32::MAX.to_be_bytes());
+        bytes.extend_from_slice(&[7u8; 4096]);
+        // A sealed snapshot of 64 MiB (sparse: nothing is written but its end).
+        let d = dir(&[("log.500000001", bytes)]);
+        let snap = d.path().join("snapshot.500000000");
+        let mut f = File::create(&snap).unwrap();
+        f.set_len(64 << 20).unwrap();
+        f.seek(SeekFrom::End(-5)).unwrap();
+        std::io::Write::write_all(&mut f, &[0, 0, 0, 1, b'/']).unwrap();
+        drop(f);
+
+        largest::reset();
+        let s = scan(&[d.path().to_path_buf()]).unwrap();
+        let largest = largest::get();
+        assert_eq!(s.snapshot, Some(E5));
+        assert_eq!(s.last, Some(E5 + 1), "the log ends at the corrupt record");
+        assert_eq!(s.gap, None);
+        assert!(
+            largest <= 1 << 20,
+            "reading asked for {largest} bytes at once"
+        );
     }
 
     const E5: u64 = 5 << 32;
