@@ -227,6 +227,19 @@ pub const WEAKENING_ZOO_KEYS: [(&str, &str); 2] = [
 
 /// Whether zoo-cfg-extra may set zoo.cfg key `key`; the error says why not.
 pub fn check_zoo_cfg_key(key: &str) -> Result<(), String> {
+    // ZooKeeper reads zoo.cfg with java.util.Properties.load: a key ends at the first `=`, `:`
+    // or whitespace, and a backslash escapes (`skip\ACL` is `skipACL`). Only a plain key is
+    // read as it is written, so only a plain key can be checked.
+    let plain = key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !plain {
+        return Err(format!(
+            "`{key}` would not be read by ZooKeeper as it is written (zoo.cfg is read as Java \
+             properties: escapes, `:` and whitespace make another key); use only letters, \
+             digits, `.`, `_` and `-`"
+        ));
+    }
     if let Some((_, why)) = WEAKENING_ZOO_KEYS.iter().find(|(k, _)| *k == key) {
         return Err(format!("`{key}` {why}; remove it"));
     }
@@ -352,8 +365,18 @@ impl SharedConfig {
     pub fn zoo_cfg_extra(&self) -> Result<Vec<(String, String)>, ConfigError> {
         let pairs =
             parse_extra(self.get("zoo-cfg-extra")).map_err(|m| value_error("zoo-cfg-extra", m))?;
-        for (key, _) in &pairs {
+        for (key, value) in &pairs {
             check_zoo_cfg_key(key).map_err(|m| value_error("zoo-cfg-extra", m))?;
+            if value.contains('\\') {
+                return Err(value_error(
+                    "zoo-cfg-extra",
+                    format!(
+                        "`{key}`: its value holds a backslash, which ZooKeeper's properties \
+                         reading takes as an escape or, at the end, as the start of a line \
+                         continuation that joins the next setting; remove it"
+                    ),
+                ));
+            }
         }
         Ok(pairs)
     }
@@ -461,6 +484,39 @@ mod tests {
         assert_eq!(pairs[2], ("a b".into(), "c&d".into()));
         assert_eq!(parse_extra(&format_extra(&pairs)).unwrap(), pairs);
         assert!(parse_extra("syncLimit").unwrap_err().contains("syncLimit"));
+    }
+
+    /// ZooKeeper reads zoo.cfg with `java.util.Properties.load`: escapes in a key, a `:` or
+    /// whitespace inside it, or a trailing backslash that joins the next line would make
+    /// ZooKeeper read another key (or value) than the one checked: `skip\ACL` is `skipACL`.
+    #[test]
+    fn zoo_cfg_extra_is_read_by_zookeeper_as_it_is_written() {
+        let extra = |v: &str| {
+            SharedConfig::parse(&format!("com.netflix.exhibitor.zoo-cfg-extra={v}\n"))
+                .map(|c| c.zoo_cfg_extra().unwrap())
+        };
+        for (v, key) in [
+            ("skip%5CACL\\=yes", "skip\\ACL"),
+            ("skip%5Cu0041CL\\=yes", "skip\\u0041CL"),
+            ("skip%20ACL\\=yes", "skip ACL"),
+            ("skipACL%3Ax\\=yes", "skipACL:x"),
+        ] {
+            let err = extra(v).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "key com.netflix.exhibitor.zoo-cfg-extra: `{key}` "
+                )),
+                "{v}: {err}"
+            );
+        }
+        let err = extra("tickTime\\=2000%5C&skipACL2\\=yes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("key com.netflix.exhibitor.zoo-cfg-extra: `tickTime`: "),
+            "{err}"
+        );
+        assert!(err.contains("backslash"), "{err}");
     }
 
     #[test]

@@ -86,6 +86,17 @@ fn extra_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
     })
 }
 
+/// zoo-cfg-extra pairs a shared config may hold: plain keys (letters, digits, `.`, `_`, `-`, as
+/// ZooKeeper reads them) and values without a backslash (check_zoo_cfg_key, zoo_cfg_extra).
+fn allowed_extra_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec(("[A-Za-z0-9._-]{0,12}", text()), 0..6).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (format!("k{k}"), v.replace('\\', "").trim().to_string()))
+            .collect()
+    })
+}
+
 /// A config in Exhibitor's full layout (every setting under both prefixes, both rolling keys),
 /// with valid values where mesos-boot checks them and anything elsewhere, plus unknown keys.
 fn full_config() -> impl Strategy<Value = SharedConfig> {
@@ -94,7 +105,7 @@ fn full_config() -> impl Strategy<Value = SharedConfig> {
         prop::collection::vec(text(), SETTINGS.len()),
         servers(),
         (1u16.., 1u16.., 1u16..),
-        extra_pairs(),
+        allowed_extra_pairs(),
         (text(), text()),
         prop::collection::btree_map(text(), text(), 0..4),
     )
