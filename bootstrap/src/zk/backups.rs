@@ -306,6 +306,15 @@ impl Backups {
         snap_dir: &Path,
         log_dir: &Path,
     ) -> Result<Vec<PathBuf>, String> {
+        if let Some(bad) = m.files.iter().find(|f| !zookeeper_file(&f.name)) {
+            return Err(format!(
+                "{}{}/manifest.json: file `{}` is not a ZooKeeper snapshot or log \
+                 (`snapshot.<hex>`, `log.<hex>`); the set is refused",
+                self.url(),
+                m.id,
+                bad.name
+            ));
+        }
         let mut written = Vec::new();
         for f in &m.files {
             let bytes = self.get(&format!("{}/{}", m.id, f.name)).await?;
@@ -331,6 +340,17 @@ impl Backups {
         }
         Ok(written)
     }
+}
+
+/// Whether `name` is one of ZooKeeper's own data files (`snapshot.<hex>`, `log.<hex>`): all a
+/// set holds, and so all a restore (which runs as root) writes.
+fn zookeeper_file(name: &str) -> bool {
+    let Some((kind, zxid)) = name.split_once('.') else {
+        return false;
+    };
+    matches!(kind, "snapshot" | "log")
+        && !zxid.is_empty()
+        && zxid.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -406,5 +426,55 @@ mod tests {
                 .join("exhibitor.properties.backups/1-0000000000000000")
                 .exists());
         });
+    }
+
+    /// Restore writes, as root, the files a manifest names: only ZooKeeper's own names
+    /// (`snapshot.<hex>`, `log.<hex>`) are taken, never a path out of the data directory.
+    #[test]
+    fn a_manifest_naming_a_path_out_of_the_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("exhibitor.properties");
+        let store = Store::new(Location::File { path: config }, None);
+        let backups = Backups::of(&store).unwrap();
+        // Deep enough that `../../` from it stays inside this test's directory.
+        let to = dir.path().join("a/b/c/data/version-2");
+        std::fs::create_dir_all(&to).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for name in [
+            "../../escaped",
+            "/tmp/absolute-escape",
+            "version-2/../x",
+            "zoo.cfg",
+            "log.1/../x",
+        ] {
+            let id = "5-0000000100000005";
+            let manifest = Manifest {
+                id: id.into(),
+                created: 5,
+                server: 1,
+                snapshot_zxid: 0x1_0000_0000,
+                last_zxid: 0x1_0000_0005,
+                files: vec![Entry {
+                    name: name.into(),
+                    bytes: 4,
+                }],
+                bytes: 4,
+            };
+            let err = rt.block_on(async {
+                backups
+                    .put(&format!("{id}/{name}"), b"evil".to_vec())
+                    .await
+                    .ok();
+                backups.download(&manifest, &to, &to).await.unwrap_err()
+            });
+            assert!(
+                err.contains(&format!("`{name}`")) && err.contains("manifest.json"),
+                "{name}: {err}"
+            );
+            assert!(!dir.path().join("a/b/c/escaped").exists(), "{name}");
+            assert!(!Path::new("/tmp/absolute-escape").exists(), "{name}");
+        }
     }
 }
