@@ -554,6 +554,38 @@ mod tests {
             ]
         );
         assert!(out.iter().any(|o| o.path == "/opt/zk/snap/myid"));
+        // mesos-boot gives these directories to the zookeeper user: never a system directory,
+        // a world-writable one, or one reached through `..`.
+        for dir in [
+            "/etc",
+            "/etc/zk",
+            "/usr/local/zk",
+            "/",
+            "/var",
+            "/var/lib",
+            "/root/zk",
+            "/boot",
+            "/tmp/zk",
+            "/home/zk",
+            "/opt",
+            "/srv/../etc",
+            "/srv/./zk",
+            "/run/zk",
+            "/lib64/zk",
+        ] {
+            for key in ["zookeeper-data-directory", "zookeeper-log-directory"] {
+                let err = plan_with(&format!(
+                    "com.netflix.exhibitor.servers-spec=1:10.0.1.12\ncom.netflix.exhibitor.{key}={dir}\n"
+                ))
+                .unwrap_err();
+                assert!(
+                    err.message
+                        .starts_with(&format!("key com.netflix.exhibitor.{key}: `{dir}`")),
+                    "{dir}: {}",
+                    err.message
+                );
+            }
+        }
         let err = plan_with("com.netflix.exhibitor.servers-spec=1:10.0.1.12\ncom.netflix.exhibitor.zookeeper-log-directory=logs\n")
             .unwrap_err();
         assert!(

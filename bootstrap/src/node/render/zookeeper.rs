@@ -22,18 +22,56 @@ struct ZkServer {
     role: &'static str,
 }
 
+/// Trees whose directories belong to the system: mesos-boot (root) gives the data and log
+/// directories to the zookeeper user, so neither may be one of these or inside one.
+const SYSTEM_TREES: [&str; 15] = [
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
+    "/proc", "/sys", "/run", "/root", "/home",
+];
+
+/// Directories that hold others' (or everyone's) directories: not one to give away, though a
+/// directory inside them may be (`/tmp` not even that: anyone can create paths there).
+const SHARED_DIRS: [&str; 7] = ["/", "/var", "/var/lib", "/opt", "/srv", "/mnt", "/media"];
+
 /// A ZooKeeper directory setting: `None` when empty; an error naming the key unless it is an
-/// absolute path that fits on a zoo.cfg line.
+/// absolute path that fits on a zoo.cfg line, with no `.` or `..` in it, and is neither a
+/// system directory ([`SYSTEM_TREES`], `/tmp`) nor a shared parent ([`SHARED_DIRS`]): the
+/// shared config must not be able to make mesos-boot hand `/etc` to the zookeeper user.
 fn zk_dir(config: &SharedConfig, name: &str) -> Result<Option<String>> {
-    match config.get(name).trim() {
-        "" => Ok(None),
-        d if d.starts_with('/') && !d.contains(|c: char| c.is_control()) && d != "/" => {
-            Ok(Some(d.to_string()))
-        }
-        d => Err(Failure::bad_input(format!(
-            "key com.netflix.exhibitor.{name}: `{d}` is not an absolute directory path"
-        ))),
+    let d = config.get(name).trim();
+    if d.is_empty() {
+        return Ok(None);
     }
+    let bad = |why: &str| {
+        Err(Failure::bad_input(format!(
+            "key com.netflix.exhibitor.{name}: `{d}` {why}"
+        )))
+    };
+    if !d.starts_with('/') || d.contains(|c: char| c.is_control()) {
+        return bad("is not an absolute directory path");
+    }
+    if d.split('/').any(|part| part == "." || part == "..") {
+        return bad("has a `.` or `..` in it: name the directory itself");
+    }
+    let plain = format!(
+        "/{}",
+        d.split('/')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    let inside = |tree: &str| plain == tree || plain.starts_with(&format!("{tree}/"));
+    if SYSTEM_TREES
+        .iter()
+        .chain(&["/tmp", "/var/tmp"])
+        .any(|t| inside(t))
+    {
+        return bad("is a system or world-writable directory, which mesos-boot will not give to the zookeeper user");
+    }
+    if SHARED_DIRS.contains(&plain.as_str()) {
+        return bad("holds other directories, which mesos-boot will not give to the zookeeper user: name one inside it");
+    }
+    Ok(Some(d.to_string()))
 }
 
 /// ZooKeeper's own purge of old snapshots and transaction logs (`autopurge.*`), from
