@@ -306,10 +306,10 @@ impl Backups {
         snap_dir: &Path,
         log_dir: &Path,
     ) -> Result<Vec<PathBuf>, String> {
-        if let Some(bad) = m.files.iter().find(|f| !zookeeper_file(&f.name)) {
+        if let Some(bad) = m.files.iter().find(|f| !txnlog::is_data_file(&f.name)) {
             return Err(format!(
                 "{}{}/manifest.json: file `{}` is not a ZooKeeper snapshot or log \
-                 (`snapshot.<hex>`, `log.<hex>`); the set is refused",
+                 (`snapshot.<hex>` (`.gz`, `.snappy`), `log.<hex>`); the set is refused",
                 self.url(),
                 m.id,
                 bad.name
@@ -340,17 +340,6 @@ impl Backups {
         }
         Ok(written)
     }
-}
-
-/// Whether `name` is one of ZooKeeper's own data files (`snapshot.<hex>`, `log.<hex>`): all a
-/// set holds, and so all a restore (which runs as root) writes.
-fn zookeeper_file(name: &str) -> bool {
-    let Some((kind, zxid)) = name.split_once('.') else {
-        return false;
-    };
-    matches!(kind, "snapshot" | "log")
-        && !zxid.is_empty()
-        && zxid.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -73,6 +73,22 @@ pub fn follows(prev: u64, next: u64) -> bool {
     (ne == pe && next == prev + 1) || (ne > pe && nc == 1)
 }
 
+/// Whether `name` is exactly one of ZooKeeper's data files: `log.<hex>`, `snapshot.<hex>`, or
+/// a compressed snapshot (`.gz`, `.snappy`). Stricter than [`zxid_of`], which only reads the
+/// zxid: nothing else may follow (a backup manifest's names become paths).
+pub fn is_data_file(name: &str) -> bool {
+    let named = |prefix: &str, suffixes: &[&str]| {
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
+            return false;
+        };
+        let (hex, suffix) = rest.split_once('.').unwrap_or((rest, ""));
+        !hex.is_empty()
+            && hex.chars().all(|c| c.is_ascii_hexdigit())
+            && (suffix.is_empty() || suffixes.contains(&suffix))
+    };
+    named("log", &[]) || named("snapshot", &["gz", "snappy"])
+}
+
 /// The zxid in a `snapshot.<hex>` / `log.<hex>` file name (compression suffixes allowed).
 fn zxid_of(name: &str, prefix: &str) -> Option<u64> {
     let rest = name.strip_prefix(prefix)?.strip_prefix('.')?;
@@ -395,6 +411,31 @@ mod tests {
 
     const E5: u64 = 5 << 32;
     const E6: u64 = 6 << 32;
+
+    #[test]
+    fn data_file_names_are_zookeepers_own_and_nothing_more() {
+        for ok in [
+            "log.100000001",
+            "snapshot.100000000",
+            "snapshot.1a.gz",
+            "snapshot.1a.snappy",
+        ] {
+            assert!(is_data_file(ok), "{ok}");
+        }
+        for bad in [
+            "log.",
+            "log.1.gz",
+            "snapshot.1./../../x",
+            "log.1/../x",
+            "../../x",
+            "/tmp/x",
+            "zoo.cfg",
+            "snapshot.xyz",
+            "snapshot.1.zip",
+        ] {
+            assert!(!is_data_file(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn next_transactions_follow_in_an_epoch_or_open_a_later_one() {
