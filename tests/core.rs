@@ -995,6 +995,20 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
         !String::from_utf8_lossy(&out.stderr).contains(master.split(':').nth(1).unwrap()),
         "no secret in the log"
     );
+    // The replicated log's group: made by the boot before Mesos (which would give it world
+    // read and every right to its one creating credential), for the masters' credentials alone.
+    let log_group = format!("{path}/log_replicas");
+    let nobody = zk_probe(&hosts, &log_group, "-", "");
+    for op in ["children", "create"] {
+        assert_eq!(
+            nobody[op], "NoAuthError",
+            "nobody may {op} {log_group}: {nobody}"
+        );
+    }
+    assert_eq!(
+        zk_probe(&hosts, &log_group, &agent, "")["create"],
+        "NoAuthError"
+    );
 
     // A path left open by an older boot: the next master boot closes it.
     let other = "/mesos-acl-open";
@@ -1011,6 +1025,12 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
         show(&out)
     );
     assert_eq!(zk_probe(&hosts, other, "-", "")["children"], "NoAuthError");
+    let other_log = format!("{other}/log_replicas");
+    assert_eq!(
+        zk_probe(&hosts, &other_log, "-", "")["create"],
+        "NoAuthError",
+        "the log group of a cluster from before is closed too"
+    );
 
     // Rotation of the agents' credential: both read until the old one is retired.
     let mb = |args: &[&str]| {
@@ -1053,6 +1073,39 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
     assert!(
         listed.contains("zk-mesos-agent: mesos-agent-2\n"),
         "{listed}"
+    );
+
+    // Rotation of the masters' credential. The log group keeps the ACL its first creator gave
+    // it (Mesos' EVERYONE_READ_CREATOR_ALL), so a master on the new credential could not join it
+    // and would abort (src/log/log.cpp): once the masters re-render it can, with the old one
+    // still working until it is retired.
+    drop(leader);
+    let m1 = |cred: &str| {
+        block_on(mesos::register_master(
+            &format!("{cred}@{hosts}"),
+            path,
+            ip,
+            "m1",
+            5050,
+        ))
+    };
+    let first = m1(&master).expect("a master on the first credential");
+    mb(&["credentials", "rotate", &url, "zk-mesos-master"]);
+    let new_master = credential(&url, "zk-mesos-master");
+    assert_ne!(new_master, master);
+    boot();
+    let second =
+        m1(&new_master).unwrap_or_else(|e| panic!("a master on the new credential: {e:#}"));
+    assert!(second.replica().is_some());
+    drop((first, second));
+    m1(&master).expect("the old credential still works during the rotation");
+    mb(&["credentials", "retire", &url, "zk-mesos-master"]);
+    boot();
+    m1(&new_master).expect("a master on the new credential after the old is retired");
+    let refused = m1(&master).expect_err("the retired credential");
+    assert!(
+        format!("{refused:#}").contains("Failed to participate in ZooKeeper group"),
+        "{refused:#}"
     );
     assert!(
         !listed.contains(new.split(':').nth(1).unwrap()),

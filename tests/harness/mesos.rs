@@ -2,8 +2,12 @@
 //! master leaves under its ZooKeeper path, so tests can exercise leader and
 //! master discovery without running Mesos.
 //!
-//! * [`register_master`]: `PATH/json.info_<seq>` (ephemeral sequential) with
-//!   `MasterInfo` JSON in Mesos' documented shape;
+//! * [`register_master`]: as a Mesos master starts (src/master/main.cpp: the replicated log
+//!   joins `PATH/log_replicas` before the master contends), `PATH/log_replicas/<seq>`, then
+//!   `PATH/json.info_<seq>` (both ephemeral sequential) with `MasterInfo` JSON in Mesos' documented
+//!   shape. A master whose credential may not create under `log_replicas` aborts
+//!   (src/log/log.cpp, `LogProcess::failed`: "Failed to participate in ZooKeeper group");
+//!   here it is an error with that text;
 //! * [`register_log_replica`]: `PATH/log_replicas/<seq>` (ephemeral
 //!   sequential, no label), as the replicated log does; discovery must skip it.
 //!
@@ -27,6 +31,8 @@ pub struct Registration {
     client: zk::Client,
     znode: String,
     data: Vec<u8>,
+    /// A master's replica in the log group, which lives in the same session.
+    replica: Option<String>,
 }
 
 impl Registration {
@@ -45,12 +51,20 @@ impl Registration {
         format!("{:#x}", self.client.session_id().0)
     }
 
-    /// Deletes the znode, then closes the session.
+    /// A master's `log_replicas/<seq>` znode.
+    pub fn replica(&self) -> Option<&str> {
+        self.replica.as_deref()
+    }
+
+    /// Deletes the znode (and a master's replica znode), then closes the session.
     pub async fn close(self) -> anyhow::Result<()> {
-        match self.client.delete(&self.znode, None).await {
-            Ok(()) | Err(zk::Error::NoNode) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("delete {}", self.znode)),
+        for znode in std::iter::once(&self.znode).chain(&self.replica) {
+            match self.client.delete(znode, None).await {
+                Ok(()) | Err(zk::Error::NoNode) => {}
+                Err(e) => return Err(e).with_context(|| format!("delete {znode}")),
+            }
         }
+        Ok(())
     }
 }
 
@@ -119,6 +133,31 @@ pub fn mesos_acls(authenticated: bool) -> zk::Acls<'static> {
     }
 }
 
+/// Joins the group at `parent` as src/zookeeper/group.cpp does: creates `parent` (and its
+/// parents) with Mesos' ACL when missing (`create`, recursive; an existing one is left as it
+/// is), then an ephemeral sequential member `parent/prefix<seq>` with the same ACL (`doJoin`).
+async fn join(
+    client: &zk::Client,
+    authenticated: bool,
+    parent: &str,
+    prefix: &str,
+    data: &[u8],
+) -> anyhow::Result<String> {
+    let parent = parent.trim_end_matches('/');
+    let persistent = zk::CreateMode::Persistent.with_acls(mesos_acls(authenticated));
+    client
+        .mkdir(parent, &persistent)
+        .await
+        .with_context(|| format!("Failed to create '{parent}' in ZooKeeper"))?;
+    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(mesos_acls(authenticated));
+    let path = format!("{parent}/{prefix}");
+    let (_, seq) = client
+        .create(&path, data, &ephemeral)
+        .await
+        .with_context(|| format!("Failed to create ephemeral node at '{path}' in ZooKeeper"))?;
+    Ok(format!("{path}{seq}"))
+}
+
 async fn register(
     zk_connect: &str,
     parent: &str,
@@ -126,29 +165,20 @@ async fn register(
     data: Vec<u8>,
 ) -> anyhow::Result<Registration> {
     let (client, authenticated) = connect(zk_connect).await?;
-    let parent = parent.trim_end_matches('/');
-    let persistent = zk::CreateMode::Persistent.with_acls(mesos_acls(authenticated));
-    client
-        .mkdir(parent, &persistent)
-        .await
-        .with_context(|| format!("mkdir {parent}"))?;
-    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(mesos_acls(authenticated));
-    let path = format!("{parent}/{prefix}");
-    let (_, seq) = client
-        .create(&path, &data, &ephemeral)
-        .await
-        .with_context(|| format!("create {path}<seq>"))?;
+    let znode = join(&client, authenticated, parent, prefix, &data).await?;
     Ok(Registration {
         client,
-        znode: format!("{path}{seq}"),
+        znode,
         data,
+        replica: None,
     })
 }
 
 /// Registers a Mesos master at `ip:port` under `path` (e.g. `/mesos`), connected as [`connect`]
-/// says (with `user:secret@` as a master given the masters' credential does):
-/// creates `path` (persistent) if needed and `path/json.info_<seq>`
-/// (ephemeral sequential) holding [`master_info_json`].
+/// says (with `user:secret@` as a master given the masters' credential does): its replica
+/// joins `path/log_replicas`, then it contends under `path` with `json.info_<seq>` holding
+/// [`master_info_json`]. A refused join is Mesos' fatal "Failed to participate in ZooKeeper
+/// group" (src/log/log.cpp), the master never contends.
 pub async fn register_master(
     zk_connect: &str,
     path: &str,
@@ -156,8 +186,26 @@ pub async fn register_master(
     hostname: &str,
     port: u16,
 ) -> anyhow::Result<Registration> {
+    let (client, authenticated) = connect(zk_connect).await?;
+    let base = path.trim_end_matches('/');
+    let replica_data = format!("log-replica(1)@{ip}:{port}").into_bytes();
+    let replica = join(
+        &client,
+        authenticated,
+        &format!("{base}/log_replicas"),
+        "",
+        &replica_data,
+    )
+    .await
+    .context("Failed to participate in ZooKeeper group")?;
     let data = serde_json::to_vec(&master_info_json(ip, hostname, port))?;
-    register(zk_connect, path, "json.info_", data).await
+    let znode = join(&client, authenticated, base, "json.info_", &data).await?;
+    Ok(Registration {
+        client,
+        znode,
+        data,
+        replica: Some(replica),
+    })
 }
 
 /// Registers a replicated-log replica under `path/log_replicas/<seq>` (no

@@ -540,15 +540,22 @@ impl Boot {
             }
             other => other?,
         };
-        match done {
-            acl::Outcome::Created => {
-                tracing::info!(path, "created the Mesos znode with its ACL")
-            }
-            acl::Outcome::Corrected(was) => {
-                tracing::warn!(path, was, "set the Mesos znode's ACL (it was different)")
-            }
-            acl::Outcome::Unchanged => {
-                tracing::info!(path, "the Mesos znode's ACL is as it should be")
+        for (znode, outcome) in done {
+            let znode = znode.as_str();
+            match outcome {
+                acl::Outcome::Created => {
+                    tracing::info!(path = znode, "created the Mesos znode with its ACL")
+                }
+                acl::Outcome::Corrected(was) => {
+                    tracing::warn!(
+                        path = znode,
+                        was,
+                        "set the Mesos znode's ACL (it was different)"
+                    )
+                }
+                acl::Outcome::Unchanged => {
+                    tracing::info!(path = znode, "the Mesos znode's ACL is as it should be")
+                }
             }
         }
         self.rec.step("mesos-acl");
