@@ -124,8 +124,8 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // It starts the service, then waits for a master to lead: poll its boot record's absence
-    // and its log, never sleep.
+    // It starts the service, then waits for its master to answer, recovered, and a master to
+    // lead: poll its boot record's absence and its log, never sleep.
     let mut stderr = child.stderr.take().unwrap();
     let log = std::thread::spawn(move || {
         let mut s = String::new();
@@ -143,16 +143,26 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         child.try_wait().unwrap().is_none(),
         "must wait for a leading master"
     );
-    // As Mesos given the masters' credential: /mesos-master-test is theirs alone now.
-    let _master = block_on(mesos::register_master(
-        &e.master_connect(),
-        "/mesos-master-test",
-        ip,
-        "m1.test",
-        5050,
-    ))
-    .unwrap();
+    // Mesos (emulated) on its own address, as rendered (the masters' credential:
+    // /mesos-master-test is theirs alone now), and the two other masters: the first
+    // formation of the replicated log needs every replica of the three.
+    let env = "/etc/mesos-boot/mesos-master.env";
+    let others = net::alloc_ips(2);
+    let mut daemons = vec![mesos_daemon(&node, "master", env)];
+    for (i, other) in others.iter().enumerate() {
+        let extra = [("MESOS_IP", other.to_string())];
+        daemons.push(mesos_daemon_with(
+            &node,
+            "master",
+            env,
+            &extra,
+            &format!("master-{i}"),
+        ));
+    }
     let status = child.wait().unwrap();
+    for d in &mut daemons {
+        mesos_boot_tests::proc::terminate_child(d, Duration::from_secs(2));
+    }
     let log = log.join().unwrap();
     assert!(status.success(), "exit {status}: {log}");
     let env = node.file("/etc/mesos-boot/mesos-master.env");
@@ -188,7 +198,11 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     }
     assert_eq!(node.file("/etc/mesos-master/quorum"), "2\n");
     let rec = node.boot_record();
-    assert_eq!(rec["leader"]["ip"], ip.to_string());
+    let leader = rec["leader"]["ip"].as_str().unwrap().to_string();
+    assert!(
+        leader == ip.to_string() || others.iter().any(|o| o.to_string() == leader),
+        "{rec}"
+    );
     assert_eq!(rec["result"], "ready");
 }
 
@@ -1175,4 +1189,79 @@ fn the_exhibitor_api_changes_nothing_whatever_it_is_asked() {
         mesos_boot_tests::zk::mode(&node.client_addr()).is_some(),
         "ZooKeeper still serves"
     );
+}
+
+/// Issue 23, item 3: a master's boot waits for its own master, not for any master: until its
+/// `/master/health` answers and its `/metrics/snapshot` says `registrar/log/recovered` is 1
+/// (its replica caught up or, at the first formation, every replica answered). Another master
+/// leading already, with two of the three replicas up, the boot keeps waiting and says why;
+/// with the third it completes.
+#[test]
+fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_leads() {
+    let e = ensemble();
+    let path = "/mesos-ready";
+    let ip = net::alloc_ip();
+    let mut t = tags("master", &e.url);
+    t.push(("mesos:masters", "3"));
+    t.push(("mesos:zk-path", path));
+    let node = Node::new(ip, &t);
+    let log = node.root.join("boot.log");
+    let mut boot = node
+        .command(&["--start-command", "true", "--timeout", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let env = "/etc/mesos-boot/mesos-master.env";
+    poll_until(Duration::from_secs(60), "the master's environment", || {
+        node.root.join(&env[1..]).exists().then_some(())
+    })
+    .unwrap();
+    let other = |i: usize| {
+        let extra = [("MESOS_IP", net::alloc_ip().to_string())];
+        mesos_daemon_with(&node, "master", env, &extra, &format!("other-{i}"))
+    };
+    // Another master leads (it contends first), then this one starts.
+    let mut daemons = vec![other(0)];
+    let as_master = e.master_connect();
+    poll_until(LONG, "the other master leads", || {
+        block_on(async {
+            let (c, _) = mesos::connect(&as_master).await.ok()?;
+            let children = c.list_children(path).await.ok()?;
+            children
+                .iter()
+                .any(|c| c.starts_with("json.info_"))
+                .then_some(())
+        })
+    })
+    .unwrap();
+    daemons.push(mesos_daemon(&node, "master", env));
+    let said = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    poll_until(LONG, "the boot says why it waits", || {
+        if let Some(status) = boot.try_wait().unwrap() {
+            panic!(
+                "the boot ended ({status}) while its master's log had not recovered:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        said("has not recovered yet (2 replicas seen").then_some(())
+    })
+    .unwrap();
+    daemons.push(other(1));
+    let status = poll_until(LONG, "the boot ends", || boot.try_wait().unwrap()).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("its replicated log recovered"), "{text}");
+    let leader = node.boot_record()["leader"]["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(leader, ip.to_string(), "the other master led first: {text}");
+    for d in &mut daemons {
+        mesos_boot_tests::proc::terminate_child(d, Duration::from_secs(2));
+    }
 }

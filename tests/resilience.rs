@@ -728,43 +728,6 @@ fn a_member_scaled_in_leaves_the_ensemble_before_its_instance_goes() {
     drop(serves);
 }
 
-/// The environment a rendered `KEY="value"` file gives a daemon (systemd's EnvironmentFile).
-fn env_file(node: &Node, path: &str) -> Vec<(String, String)> {
-    node.file(path)
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-        .collect()
-}
-
-/// A Mesos daemon (the emulator, as `mesos-master` / `mesos-agent`) started with a node's
-/// rendered environment; its work directory under the node's root.
-fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child {
-    mesos_daemon_with(node, role, env_path, &[], role)
-}
-
-/// [`mesos_daemon`] with `extra` environment over the rendered one, logging to `<log>.log`.
-fn mesos_daemon_with(
-    node: &Node,
-    role: &str,
-    env_path: &str,
-    extra: &[(&str, String)],
-    log: &str,
-) -> std::process::Child {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-emulator"));
-    cmd.arg(role)
-        .envs(env_file(node, env_path))
-        .env(
-            "MESOS_WORK_DIR",
-            node.root.join(format!("var/lib/mesos/{log}")),
-        )
-        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(node.root.join(format!("{log}.log"))).unwrap());
-    mesos_boot_tests::proc::spawn_bound(cmd).expect("spawn the Mesos emulator")
-}
-
 /// `/master/state`, asked with `auth` (the masters' read-only endpoints want a credential).
 fn master_state(ip: std::net::Ipv4Addr, auth: &str) -> Option<serde_json::Value> {
     let r = mesos_boot_tests::http::get(
@@ -849,7 +812,13 @@ fn mesos_finds_zookeeper_through_its_load_balancer_after_every_member_is_replace
     poll_until(LONG, "the agent registered", || {
         registered(agent.ip).then_some(())
     })
-    .unwrap();
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nmaster.log:\n{}\nagent.log:\n{}",
+            master.file("/master.log"),
+            agent.file("/agent.log")
+        )
+    });
     // An agent without the agents' secret authenticates in vain and is never registered (the
     // master drops its registration, as Mesos does).
     let impostor = net::alloc_ip();

@@ -2,8 +2,9 @@
 //! instance moto launched in the ZooKeeper, master and agent Auto Scaling groups, each with an
 //! IMDSv2 emulator serving that instance's id, tags and user-data from moto and a loopback
 //! address of its own, with real ZooKeeper. The ensemble forms from an empty shared config,
-//! masters render the quorum for the master count, agents wait for a (test-registered) leading
-//! master, every launch hook is completed; then a ZooKeeper instance is terminated, and the
+//! masters render the quorum for the master count and wait for their own Mesos master (the
+//! emulator, tests/bin/mesos_emulator.rs, one per master) to recover the replicated log, agents
+//! register with the leading one, every launch hook is completed; then a ZooKeeper instance is terminated, and the
 //! replacement the group launched joins by reconfig while the survivors remove the dead one.
 
 mod common;
@@ -18,9 +19,8 @@ use base64::Engine;
 use common::cluster::Serve;
 use common::*;
 use mesos_boot_tests::imds::Instance;
-use mesos_boot_tests::mesos_master::{EmuAgent, MasterEmulator};
 use mesos_boot_tests::moto::{Moto, REGION};
-use mesos_boot_tests::{block_on, mesos, net, poll_until, workspace_root, zk};
+use mesos_boot_tests::{block_on, net, poll_until, workspace_root, zk};
 
 const CLUSTER: &str = "whole1";
 const TOP_FQDN: &str = "mesos.example.test";
@@ -247,7 +247,9 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         assert_eq!(n.boot_record()["membership"], "formed");
     }
 
-    // Masters wait for the ensemble, render the quorum, and wait for a leading master.
+    // Masters wait for the ensemble, render the quorum, start Mesos (emulated, one per master:
+    // tests/bin/mesos_emulator.rs) and wait until their own master answers with its replicated
+    // log recovered (a quorum of the masters' replicas) and a master leads.
     let master_ids = block_on(moto.asg_instances(&group("master")));
     let masters: Vec<Node> = master_ids.iter().map(|id| node_for(id)).collect();
     let children: Vec<Child> = masters
@@ -259,20 +261,26 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
         .map(|n| n.client_addr())
         .collect::<Vec<_>>()
         .join(",");
-    // The leader, as Mesos given the masters' ZooKeeper credential (their first boot creates it).
-    let zk_master = poll_until(Duration::from_secs(60), "the masters' credential", || {
-        credential_object(&url, "zk-mesos-master")
-    })
-    .unwrap();
-    let (p, secret) = zk_master.lines().next().unwrap().split_once(' ').unwrap();
-    let _leader = block_on(mesos::register_master(
-        &format!("{p}:{secret}@{hosts}"),
-        "/mesos",
-        masters[0].ip,
-        "m0",
-        5050,
-    ))
-    .unwrap();
+    // The daemons are given the ensemble's addresses in place of the NLB's name, which
+    // nothing resolves here; everything else as rendered.
+    let started = |n: &Node, role: &str, cred: &str| {
+        let env = format!("/etc/mesos-boot/mesos-{role}.env");
+        poll_until(Duration::from_secs(90), "the rendered environment", || {
+            n.root.join(&env[1..]).exists().then_some(())
+        })
+        .unwrap();
+        let var = if role == "master" {
+            "MESOS_ZK"
+        } else {
+            "MESOS_MASTER"
+        };
+        let zk_url = format!("zk://{}@{hosts}/mesos", credential(&url, cred));
+        mesos_daemon_with(n, role, &env, &[(var, zk_url)], role)
+    };
+    let mut daemons: Vec<Child> = masters
+        .iter()
+        .map(|n| started(n, "master", "zk-mesos-master"))
+        .collect();
     finish(&masters, children);
     let quorum = master_ids.len() / 2 + 1;
     for m in &masters {
@@ -291,27 +299,27 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
             m.file("/etc/mesos-boot/mesos-master.env")
         );
     }
+    let master_ips: Vec<String> = masters.iter().map(|m| m.ip.to_string()).collect();
 
-    // Agents find the leading master, and complete their hook once it lists them (the Mesos
-    // side, emulated: the leader's HTTP API at the address its znode names registers them).
-    let leader_http = MasterEmulator::start_on((masters[0].ip, 5050).into(), "1.11.0");
-    leader_http.accept(&credential(&url, "mesos-agent"));
+    // Agents find the leading master, start Mesos (emulated: it authenticates with the agents'
+    // secret and registers), and complete their hook once the leader lists them.
     let agent_ids = block_on(moto.asg_instances(&group("agent")));
     let agents: Vec<Node> = agent_ids.iter().map(|id| node_for(id)).collect();
     let children: Vec<Child> = agents
         .iter()
         .map(|n| spawn_boot(n, &["--start-command", "true"]))
         .collect();
-    leader_http.set_agents(
-        agents
-            .iter()
-            .enumerate()
-            .map(|(i, a)| EmuAgent::new(&format!("S{i}"), &format!("agent-{i}"), &a.ip.to_string()))
-            .collect(),
-    );
+    daemons.extend(agents.iter().map(|n| started(n, "agent", "zk-mesos-agent")));
     finish(&agents, children);
     for a in &agents {
-        assert_eq!(a.boot_record()["leader"]["ip"], masters[0].ip.to_string());
+        let leader = a.boot_record()["leader"]["ip"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            master_ips.contains(&leader),
+            "{leader} is not a master: {master_ips:?}"
+        );
     }
 
     // Every launch hook was completed with CONTINUE.
@@ -360,4 +368,7 @@ fn terraform_sample_applied_to_moto_boots_a_whole_cluster_and_replaces_a_zookeep
     );
     assert_eq!(lifecycle(&replacement), "InService");
     drop(serves);
+    for d in &mut daemons {
+        mesos_boot_tests::proc::terminate_child(d, Duration::from_secs(2));
+    }
 }

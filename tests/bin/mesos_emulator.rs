@@ -9,9 +9,21 @@
 //!   and `MESOS_WORK_DIR` (Mesos refuses to start without them: the replicated log); it binds
 //!   `MESOS_IP:MESOS_PORT` (5050), registers a replicated-log replica under `<path>/log_replicas/`
 //!   and contends for leadership with an ephemeral sequential `<path>/json.info_<seq>` holding
-//!   `MasterInfo` JSON (the lowest sequence leads, as Mesos' ZooKeeper detector decides). It
-//!   serves `/master/state` (`leader`, `cluster`, `slaves[]`), `/master/slaves`, `/master/redirect` (307 to the
-//!   leader) and `/health`. A lost ZooKeeper session makes it exit, as Mesos does.
+//!   `MasterInfo` JSON (the lowest sequence leads, as Mesos' ZooKeeper detector decides). Its
+//!   replica recovers as src/log/recover.cpp says, started at once on every master, leading or
+//!   not (src/log/log.cpp): a replica already VOTING is recovered; otherwise it asks every
+//!   replica in the log group its status (`POST /log-replica(1)/mesos.internal.log.RecoverRequest`,
+//!   answered in the response here, where libprocess would send a message back; itself
+//!   included) and becomes VOTING once a quorum answer VOTING (it catches up), or, with
+//!   `MESOS_LOG_AUTO_INITIALIZE` (default true), through STARTING once all `2 * quorum - 1`
+//!   answer EMPTY or STARTING, then STARTING or VOTING. Its status is kept in
+//!   `<work_dir>/replicated_log/status`. Until it recovers it drops agent registrations, as a
+//!   master whose registrar has not recovered does. It serves
+//!   `/master/state` (`leader`, `cluster`, `slaves[]`), `/master/slaves`, `/master/redirect` (307
+//!   to the leader), `/master/health` (200 while the process runs: src/master/http.cpp),
+//!   `/metrics/snapshot` (`registrar/log/recovered`, `registrar/log/ensemble_size`: src/log/metrics.cpp
+//!   with the registrar's prefix; `master/elected`) and `/health`. A lost ZooKeeper session makes
+//!   it exit, as Mesos does.
 //! * agent: `MESOS_MASTER` (`zk://...` or `host:port`) and `MESOS_WORK_DIR` are required; it binds
 //!   `MESOS_IP:MESOS_PORT` (5051), finds the leading master (lowest `json.info_*`), registers
 //!   with it by libprocess message (`POST /master/mesos.internal.RegisterSlaveMessage`,
@@ -205,6 +217,11 @@ struct MasterState {
     /// CRAM-MD5 challenges sent, by pid, and the pids that answered one right.
     challenges: BTreeMap<String, String>,
     authenticated: BTreeMap<String, String>,
+    /// The replicas in the log group (`log/ensemble_size`), and whether this one recovered.
+    replicas: usize,
+    recovered: bool,
+    /// This replica's status (src/log/log.proto, `Metadata.Status`).
+    log_status: String,
 }
 
 type Shared = Arc<Mutex<MasterState>>;
@@ -236,6 +253,87 @@ async fn master_state(State(st): State<Shared>, headers: HeaderMap) -> Response 
         body["cluster"] = json!(c);
     }
     axum::Json(body).into_response()
+}
+
+/// `/metrics/snapshot` (libprocess' metrics endpoint, behind the read-only realm): the
+/// replicated log's gauges under the registrar's prefix, and whether this master leads.
+async fn metrics_snapshot(State(st): State<Shared>, headers: HeaderMap) -> Response {
+    let st = st.lock().unwrap();
+    if let Some(r) = st.readonly.refuse(&headers) {
+        return r;
+    }
+    let elected = st
+        .leader
+        .as_ref()
+        .is_some_and(|l| pid_of(l) == pid_of(&st.me));
+    axum::Json(json!({
+        "registrar/log/recovered": if st.recovered { 1.0 } else { 0.0 },
+        "registrar/log/ensemble_size": st.replicas as f64,
+        "master/elected": if elected { 1.0 } else { 0.0 },
+    }))
+    .into_response()
+}
+
+/// A replica's answer to a recover request: its status (src/log/replica.cpp).
+async fn recover_request(State(st): State<Shared>) -> Response {
+    let status = st.lock().unwrap().log_status.clone();
+    axum::Json(json!({ "status": status })).into_response()
+}
+
+/// One round of src/log/recover.cpp's protocol for this replica, given every replica's answer
+/// (its own included; a replica that does not answer is not counted): its next status.
+fn recover_round(own: &str, answers: &[String], quorum: usize, auto_initialize: bool) -> String {
+    let count = |s: &str| answers.iter().filter(|a| a.as_str() == s).count();
+    let cluster = 2 * quorum - 1;
+    if own == "VOTING" || count("VOTING") >= quorum {
+        return "VOTING".into();
+    }
+    if auto_initialize {
+        if own == "EMPTY" && count("EMPTY") + count("STARTING") >= cluster {
+            return "STARTING".into();
+        }
+        if own == "STARTING" && count("STARTING") + count("VOTING") >= cluster {
+            return "VOTING".into();
+        }
+    }
+    own.to_string()
+}
+
+/// How many replicas `path/log_replicas` lists (`log-replica(1)@ip:port` each), and the
+/// statuses of those that answer.
+async fn replica_statuses(
+    client: &zk::Client,
+    path: &str,
+    own_pid: &str,
+    own: &str,
+) -> (usize, Vec<String>) {
+    let group = format!("{path}/log_replicas");
+    let mut pids = Vec::new();
+    for child in client.list_children(&group).await.unwrap_or_default() {
+        if let Ok((data, _)) = client.get_data(&format!("{group}/{child}")).await {
+            pids.push(String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+    let members = pids.len();
+    let own_pid = own_pid.to_string();
+    let own = own.to_string();
+    let answers = tokio::task::spawn_blocking(move || {
+        pids.iter()
+            .filter_map(|pid| {
+                if *pid == own_pid {
+                    return Some(own.clone());
+                }
+                let (id, addr) = pid.split_once('@')?;
+                let url = format!("http://{addr}/{id}/mesos.internal.log.RecoverRequest");
+                let r = mesos_boot_tests::http::request("POST", &url, &[], b"").ok()?;
+                let v: Value = serde_json::from_slice(&r.body).ok()?;
+                v["status"].as_str().map(str::to_string)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    (members, answers)
 }
 
 /// `/master/slaves`: the registered agents on the leader; a non-leading master redirects to the
@@ -325,8 +423,17 @@ async fn authentication_step(
 
 /// A libprocess message from an agent: accepted only by the leader (others drop it, as a
 /// non-leading Mesos master does), and with `MESOS_AUTHENTICATE_AGENTS` only from an agent that
-/// authenticated (Mesos drops the others too), answered 202 as libprocess does.
-async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: String) -> Response {
+/// authenticated (Mesos drops the others too), answered 202 as libprocess does. A registration
+/// the master accepts is acknowledged by a message to the agent's pid
+/// (`SlaveRegisteredMessage`, `SlaveReregisteredMessage`: src/master/master.cpp); a dropped one
+/// gets nothing, and the agent sends it again (src/slave/slave.cpp, `doReliableRegistration`).
+async fn register_agent(
+    State(st): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let reregister = uri.path().ends_with("ReregisterSlaveMessage");
     let from = headers
         .get("libprocess-from")
         .and_then(|v| v.to_str().ok())
@@ -344,6 +451,10 @@ async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: Stri
         .as_ref()
         .is_some_and(|l| pid_of(l) == pid_of(&st.me));
     if !leading {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if !st.recovered {
+        eprintln!("master: dropping the registration of {from}: the registry has not recovered");
         return StatusCode::ACCEPTED.into_response();
     }
     if st.authenticate_agents && !st.authenticated.contains_key(&from) {
@@ -364,7 +475,31 @@ async fn register_agent(State(st): State<Shared>, headers: HeaderMap, body: Stri
             .unwrap_or_default(),
     });
     eprintln!("master: agent {id} at {addr} registered");
-    st.agents.insert(id, agent);
+    st.agents.insert(id.clone(), agent);
+    let message = if reregister {
+        "SlaveReregisteredMessage"
+    } else {
+        "SlaveRegisteredMessage"
+    };
+    let url = format!("http://{addr}/slave(1)/mesos.internal.{message}");
+    let me = format!(
+        "master@{}",
+        pid_of(&st.me)
+            .split_once('@')
+            .map(|x| x.1)
+            .unwrap_or_default()
+    );
+    let ack = json!({ "slave_id": id, "master_hostname": st.me["hostname"] }).to_string();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = mesos_boot_tests::http::request(
+            "POST",
+            &url,
+            &[("Libprocess-From", &me)],
+            ack.as_bytes(),
+        ) {
+            eprintln!("master: {url}: {e}");
+        }
+    });
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -375,7 +510,14 @@ async fn run_master() -> anyhow::Result<()> {
         .parse()
         .context("MESOS_QUORUM")?;
     let work_dir = required("MESOS_WORK_DIR", "--work_dir: the replicated log")?;
-    std::fs::create_dir_all(&work_dir).with_context(|| format!("MESOS_WORK_DIR {work_dir}"))?;
+    let log_dir = std::path::Path::new(&work_dir).join("replicated_log");
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("MESOS_WORK_DIR {work_dir}"))?;
+    let status_file = log_dir.join("status");
+    let log_status = std::fs::read_to_string(&status_file)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "EMPTY".to_string());
+    let auto_initialize =
+        env("MESOS_LOG_AUTO_INITIALIZE").is_none() || flag("MESOS_LOG_AUTO_INITIALIZE")?;
     let (ip, port) = ip_port(5050)?;
     let hostname = env("MESOS_HOSTNAME").unwrap_or_else(|| ip.to_string());
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, port)))
@@ -396,10 +538,11 @@ async fn run_master() -> anyhow::Result<()> {
         .mkdir(&format!("{path}/log_replicas"), &persistent)
         .await
         .with_context(|| format!("mkdir {path}/log_replicas"))?;
+    let replica_pid = format!("log-replica(1)@{ip}:{port}");
     client
         .create(
             &format!("{path}/log_replicas/"),
-            format!("log-replica(1)@{ip}:{port}").as_bytes(),
+            replica_pid.as_bytes(),
             &ephemeral,
         )
         .await
@@ -425,6 +568,9 @@ async fn run_master() -> anyhow::Result<()> {
         readonly,
         challenges: BTreeMap::new(),
         authenticated: BTreeMap::new(),
+        replicas: 0,
+        recovered: false,
+        log_status: log_status.clone(),
     }));
     let app = axum::Router::new()
         .route("/master/state", get(master_state))
@@ -432,6 +578,12 @@ async fn run_master() -> anyhow::Result<()> {
         .route("/master/redirect", get(master_redirect))
         .route("/master/slaves", get(master_slaves))
         .route("/health", get(|| async { StatusCode::OK }))
+        .route("/master/health", get(|| async { StatusCode::OK }))
+        .route("/metrics/snapshot", get(metrics_snapshot))
+        .route(
+            "/log-replica(1)/mesos.internal.log.RecoverRequest",
+            post(recover_request),
+        )
         .route(
             "/master/mesos.internal.RegisterSlaveMessage",
             post(register_agent),
@@ -463,7 +615,23 @@ async fn run_master() -> anyhow::Result<()> {
             eprintln!("master: elected leader");
         }
         was_leader = leading;
-        state.lock().unwrap().leader = l;
+        let own = state.lock().unwrap().log_status.clone();
+        let (members, answers) = replica_statuses(&client, &path, &replica_pid, &own).await;
+        let next = recover_round(&own, &answers, quorum, auto_initialize);
+        if next != own {
+            std::fs::write(&status_file, &next).context("replicated_log/status")?;
+            eprintln!("master: replica {own} -> {next} (answers {answers:?}, quorum {quorum})");
+        }
+        {
+            let mut st = state.lock().unwrap();
+            st.leader = l;
+            st.replicas = members;
+            st.log_status.clone_from(&next);
+            if !st.recovered && next == "VOTING" {
+                eprintln!("master: replicated log recovered");
+                st.recovered = true;
+            }
+        }
         tokio::select! {
             s = events.changed() => {
                 if matches!(s, zk::SessionState::Expired | zk::SessionState::Closed | zk::SessionState::AuthFailed) {
@@ -476,6 +644,27 @@ async fn run_master() -> anyhow::Result<()> {
 }
 
 type AgentShared = Arc<(Mutex<Value>, HttpAuth)>;
+
+/// The master's acknowledgement: the agent is registered with the master that sent it
+/// (`registered_with` is its address; `master_hostname` what `/state` shows).
+async fn agent_registered(
+    State(st): State<AgentShared>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let from = headers
+        .get("libprocess-from")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|f| f.split_once('@'))
+        .map(|(_, a)| a.to_string());
+    let (Some(from), Ok(ack)) = (from, serde_json::from_str::<Value>(&body)) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut s = st.0.lock().unwrap();
+    s["master_hostname"] = ack["master_hostname"].clone();
+    s["registered_with"] = json!(from);
+    StatusCode::ACCEPTED.into_response()
+}
 
 async fn agent_state(State(st): State<AgentShared>, headers: HeaderMap) -> Response {
     if let Some(r) = st.1.refuse(&headers) {
@@ -562,6 +751,14 @@ async fn run_agent() -> anyhow::Result<()> {
     let app = axum::Router::new()
         .route("/state", get(agent_state))
         .route("/slave(1)/state", get(agent_state))
+        .route(
+            "/slave(1)/mesos.internal.SlaveRegisteredMessage",
+            post(agent_registered),
+        )
+        .route(
+            "/slave(1)/mesos.internal.SlaveReregisteredMessage",
+            post(agent_registered),
+        )
         .route("/health", get(|| async { StatusCode::OK }))
         .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -572,7 +769,10 @@ async fn run_agent() -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut registered_with: Option<String> = None;
+    // Whom it authenticated with, and whom it ever registered with (the next registration with
+    // another master is a re-registration).
+    let mut authenticated_with: Option<String> = None;
+    let mut ever_registered = false;
     loop {
         if let Some((client, _)) = &zk_source {
             let s = client.state();
@@ -593,21 +793,33 @@ async fn run_agent() -> anyhow::Result<()> {
             }),
             None => Some((master.clone(), json!(master))),
         };
-        if let Some((addr, leader_host)) = target {
-            if registered_with.as_deref() != Some(addr.as_str()) {
-                let message = if registered_with.is_none() {
-                    "RegisterSlaveMessage"
-                } else {
+        let acknowledged = state.0.lock().unwrap()["registered_with"]
+            .as_str()
+            .map(str::to_string);
+        if acknowledged.is_some() {
+            ever_registered = true;
+        }
+        if let Some((addr, _)) = target {
+            if acknowledged.as_deref() != Some(addr.as_str()) {
+                let message = if ever_registered {
                     "ReregisterSlaveMessage"
+                } else {
+                    "RegisterSlaveMessage"
                 };
                 let url = format!("http://{addr}/master/mesos.internal.{message}");
                 let from = format!("slave(1)@{ip}:{port}");
-                if let Some(c) = credential.clone() {
+                if let Some(c) = credential
+                    .clone()
+                    .filter(|_| authenticated_with.as_deref() != Some(addr.as_str()))
+                {
                     let (a, f) = (addr.clone(), from.clone());
                     let ok =
                         tokio::task::spawn_blocking(move || authenticate_with(&a, &f, &c)).await?;
                     match ok {
-                        Ok(true) => eprintln!("agent: authenticated with {addr}"),
+                        Ok(true) => {
+                            eprintln!("agent: authenticated with {addr}");
+                            authenticated_with = Some(addr.clone());
+                        }
                         Ok(false) => {
                             eprintln!("agent: {addr} refused the credential");
                             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -633,10 +845,10 @@ async fn run_agent() -> anyhow::Result<()> {
                 })
                 .await?;
                 match sent {
+                    // Sent; until the master acknowledges it, sent again (every second here:
+                    // Mesos backs off from `registration_backoff_factor`, 1 s).
                     Ok(r) if r.status == 202 => {
                         eprintln!("agent: {message} sent to the leading master {addr}");
-                        state.0.lock().unwrap()["master_hostname"] = leader_host;
-                        registered_with = Some(addr);
                     }
                     Ok(r) => eprintln!("agent: {addr} answered {}", r.status),
                     Err(e) => eprintln!("agent: {addr}: {e}"),
@@ -680,5 +892,63 @@ fn main() {
     if let Err(e) = result {
         eprintln!("mesos-{role}: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recover_round;
+
+    fn all(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn recovery_as_src_log_recover_cpp_decides_it() {
+        // Formation (quorum 2, three replicas): all must answer, in two phases.
+        assert_eq!(
+            recover_round("EMPTY", &all(&["EMPTY", "EMPTY"]), 2, true),
+            "EMPTY"
+        );
+        assert_eq!(
+            recover_round("EMPTY", &all(&["EMPTY", "EMPTY", "STARTING"]), 2, true),
+            "STARTING"
+        );
+        assert_eq!(
+            recover_round(
+                "STARTING",
+                &all(&["STARTING", "STARTING", "EMPTY"]),
+                2,
+                true
+            ),
+            "STARTING"
+        );
+        assert_eq!(
+            recover_round(
+                "STARTING",
+                &all(&["STARTING", "VOTING", "STARTING"]),
+                2,
+                true
+            ),
+            "VOTING"
+        );
+        // A new replica catches up from a quorum of VOTING ones; one is not enough.
+        assert_eq!(
+            recover_round("EMPTY", &all(&["EMPTY", "VOTING"]), 2, true),
+            "EMPTY"
+        );
+        assert_eq!(
+            recover_round("EMPTY", &all(&["EMPTY", "VOTING", "VOTING"]), 2, false),
+            "VOTING"
+        );
+        // Without auto-initialisation, all empty stays empty.
+        assert_eq!(
+            recover_round("EMPTY", &all(&["EMPTY", "EMPTY", "EMPTY"]), 2, false),
+            "EMPTY"
+        );
+        assert_eq!(
+            recover_round("VOTING", &all(&["VOTING"]), 2, false),
+            "VOTING"
+        );
     }
 }

@@ -271,3 +271,40 @@ impl Ensemble {
 }
 
 pub const LONG: Duration = Duration::from_secs(120);
+
+/// The environment a rendered `KEY="value"` file gives a daemon (systemd's EnvironmentFile).
+pub fn env_file(node: &Node, path: &str) -> Vec<(String, String)> {
+    node.file(path)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+/// A Mesos daemon (the emulator, as `mesos-master` / `mesos-agent`) started with a node's
+/// rendered environment; its work directory under the node's root.
+pub fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child {
+    mesos_daemon_with(node, role, env_path, &[], role)
+}
+
+/// [`mesos_daemon`] with `extra` environment over the rendered one, logging to `<log>.log`.
+pub fn mesos_daemon_with(
+    node: &Node,
+    role: &str,
+    env_path: &str,
+    extra: &[(&str, String)],
+    log: &str,
+) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-emulator"));
+    cmd.arg(role)
+        .envs(env_file(node, env_path))
+        .env(
+            "MESOS_WORK_DIR",
+            node.root.join(format!("var/lib/mesos/{log}")),
+        )
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(node.root.join(format!("{log}.log"))).unwrap());
+    mesos_boot_tests::proc::spawn_bound(cmd).expect("spawn the Mesos emulator")
+}

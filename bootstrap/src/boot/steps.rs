@@ -17,7 +17,7 @@ use crate::membership::register;
 use crate::membership::restore;
 use crate::membership::{self, Decision, Membership, Offline};
 use crate::mesos::auth::{self, Secrets};
-use crate::mesos::{acl, leader, registration};
+use crate::mesos::{acl, leader, readiness, registration};
 use crate::node::record::EnsembleMember;
 use crate::node::render::{self, Node, Output, Templates};
 use crate::node::{paths, service, zk_state};
@@ -609,7 +609,8 @@ impl Boot {
     }
 
     /// Once the service started: a ZooKeeper node waits until it votes in a quorum, a master
-    /// until a leader is registered, an agent until the leader lists it (`--no-wait`: no wait).
+    /// until it answers with its replicated log recovered and a leader is registered, an agent
+    /// until the leader lists it (`--no-wait`: no wait).
     pub(super) async fn wait_after_start(
         &mut self,
         settings: &Settings,
@@ -648,6 +649,13 @@ impl Boot {
                 Ok(())
             }
             Role::Master => {
+                // Its own master, not any master: see mesos::readiness.
+                let addr = format!("{}:{}", identity.ip.value, paths::MASTER_PORT);
+                let basic = secrets.map(|s| s.http().basic_auth());
+                tracing::info!(%addr, "waiting for this master to answer with its replicated log recovered (it needs a quorum of the masters)");
+                let replicas =
+                    readiness::wait_ready(&addr, basic.as_deref(), self.deadline).await?;
+                tracing::info!(%addr, replicas, "this master is healthy and its replicated log recovered");
                 let leader =
                     leader::wait_leader(&hosts(ensemble), &settings.zk_path, auth, self.deadline)
                         .await?;

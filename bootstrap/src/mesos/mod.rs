@@ -1,10 +1,12 @@
 //! Everything Mesos-specific: the credentials beside the shared config ([`credentials`]), the
 //! files Mesos reads them from ([`auth`]), the ACL of Mesos' ZooKeeper path ([`acl`]), the
-//! leading master as ZooKeeper lists it ([`leader`]) and an agent's registration with it
-//! ([`registration`]).
+//! leading master as ZooKeeper lists it ([`leader`]), a master's own readiness ([`readiness`]),
+//! an agent's registration with the leader ([`registration`]), over one HTTP `GET` ([`http`]).
 
 pub mod acl;
 pub mod auth;
 pub mod credentials;
+pub mod http;
 pub mod leader;
+pub mod readiness;
 pub mod registration;

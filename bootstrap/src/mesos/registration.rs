@@ -7,11 +7,9 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
+
+use crate::mesos::http::get;
 
 use crate::retry::{self, Attempt};
 
@@ -44,47 +42,9 @@ pub fn registered_id(body: &[u8], pid: &str) -> Result<Option<String>, String> {
         .and_then(|s| s["id"].as_str().map(str::to_string)))
 }
 
-/// `GET http://<master>/master/slaves` with hyper-util's client: status and body.
-/// `authorization`: an `Authorization` header's value (the master's read-only endpoints may
-/// need a credential).
-async fn get_slaves(
-    master: &str,
-    authorization: Option<&str>,
-    timeout: Duration,
-) -> Result<(u16, Vec<u8>), String> {
-    use http_body_util::BodyExt;
-    let client: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let uri: hyper::Uri = format!("http://{master}/master/slaves")
-        .parse()
-        .map_err(|e| format!("bad master address {master:?}: {e}"))?;
-    let mut req = hyper::Request::get(uri).header(hyper::header::ACCEPT, "application/json");
-    if let Some(a) = authorization {
-        req = req.header(hyper::header::AUTHORIZATION, a);
-    }
-    let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
-    let exchange = async {
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("read: {e}"))?
-            .to_bytes();
-        Ok((status, body.to_vec()))
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-}
-
 /// Waits until the agent on `ip:port` is listed active by the master `leader()` names
 /// (`ip:port`, asked again at every try, so a new leader is followed), asked with
-/// `authorization` (see [`get_slaves`]). Returns the agent's id.
+/// `authorization` (see [`get`]). Returns the agent's id.
 pub async fn wait_registered<F, Fut>(
     mut leader: F,
     ip: &str,
@@ -112,7 +72,7 @@ where
                     Err(e) => return Attempt::Again(e),
                 };
                 *master.lock().unwrap_or_else(|e| e.into_inner()) = m.clone();
-                match get_slaves(&m, authorization, Duration::from_secs(10)).await {
+                match get(&m, "/master/slaves", authorization, Duration::from_secs(10)).await {
                     Ok((200, body)) => match registered_id(&body, &pid) {
                         Ok(Some(id)) => Attempt::Done(id),
                         Ok(None) => Attempt::Again(format!("{m} does not list {pid} as active")),
