@@ -41,15 +41,14 @@ pub async fn seed(
         .find(|m| m.id == id)
         .ok_or_else(|| format!("{RESTORE_KEY}={id}: no complete set {}{id}/", backups.url()))?;
     let started = std::time::Instant::now();
+    // ZooKeeper runs as its own user: the seeded data is its, given by descriptor as it is
+    // written (the directories are the zookeeper user's: see crate::fsutil).
+    let owner = crate::fsutil::Owner::of(crate::node::paths::ZK_USER).map_err(|e| e.to_string())?;
     for d in [&snap_dir, &log_dir] {
-        crate::fsutil::ensure_dir(d, 0o750).map_err(|e| format!("{}: {e}", d.display()))?;
+        crate::fsutil::ensure_dir_as(d, 0o750, owner)
+            .map_err(|e| format!("{}: {e}", d.display()))?;
     }
-    let written = backups.download(m, &snap_dir, &log_dir).await?;
-    // ZooKeeper runs as its own user: the seeded data is its.
-    for p in [&snap_dir, &log_dir].into_iter().chain(written.iter()) {
-        crate::fsutil::give_to(p, crate::node::paths::ZK_USER)
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    backups.download(m, &snap_dir, &log_dir, owner).await?;
     let bytes = m.bytes;
     tracing::warn!(backup = %m.id, bytes, last_zxid = %format!("{:#x}", m.last_zxid), ms = started.elapsed().as_millis() as u64, "restore: data seeded from the backup before ZooKeeper starts");
     Ok(Some(m.clone()))

@@ -299,12 +299,14 @@ impl Backups {
     }
 
     /// Downloads set `m`: the snapshot into `snap_dir`, the logs into `log_dir` (each file
-    /// written to a temp file and renamed). Returns the files written.
+    /// written to a temp file, given to `owner` by descriptor, and renamed). Returns the files
+    /// written.
     pub async fn download(
         &self,
         m: &Manifest,
         snap_dir: &Path,
         log_dir: &Path,
+        owner: Option<crate::fsutil::Owner>,
     ) -> Result<Vec<PathBuf>, String> {
         if let Some(bad) = m.files.iter().find(|f| !txnlog::is_data_file(&f.name)) {
             return Err(format!(
@@ -334,7 +336,7 @@ impl Backups {
                 snap_dir
             };
             let path = dir.join(&f.name);
-            crate::fsutil::write_atomic(&path, &bytes, 0o600)
+            crate::fsutil::write_atomic_as(&path, &bytes, 0o600, owner)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             written.push(path);
         }
@@ -385,7 +387,7 @@ mod tests {
             assert_eq!(sets, vec![m.clone()]);
             let to = dir.path().join("restored");
             std::fs::create_dir_all(&to).unwrap();
-            backups.download(&m, &to, &to).await.unwrap();
+            backups.download(&m, &to, &to, None).await.unwrap();
             assert_eq!(
                 std::fs::read(to.join("log.100000001")).unwrap(),
                 b"log bytes"
@@ -456,7 +458,10 @@ mod tests {
                     .put(&format!("{id}/{name}"), b"evil".to_vec())
                     .await
                     .ok();
-                backups.download(&manifest, &to, &to).await.unwrap_err()
+                backups
+                    .download(&manifest, &to, &to, None)
+                    .await
+                    .unwrap_err()
             });
             assert!(
                 err.contains(&format!("`{name}`")) && err.contains("manifest.json"),

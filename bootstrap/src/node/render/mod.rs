@@ -188,25 +188,30 @@ pub struct Written {
 }
 
 /// Writes every output atomically under `root` (directories first: created when missing,
-/// with their mode), then gives it to its owner.
+/// with their mode), each with its owner set by descriptor ([`crate::fsutil`]: root writes
+/// inside directories the zookeeper user owns). A directory that exists already and is not its
+/// owner's is refused (exit 2), never given away.
 pub fn write(root: &Path, outputs: &[Output]) -> Result<Vec<Written>> {
+    use crate::fsutil::{ensure_dir_as, write_atomic_as, Owner};
     let dirs = outputs.iter().filter(|o| o.dir);
     dirs.chain(outputs.iter().filter(|o| !o.dir))
         .map(|o| {
             let target = under(root, &o.path);
             let failed =
                 |e: std::io::Error| Failure::internal(format!("writing {}: {e}", target.display()));
-            let changed = if o.dir {
-                crate::fsutil::ensure_dir(&target, o.mode).map_err(failed)?
-            } else {
-                crate::fsutil::write_atomic(&target, o.content.as_bytes(), o.mode)
-                    .map_err(failed)?
-            };
-            if let Some(user) = o.owner {
-                crate::fsutil::give_to(&target, user).map_err(|e| {
+            let owner = match o.owner {
+                Some(user) => Owner::of(user).map_err(|e| {
                     Failure::internal(format!("giving {} to {user}: {e}", target.display()))
-                })?;
-            }
+                })?,
+                None => None,
+            };
+            let changed = if o.dir {
+                ensure_dir_as(&target, o.mode, owner).map_err(|e| {
+                    Failure::bad_input(format!("directory {}: {e}", target.display()))
+                })?
+            } else {
+                write_atomic_as(&target, o.content.as_bytes(), o.mode, owner).map_err(failed)?
+            };
             Ok(Written {
                 path: target.display().to_string(),
                 changed,
@@ -796,5 +801,42 @@ mod tests {
         assert!(outputs[0]
             .content
             .contains(&format!("dynamicConfigFile={}\n", versioned.display())));
+    }
+
+    /// Issue 25, item 3: the zookeeper user owns the data directory's parent and puts a
+    /// symlink where a directory root gives it is written: root must not give away (or write
+    /// into) what the link points to.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_refused_and_what_it_points_to_stays_roots() {
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "runs as root, as CI and the nodes do"
+        );
+        let zk = nix::unistd::User::from_name(ZK_USER)
+            .unwrap()
+            .expect("the zookeeper user");
+        let root = tempfile::tempdir().unwrap();
+        let theirs = root.path().join("var/lib/zookeeper");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(zk.uid.as_raw()), Some(zk.gid.as_raw())).unwrap();
+        let victim = root.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::os::unix::fs::symlink(&victim, theirs.join("version-2")).unwrap();
+        let out = Output {
+            path: "/var/lib/zookeeper/version-2".into(),
+            content: String::new(),
+            mode: 0o750,
+            owner: Some(ZK_USER),
+            dir: true,
+        };
+        let got = write(root.path(), &[out]);
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().uid(),
+            0,
+            "the link's target was given away"
+        );
+        let e = got.expect_err("a symlink in the zookeeper user's directory");
+        assert!(e.message.contains("not followed"), "{}", e.message);
     }
 }
