@@ -470,3 +470,62 @@ fn an_agent_names_the_credential_it_waits_for_and_a_malformed_one() {
     );
     assert!(!node.root.join("etc/mesos-boot/mesos-agent.env").exists());
 }
+
+/// Issue 26: `credentials`, `zk-tls` and `restore` take the region as the AWS CLI would
+/// (`--region`, else `AWS_REGION` or the profile, else the instance's) and say which; with none
+/// anywhere they stop with exit 2 naming what to give, instead of sending an operator's
+/// requests to us-east-1.
+#[test]
+fn operator_commands_take_the_sdks_region_and_never_a_silent_default() {
+    let url = s3_config(&shared_config(&[net::alloc_ip()]));
+    create_credentials(&url);
+    let run = |args: &[&str], region: Option<&str>| {
+        let mut cmd = std::process::Command::new(mesos_boot_tests::bin::mesos_boot_bin());
+        cmd.envs(Moto::shared().env())
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            // No profile, no instance: nothing else may supply a region (and no request
+            // leaves for a metadata address the test did not make).
+            .env("AWS_CONFIG_FILE", "/nonexistent/config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(args);
+        if let Some(r) = region {
+            cmd.env("AWS_REGION", r);
+        }
+        cmd.output().unwrap()
+    };
+    for args in [
+        vec!["credentials", "list", url.as_str()],
+        vec!["zk-tls", "list", url.as_str()],
+        vec!["restore", "--list", url.as_str()],
+    ] {
+        let out = run(&args, Some("eu-west-1"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("region=eu-west-1"),
+            "{args:?} with AWS_REGION=eu-west-1: {}",
+            show(&out)
+        );
+        let out = run(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} with no region: {}",
+            show(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no AWS region: give --region"),
+            "{}",
+            show(&out)
+        );
+        let mut with_flag = args.clone();
+        with_flag.extend(["--region", "eu-central-1"]);
+        let out = run(&with_flag, None);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("region=eu-central-1"),
+            "{with_flag:?}: {}",
+            show(&out)
+        );
+    }
+}

@@ -47,6 +47,26 @@ pub fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &E) -
     }
 }
 
+/// The region of an operator's command (`restore`, `credentials`, `zk-tls`): its `--region`
+/// (or the flag's `MESOS_BOOT_*_REGION`), else the SDK's own chain: `AWS_REGION`, the profile
+/// (`AWS_PROFILE`, `~/.aws/config`), the instance's (IMDS) on a node. Never a silent default:
+/// an operator in eu-west-1 must not be sent to us-east-1.
+pub async fn operator_region(flag: Option<&str>) -> Result<String, String> {
+    let region = match flag {
+        Some(r) => r.to_string(),
+        None => aws_config::meta::region::RegionProviderChain::default_provider()
+            .region()
+            .await
+            .map(|r| r.to_string())
+            .ok_or(
+                "no AWS region: give --region, or set AWS_REGION (or a profile's region); on a \
+                 node the instance's region is used",
+            )?,
+    };
+    tracing::info!(%region, from = if flag.is_some() { "--region" } else { "the SDK's chain" }, "AWS region");
+    Ok(region)
+}
+
 /// The AWS SDK configuration for `region`: every client gets connect, read and operation
 /// timeouts (a hung call never stops a boot or a reconcile pass), and the SDK's standard
 /// retries with backoff for throttling and 5xx answers; callers retry further inside their

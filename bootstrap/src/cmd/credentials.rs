@@ -7,7 +7,7 @@ pub async fn run(
     action: crate::config::cli::CredentialAction,
     url: &str,
     name: Option<&str>,
-    region: &str,
+    region: Option<&str>,
 ) -> Result<()> {
     use crate::config::cli::CredentialAction;
     use crate::mesos::credentials::{self, Kind};

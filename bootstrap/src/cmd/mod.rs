@@ -37,18 +37,18 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
             backup,
             list,
             region,
-        }) => restore::run(&shared_config, backup.as_deref(), list, &region).await,
+        }) => restore::run(&shared_config, backup.as_deref(), list, region.as_deref()).await,
         Some(Command::Credentials {
             action,
             shared_config,
             name,
             region,
-        }) => credentials::run(action, &shared_config, name.as_deref(), &region).await,
+        }) => credentials::run(action, &shared_config, name.as_deref(), region.as_deref()).await,
         Some(Command::ZkTls {
             action,
             shared_config,
             region,
-        }) => zk_tls::run(action, &shared_config, &region).await,
+        }) => zk_tls::run(action, &shared_config, region.as_deref()).await,
         Some(Command::Serve(args)) => crate::serve::run(&cli.root, &args).await,
         None => crate::boot::Boot::new(cli.boot, matches, cli.root)
             .run()
@@ -61,11 +61,17 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
     }
 }
 
-/// The store at `url` (`s3://…` or a file path); the SDK is loaded only for S3.
-async fn store_at(url: &str, region: &str) -> Result<Store> {
+/// The store at `url` (`s3://…` or a file path); the SDK is loaded only for S3, in `region`
+/// or, without one, the region the SDK finds ([`crate::cloud::operator_region`]).
+async fn store_at(url: &str, region: Option<&str>) -> Result<Store> {
     let location = Location::parse(url).map_err(Failure::bad_input)?;
     Ok(match location {
-        Location::S3 { .. } => Store::new(location, Some(&crate::cloud::sdk_config(region).await)),
+        Location::S3 { .. } => {
+            let region = crate::cloud::operator_region(region)
+                .await
+                .map_err(Failure::bad_input)?;
+            Store::new(location, Some(&crate::cloud::sdk_config(&region).await))
+        }
         Location::File { .. } => Store::new(location, None),
     })
 }

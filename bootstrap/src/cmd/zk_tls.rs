@@ -5,7 +5,11 @@ use crate::failure::{Failure, Result};
 
 /// `mesos-boot zk-tls`: the CA's authorities, the certificates clients trust, or a rotation's
 /// step; never a key.
-pub async fn run(action: crate::config::cli::ZkTlsAction, url: &str, region: &str) -> Result<()> {
+pub async fn run(
+    action: crate::config::cli::ZkTlsAction,
+    url: &str,
+    region: Option<&str>,
+) -> Result<()> {
     use crate::config::cli::ZkTlsAction;
     use crate::zk::tls;
     let store = super::store_at(url, region).await?;

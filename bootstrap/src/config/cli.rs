@@ -91,9 +91,9 @@ pub enum Command {
         /// List the complete backup sets and change nothing.
         #[arg(long, env = "MESOS_BOOT_RESTORE_LIST")]
         list: bool,
-        /// AWS region of the bucket.
-        #[arg(long, env = "MESOS_BOOT_RESTORE_REGION", default_value = "us-east-1")]
-        region: String,
+        /// AWS region of the bucket [default: the SDK's: AWS_REGION, the profile, the instance].
+        #[arg(long, env = "MESOS_BOOT_RESTORE_REGION")]
+        region: Option<String>,
     },
     /// The credentials beside the shared config (see README, Threat model): list them
     /// (principals only, never a secret), create those not there yet (the masters do on their
@@ -110,13 +110,9 @@ pub enum Command {
         /// The credential to rotate or retire (`zk-mesos-agent`, `mesos-scale`, …).
         #[arg(env = "MESOS_BOOT_CREDENTIALS_NAME")]
         name: Option<String>,
-        /// AWS region of the bucket.
-        #[arg(
-            long,
-            env = "MESOS_BOOT_CREDENTIALS_REGION",
-            default_value = "us-east-1"
-        )]
-        region: String,
+        /// AWS region of the bucket [default: the SDK's: AWS_REGION, the profile, the instance].
+        #[arg(long, env = "MESOS_BOOT_CREDENTIALS_REGION")]
+        region: Option<String>,
     },
     /// ZooKeeper TLS's cluster CA beside the shared config (see README, Threat model): list its
     /// authorities (never a key), print the CA certificates clients trust (`trust`), or take a
@@ -129,9 +125,9 @@ pub enum Command {
         /// The shared config, s3://bucket/key or a file path.
         #[arg(env = "MESOS_BOOT_ZK_TLS_SHARED_CONFIG")]
         shared_config: String,
-        /// AWS region of the bucket.
-        #[arg(long, env = "MESOS_BOOT_ZK_TLS_REGION", default_value = "us-east-1")]
-        region: String,
+        /// AWS region of the bucket [default: the SDK's: AWS_REGION, the profile, the instance].
+        #[arg(long, env = "MESOS_BOOT_ZK_TLS_REGION")]
+        region: Option<String>,
     },
 }
 
