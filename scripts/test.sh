@@ -16,6 +16,8 @@ image_log=$(mktemp)
 packer/local-image.sh --prepare >"$image_log" 2>&1 &
 image_pid=$!
 image_start=$(date +%s)
+# Whatever runs in the background stops with the suite.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -23,13 +25,31 @@ cargo fmt --all -- --check
 section "layers: bootstrap/src imports only downward, no circle (scripts/check-layers.py)"
 python3 scripts/check-layers.py
 
+# Three compilations of the workspace, each of the AWS SDK (clippy's check, the tests' debug
+# build, the static release build), are CPU work the two cores share: the release build runs in
+# the background while clippy and then the test build run in the foreground (their outputs are
+# in different profile directories, so none waits on another's lock), and neither core idles
+# while one crate (aws-sdk-ec2) is compiled on the other.
+release_log=$(mktemp)
+release_start=$(date +%s)
+# Both static binaries in one invocation: one feature resolution, so the release build of
+# aws-sdk-ec2 (the slowest crate by far) is compiled once, not once per binary.
+cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale \
+  >"$release_log" 2>&1 &
+release_pid=$!
+
 section "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-section "static release binary (x86_64-unknown-linux-musl)"
-# Both static binaries in one invocation: one feature resolution, so the release build of
-# aws-sdk-ec2 (the slowest crate by far) is compiled once, not once per binary.
-cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale
+section "test build (cargo test --workspace --no-run)"
+cargo test --workspace --no-run --quiet
+
+section "static release binary (x86_64-unknown-linux-musl; started at $(date -d "@$release_start" +%T))"
+if ! wait "$release_pid"; then
+  cat "$release_log"; echo "FAIL: the release build"; exit 1
+fi
+cat "$release_log"; rm -f "$release_log"
+echo "release build done $(($(date +%s) - release_start)) s after its start"
 bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/mesos-boot
 if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
   echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1
@@ -61,7 +81,10 @@ rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
 export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
 # The seeded soak (tests/soak.rs): 20 steps (about 3 min); bench/soak.sh runs 200.
 export SOAK_STEPS=${SOAK_STEPS:-20}
-.venv/bin/python scripts/run-tests.py -- -q tests/terraform tests/layout
+summary=$(mktemp)
+# Every lane's counts, and a closing line printed last (below): CI is judged by more than an
+# exit code. A lane still running after TEST_LANE_TIMEOUT (1800 s) is killed and its log shown.
+.venv/bin/python scripts/run-tests.py --summary "$summary" -- -q tests/terraform tests/layout
 cargo test --workspace --doc --quiet
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
@@ -69,3 +92,7 @@ section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
 corpus=$(mktemp -d)
 FUZZ_CORPUS=$corpus bench/fuzz.sh "${FUZZ_SECONDS_CI:-5}"
 rm -rf "$corpus"
+
+section "result"
+echo "tests: $(cat "$summary"); fuzz: every target ran without a crash; $((SECONDS / 60)) min in all"
+rm -f "$summary"
