@@ -38,10 +38,7 @@ else
     adduser --system --ingroup zookeeper --home /var/lib/zookeeper --no-create-home --shell /usr/sbin/nologin zookeeper
   # Where Debian's package puts them, which the unit and check-image use: the server jar, the
   # Netty jars TLS adds to the class path, and the environment file of the unit.
-  install -d -m 0755 /usr/share/java
-  # ZooKeeper writes its versioned dynamic config beside zoo.cfg: the directory is its own
-  # (mesos-boot gives away only the directories it creates: bootstrap/src/fsutil.rs).
-  install -d -o zookeeper -g zookeeper -m 0755 /etc/zookeeper/conf
+  install -d -m 0755 /usr/share/java /etc/zookeeper/conf
   ln -sfn "$(ls /opt/zookeeper/lib/zookeeper-[0-9]*.jar | head -n1)" /usr/share/java/zookeeper.jar
   for jar in netty-codec netty-resolver netty-transport-native-unix-common; do
     ln -sfn "$(ls /opt/zookeeper/lib/${jar}-[0-9]*.jar | head -n1)" "/usr/share/java/${jar}.jar"
@@ -59,4 +56,9 @@ CLASSPATH="/etc/zookeeper/conf:/opt/zookeeper/lib/*"
 ENV
 fi
 install -d -o zookeeper -g zookeeper -m 0750 /var/lib/zookeeper
+# ZooKeeper writes its versioned dynamic config beside zoo.cfg, so the directory zoo.cfg is in
+# (ours, or Debian's behind its alternatives link) is the zookeeper user's. mesos-boot gives
+# away only the directories it creates (bootstrap/src/fsutil.rs): the image does it, as root,
+# before any other user exists on the machine.
+chown zookeeper:zookeeper "$(readlink -f /etc/zookeeper/conf)"
 apt-get -y clean
