@@ -18,6 +18,15 @@ fn ensemble() -> &'static Ensemble {
     E.get_or_init(|| Ensemble::boot(3))
 }
 
+/// A shared config of its own for `e`'s ensemble (a new bucket and key, no Mesos credentials
+/// and no registry record yet): masters that form a replicated log record it beside their
+/// shared config, and a later master of another test must not see that record.
+fn own_shared_config(e: &Ensemble) -> String {
+    let (bucket, key) = e.url["s3://".len()..].split_once('/').unwrap();
+    let (text, _) = block_on(Moto::shared().get_object(bucket, key)).unwrap();
+    s3_config(&String::from_utf8(text).unwrap())
+}
+
 fn assert_one_leader(e: &Ensemble) {
     let modes = e.modes();
     assert_eq!(
@@ -114,8 +123,9 @@ fn rerun_on_a_running_zookeeper_node_changes_nothing() {
 #[test]
 fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     let e = ensemble();
+    let url = own_shared_config(e);
     let ip = net::alloc_ip();
-    let mut t = tags("master", &e.url);
+    let mut t = tags("master", &url);
     t.push(("mesos:masters", "3"));
     t.push(("mesos:zk-path", "/mesos-master-test"));
     let node = Node::new(ip, &t);
@@ -170,7 +180,7 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     assert!(env.contains(&format!("MESOS_IP=\"{ip}\"\n")), "{env}");
     let zk = format!(
         "zk://{}@{}/mesos-master-test",
-        credential(&e.url, "zk-mesos-master"),
+        credential(&url, "zk-mesos-master"),
         e.connect_string()
     );
     // The credential stays in the 0600 file: Mesos is given the file, not the URL.
@@ -180,7 +190,7 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
         "{env}"
     );
     assert!(
-        !env.contains(credential(&e.url, "zk-mesos-master").as_str()),
+        !env.contains(credential(&url, "zk-mesos-master").as_str()),
         "{env}"
     );
     assert_eq!(node.file("/etc/mesos/zk"), format!("{zk}\n"));
@@ -1199,9 +1209,10 @@ fn the_exhibitor_api_changes_nothing_whatever_it_is_asked() {
 #[test]
 fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_leads() {
     let e = ensemble();
+    let url = own_shared_config(e);
     let path = "/mesos-ready";
     let ip = net::alloc_ip();
-    let mut t = tags("master", &e.url);
+    let mut t = tags("master", &url);
     t.push(("mesos:masters", "3"));
     t.push(("mesos:zk-path", path));
     let node = Node::new(ip, &t);
@@ -1213,8 +1224,19 @@ fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_l
         .spawn()
         .unwrap();
     let env = "/etc/mesos-boot/mesos-master.env";
-    poll_until(Duration::from_secs(60), "the master's environment", || {
-        node.root.join(&env[1..]).exists().then_some(())
+    // Mesos starts when systemd would start it: after the boot's start step (its znodes'
+    // ACLs set by then).
+    poll_until(Duration::from_secs(90), "the boot's start step", || {
+        if let Some(status) = boot.try_wait().unwrap() {
+            panic!(
+                "the boot ended ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("step=\"start\"")
+            .then_some(())
     })
     .unwrap();
     let other = |i: usize| {
@@ -1223,8 +1245,16 @@ fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_l
     };
     // Another master leads (it contends first), then this one starts.
     let mut daemons = vec![other(0)];
-    let as_master = e.master_connect();
+    let as_master = format!(
+        "{}@{}",
+        credential(&url, "zk-mesos-master"),
+        e.connect_string()
+    );
+    let other_log = || std::fs::read_to_string(node.root.join("other-0.log")).unwrap_or_default();
     poll_until(LONG, "the other master leads", || {
+        if let Some(status) = daemons[0].try_wait().unwrap() {
+            panic!("the other master exited ({status}):\n{}", other_log());
+        }
         block_on(async {
             let (c, _) = mesos::connect(&as_master).await.ok()?;
             let children = c.list_children(path).await.ok()?;
@@ -1234,7 +1264,7 @@ fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_l
                 .then_some(())
         })
     })
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}\nthe other master's log:\n{}", other_log()));
     daemons.push(mesos_daemon(&node, "master", env));
     let said = |what: &str| {
         std::fs::read_to_string(&log)
@@ -1264,4 +1294,65 @@ fn a_master_is_ready_when_its_own_replicated_log_recovered_not_when_any_master_l
     for d in &mut daemons {
         mesos_boot_tests::proc::terminate_child(d, Duration::from_secs(2));
     }
+}
+
+/// Issue 23, item 3: once the masters' replicated log has formed, the first master whose
+/// replica recovered records it beside the shared config (`<key>.mesos-registry`) and masters
+/// render `MESOS_LOG_AUTO_INITIALIZE=false`: a master whose disk, like every other master's,
+/// was lost never starts a new, empty registry (Mesos would, with every replica empty:
+/// src/log/recover.cpp); its boot fails naming the record instead.
+#[test]
+fn once_the_registry_formed_an_empty_log_is_never_initialised_again() {
+    let e = ensemble();
+    let url = own_shared_config(e);
+    let mut t = tags("master", &url);
+    t.push(("mesos:masters", "1"));
+    t.push(("mesos:zk-path", "/mesos-registry"));
+    let env = "/etc/mesos-boot/mesos-master.env";
+    let boot_with_mesos = |node: &Node, timeout: &str| {
+        let mut boot = node.spawn(&["--start-command", "true", "--timeout", timeout]);
+        poll_until(Duration::from_secs(60), "the master's environment", || {
+            node.root.join(&env[1..]).exists().then_some(())
+        })
+        .unwrap();
+        let mut daemon = mesos_daemon(node, "master", env);
+        let status = poll_until(LONG, "the boot ends", || boot.try_wait().unwrap()).unwrap();
+        mesos_boot_tests::proc::terminate_child(&mut daemon, Duration::from_secs(2));
+        let out = boot.wait_with_output().unwrap();
+        (status, out, node.file("/master.log"))
+    };
+    // The first master: the log forms (auto-initialised), and the boot records it.
+    let first = Node::new(net::alloc_ip(), &t);
+    let (status, out, _) = boot_with_mesos(&first, "120s");
+    assert!(status.success(), "{}", show(&out));
+    assert!(first
+        .file(env)
+        .contains("MESOS_LOG_AUTO_INITIALIZE=\"true\"\n"));
+    let (bucket, key) = url["s3://".len()..].split_once('/').unwrap();
+    let (record, _) = block_on(Moto::shared().get_object(bucket, &format!("{key}.mesos-registry")))
+        .expect("the registry's record beside the shared config");
+    let record = String::from_utf8(record).unwrap();
+    assert!(
+        record.starts_with("formed ") && record.contains("/mesos-registry"),
+        "{record}"
+    );
+    // Every master lost: a new one, with an empty disk, is told not to initialise, and stays
+    // empty; its boot fails (no quorum, exit 4) and says why.
+    let second = Node::new(net::alloc_ip(), &t);
+    let (status, out, mesos_log) = boot_with_mesos(&second, "15s");
+    assert!(second
+        .file(env)
+        .contains("MESOS_LOG_AUTO_INITIALIZE=\"false\"\n"));
+    assert_eq!(status.code(), Some(4), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has not recovered"), "{err}");
+    assert!(
+        err.contains(".mesos-registry"),
+        "the failure names the record: {err}"
+    );
+    assert!(!mesos_log.contains("recovered"), "{mesos_log}");
+    // The record is the first master's, unchanged.
+    let (again, _) =
+        block_on(Moto::shared().get_object(bucket, &format!("{key}.mesos-registry"))).unwrap();
+    assert_eq!(String::from_utf8(again).unwrap(), record);
 }

@@ -764,10 +764,14 @@ def test_iam_least_privilege(deployed):
             assert not any(".backups/" in r for s in p.values() for r in s["resources"])
             assert not any(a.startswith("s3:Delete") for a in all_actions)
             if role == "master":
-                # Writes: the credentials it creates, nothing else (a data key for them: SSE-KMS).
+                # Writes: the credentials it creates and the record that the registry formed,
+                # nothing else (a data key for them: SSE-KMS).
                 assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt", "kms:GenerateDataKey"}
                 assert {sid for sid, st in p.items() if any(a.startswith("s3:Put") for a in st["actions"])} == {
-                    "CreateMesosCredentials"}
+                    "CreateMesosCredentials", "MesosRegistryRecord"}
+                assert p["MesosRegistryRecord"] == {
+                    "actions": {"s3:GetObject", "s3:PutObject"}, "resources": {obj + ".mesos-registry"}, "condition": None,
+                }
             else:
                 assert p["UseBucketKeyThroughS3"]["actions"] == {"kms:Decrypt"}
                 assert not any(a.startswith("s3:Put") for a in all_actions)
@@ -1355,6 +1359,17 @@ def test_least_privilege_enforced(deployed, tmp_path):
         assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=key + ".mesos-other", Body=b"x", IfNoneMatch="*")) == (
             "AccessDenied")
         assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=key + ".mesos-agent/x", Body=b"x")) == "AccessDenied"
+        # The record that the masters' registry formed: masters read it (404 until then; their
+        # boot read it above) and create it once; nobody else reads or writes it.
+        reg = key + ".mesos-registry"
+        assert _denied(lambda: m3.get_object(Bucket=DOMAIN, Key=reg)) == "NoSuchKey"
+        m3.put_object(Bucket=DOMAIN, Key=reg, Body=b"formed test\n", IfNoneMatch="*")
+        assert _denied(lambda: m3.put_object(Bucket=DOMAIN, Key=reg, Body=b"x", IfNoneMatch="*")) == "PreconditionFailed"
+        assert _denied(lambda: m3.delete_object(Bucket=DOMAIN, Key=reg)) == "AccessDenied"
+        for role in ("agent", "zookeeper"):
+            n3 = node[role]["s3"]
+            assert _denied(lambda: n3.get_object(Bucket=DOMAIN, Key=reg)) == "AccessDenied", role
+            assert _denied(lambda: n3.put_object(Bucket=DOMAIN, Key=reg, Body=b"x")) == "AccessDenied", role
         # Agents read their three (the read-only ZooKeeper digest, registration, their own HTTP
         # endpoints), not the masters', the autoscaler's, the operators' or the frameworks', and
         # write none; ZooKeeper nodes read and write none.

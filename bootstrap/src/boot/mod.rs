@@ -24,7 +24,7 @@ use crate::node::render::Node;
 
 mod steps;
 
-use steps::{open_store, print_dry_run, Placed};
+use steps::{open_store, print_dry_run, Joined, Placed};
 
 /// Everything the pipeline carries from step to step.
 pub struct Boot {
@@ -115,6 +115,7 @@ impl Boot {
             Placed::Offline(o) => return self.start_offline(&settings, o).await,
         };
         let secrets = self.credentials(&store, &settings).await?;
+        let registry = self.mesos_registry(&store, &settings).await?;
         let tls_ca = self.tls_ca(&settings, &store).await?;
         let root = self.root.clone();
         let node = Node {
@@ -126,6 +127,7 @@ impl Boot {
             zk_super_digest: place.zk.as_ref().map(|m| m.secret.super_digest()),
             mesos: secrets.as_ref(),
             zk_tls: tls_ca.as_ref(),
+            registry_formed: registry.is_some(),
         };
         let outputs = self.render(&node)?;
         if self.args.dry_run {
@@ -143,9 +145,18 @@ impl Boot {
             return Ok(Outcome::Rendered);
         }
         self.join(place.zk.as_deref()).await?;
-        self.wait_after_start(&settings, &identity, &place, &ensemble, secrets.as_ref())
-            .await?;
+        let joined = Joined {
+            settings: &settings,
+            identity: &identity,
+            place: &place,
+            ensemble: &ensemble,
+            secrets: secrets.as_ref(),
+            registry: registry.as_deref(),
+        };
+        self.wait_after_start(&joined).await?;
         self.mark_formed(&store, &settings, &identity, &place).await;
+        self.mark_registry_formed(&store, &settings, &identity, registry.as_deref())
+            .await;
         tracing::info!(role = %settings.role, "ready");
         Ok(Outcome::Ready)
     }

@@ -17,7 +17,7 @@ use crate::membership::register;
 use crate::membership::restore;
 use crate::membership::{self, Decision, Membership, Offline};
 use crate::mesos::auth::{self, Secrets};
-use crate::mesos::{acl, leader, readiness, registration};
+use crate::mesos::{acl, leader, readiness, registration, registry};
 use crate::node::record::EnsembleMember;
 use crate::node::render::{self, Node, Output, Templates};
 use crate::node::{paths, service, zk_state};
@@ -44,6 +44,17 @@ impl Place {
     fn formed(&self) -> bool {
         self.zk.as_ref().is_some_and(|m| m.how == "formed")
     }
+}
+
+/// What the waits after the start look at: the node as it was placed and rendered.
+pub(super) struct Joined<'a> {
+    pub settings: &'a Settings,
+    pub identity: &'a Identity,
+    pub place: &'a Place,
+    pub ensemble: &'a [Peer],
+    pub secrets: Option<&'a Secrets>,
+    /// Masters: the record that their registry formed, if it has.
+    pub registry: Option<&'a str>,
 }
 
 /// What the placement step found.
@@ -337,6 +348,48 @@ impl Boot {
         Ok(Some(secrets))
     }
 
+    /// Masters: whether their replicated log has formed ([`registry`]); what the record says.
+    pub(super) async fn mesos_registry(
+        &mut self,
+        store: &Store,
+        settings: &Settings,
+    ) -> Result<Option<String>> {
+        if settings.role != Role::Master {
+            return Ok(None);
+        }
+        let formed = registry::formed(store, self.deadline).await?;
+        match &formed {
+            Some(record) => tracing::info!(record = %record, "the masters' registry has formed: Mesos will not initialise an empty one (MESOS_LOG_AUTO_INITIALIZE=false)"),
+            None => tracing::info!("the masters' registry has not formed yet: Mesos initialises it once every master's replica answers"),
+        }
+        self.rec.step("mesos-registry");
+        Ok(formed)
+    }
+
+    /// Masters whose replica recovered (`wait-after-start`): the registry has formed; the
+    /// first records it. A record that cannot be written is a warning: the next boot tries
+    /// again, and until then Mesos may still auto-initialise.
+    pub(super) async fn mark_registry_formed(
+        &self,
+        store: &Store,
+        settings: &Settings,
+        identity: &Identity,
+        recorded: Option<&str>,
+    ) {
+        if settings.role != Role::Master || self.args.no_wait || recorded.is_some() {
+            return;
+        }
+        let by = &identity.instance_id.value;
+        match registry::record(store, by, &settings.zk_path, self.deadline).await {
+            Ok(record) => {
+                tracing::info!(record = %record, "recorded that the masters' registry formed")
+            }
+            Err(f) => {
+                tracing::warn!(error = %f.message, "could not record that the masters' registry formed; the next master boot tries again")
+            }
+        }
+    }
+
     /// Every file the role needs, rendered in memory from the templates (ZooKeeper's own
     /// rewrite of zoo.cfg adopted).
     pub(super) fn render(&mut self, node: &Node) -> Result<Vec<Output>> {
@@ -611,32 +664,19 @@ impl Boot {
     /// Once the service started: a ZooKeeper node waits until it votes in a quorum, a master
     /// until it answers with its replicated log recovered and a leader is registered, an agent
     /// until the leader lists it (`--no-wait`: no wait).
-    pub(super) async fn wait_after_start(
-        &mut self,
-        settings: &Settings,
-        identity: &Identity,
-        place: &Place,
-        ensemble: &[Peer],
-        secrets: Option<&Secrets>,
-    ) -> Result<()> {
+    pub(super) async fn wait_after_start(&mut self, j: &Joined<'_>) -> Result<()> {
         if self.args.no_wait {
             return Ok(());
         }
-        self.wait_until_joined(settings, identity, place, ensemble, secrets)
-            .await?;
+        self.wait_until_joined(j).await?;
         self.rec.step("wait-after-start");
         Ok(())
     }
 
-    async fn wait_until_joined(
-        &mut self,
-        settings: &Settings,
-        identity: &Identity,
-        place: &Place,
-        ensemble: &[Peer],
-        secrets: Option<&Secrets>,
-    ) -> Result<()> {
-        let (config, myid) = (&place.config, place.myid());
+    async fn wait_until_joined(&mut self, j: &Joined<'_>) -> Result<()> {
+        let (settings, identity, ensemble, secrets) =
+            (j.settings, j.identity, j.ensemble, j.secrets);
+        let (config, myid) = (&j.place.config, j.place.myid());
         let auth = secrets.map(Secrets::zk);
         match settings.role {
             Role::Zookeeper => {
@@ -653,8 +693,20 @@ impl Boot {
                 let addr = format!("{}:{}", identity.ip.value, paths::MASTER_PORT);
                 let basic = secrets.map(|s| s.http().basic_auth());
                 tracing::info!(%addr, "waiting for this master to answer with its replicated log recovered (it needs a quorum of the masters)");
-                let replicas =
-                    readiness::wait_ready(&addr, basic.as_deref(), self.deadline).await?;
+                let replicas = readiness::wait_ready(&addr, basic.as_deref(), self.deadline)
+                    .await
+                    .map_err(|e| {
+                        let mut f = crate::failure::Failure::from(e);
+                        if let Some(record) = j.registry {
+                            f.message.push_str(&format!(
+                                "; Mesos may not initialise an empty log since the masters' \
+                                 registry formed (<shared config>{}: {record}): if every master \
+                                 lost its replica, see README, \"The masters' registry\"",
+                                registry::SUFFIX
+                            ));
+                        }
+                        f
+                    })?;
                 tracing::info!(%addr, replicas, "this master is healthy and its replicated log recovered");
                 let leader =
                     leader::wait_leader(&hosts(ensemble), &settings.zk_path, auth, self.deadline)

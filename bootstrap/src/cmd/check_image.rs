@@ -110,6 +110,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
                     zk_super_digest: zk.then(|| "super:check-image".to_string()),
                     mesos: secrets.as_ref(),
                     zk_tls: None,
+                    registry_formed: false,
                 };
                 render::plan(&node, templates)
             })

@@ -1,6 +1,7 @@
 //! Everything Mesos-specific: the credentials beside the shared config ([`credentials`]), the
 //! files Mesos reads them from ([`auth`]), the ACL of Mesos' ZooKeeper path ([`acl`]), the
 //! leading master as ZooKeeper lists it ([`leader`]), a master's own readiness ([`readiness`]),
+//! the record that the masters' registry formed ([`registry`]),
 //! an agent's registration with the leader ([`registration`]), over one HTTP `GET` ([`http`]).
 
 pub mod acl;
@@ -10,3 +11,4 @@ pub mod http;
 pub mod leader;
 pub mod readiness;
 pub mod registration;
+pub mod registry;

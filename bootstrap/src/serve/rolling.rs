@@ -183,6 +183,7 @@ impl Reconciler {
             zk_super_digest: Some(secret.super_digest()),
             mesos: None,
             zk_tls: ca.as_ref(),
+            registry_formed: false,
         };
         let mut outputs = crate::node::render::plan(&node, &templates).map_err(|f| f.message)?;
         crate::node::zk_state::adopt_zookeeper_rewrites(&self.root, &mut outputs);

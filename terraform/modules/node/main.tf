@@ -235,6 +235,18 @@ data "aws_iam_policy_document" "this" {
       resources = local.credential_arns
     }
   }
+
+  # Masters only: the record that their replicated log (Mesos' registry) formed, read at every
+  # boot and created once (If-None-Match: *) by the first master whose replica recovered; with
+  # it, Mesos may no longer initialise an empty log by itself (bootstrap/src/mesos/registry.rs).
+  dynamic "statement" {
+    for_each = var.role == "master" ? [1] : []
+    content {
+      sid       = "MesosRegistryRecord"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${local.object_arn}.mesos-registry"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {

@@ -52,6 +52,7 @@ pub(super) fn master(node: &Node, templates: &Templates) -> Result<Vec<Output>> 
         "port": MASTER_PORT,
         "work_dir": at(node.root, paths::MASTER_WORK_DIR),
         "log_dir": at(node.root, paths::MESOS_LOG_DIR),
+        "log_auto_initialize": !node.registry_formed,
     });
     // The ZooKeeper URL carries the credential: these are root's only.
     out.push(file(

@@ -142,6 +142,9 @@ pub struct Node<'a> {
     pub mesos: Option<&'a Secrets>,
     /// The cluster CA, when this ZooKeeper node runs TLS ([`Settings::zk_tls`]).
     pub zk_tls: Option<&'a ClusterCa>,
+    /// Masters: the replicated log has formed ([`crate::mesos::registry`]): Mesos must not
+    /// initialise an empty one by itself.
+    pub registry_formed: bool,
 }
 
 /// `h1:2181,h2:2181` from the shared config's servers.
@@ -320,6 +323,7 @@ mod tests {
             }),
             mesos: secrets.as_ref(),
             zk_tls: None,
+            registry_formed: false,
         };
         plan(&node, &Templates::load(None)?)
     }
@@ -349,6 +353,7 @@ mod tests {
                 zk_super_digest: None,
                 mesos: None,
                 zk_tls: None,
+                registry_formed: false,
             };
             Ok(plan(&node, &Templates::load(None)?)?.remove(0).content)
         };
@@ -465,6 +470,7 @@ mod tests {
             zk_super_digest: Some("super:x".into()),
             mesos: None,
             zk_tls: Some(&ca),
+            registry_formed: false,
         };
         let out = plan(&node, &Templates::load(None).unwrap()).unwrap();
         let get = |out: &[Output], p: &str| out.iter().find(|o| o.path == p).cloned().unwrap();
@@ -504,6 +510,7 @@ mod tests {
         // On without the CA: refused, not rendered without TLS.
         let no_ca = Node {
             zk_tls: None,
+            registry_formed: false,
             ..node
         };
         assert!(plan(&no_ca, &Templates::load(None).unwrap()).is_err());
@@ -526,6 +533,7 @@ mod tests {
                 zk_super_digest: None,
                 mesos: None,
                 zk_tls: None,
+                registry_formed: false,
             };
             plan(&node, &Templates::load(None).unwrap())
         };
@@ -744,6 +752,7 @@ mod tests {
             zk_super_digest: None,
             mesos: secrets.as_ref(),
             zk_tls: None,
+            registry_formed: false,
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);
