@@ -528,4 +528,16 @@ fn operator_commands_take_the_sdks_region_and_never_a_silent_default() {
             show(&out)
         );
     }
+    // A shared config in a file needs no region at all.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exhibitor.properties");
+    std::fs::write(&file, shared_config(&[net::alloc_ip()])).unwrap();
+    let file = format!("file://{}", file.display());
+    for args in [
+        vec!["credentials", "list", file.as_str()],
+        vec!["restore", "--list", file.as_str()],
+    ] {
+        let out = run(&args, None);
+        assert!(out.status.success(), "{args:?} with no region: {}", show(&out));
+    }
 }

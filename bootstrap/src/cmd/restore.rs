@@ -6,14 +6,8 @@ use crate::failure::{Failure, Result};
 /// `mesos-boot restore`: prints the sets, or the one the next ensemble will seed from.
 pub async fn run(url: &str, backup: Option<&str>, list: bool, region: Option<&str>) -> Result<()> {
     use crate::membership::restore;
-    use crate::store::{Location, Store};
     use crate::zk::backups::Backups;
-    let location = Location::parse(url).map_err(Failure::bad_input)?;
-    let region = crate::cloud::operator_region(region)
-        .await
-        .map_err(Failure::bad_input)?;
-    let sdk = crate::cloud::sdk_config(&region).await;
-    let store = Store::new(location, Some(&sdk));
+    let store = super::store_at(url, region).await?;
     if list {
         let backups = Backups::of(&store)
             .ok_or_else(|| Failure::bad_input("no backup store for this shared config"))?;
