@@ -21,15 +21,7 @@ use crate::retry::{self, Attempt};
 
 /// The path's ACL: every credential still accepted keeps its rights during a rotation.
 pub fn acl(master: &Credentials, agent: &Credentials) -> Vec<zk::Acl> {
-    let mut out: Vec<zk::Acl> = master
-        .all()
-        .map(|c| {
-            zk::Acl::new(
-                zk::Permission::ALL,
-                zk::AuthId::new("digest", &c.zk_digest()),
-            )
-        })
-        .collect();
+    let mut out = log_group_acl(master);
     out.extend(agent.all().map(|c| {
         zk::Acl::new(
             zk::Permission::READ,
