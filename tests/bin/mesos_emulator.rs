@@ -532,31 +532,23 @@ async fn run_master() -> anyhow::Result<()> {
         &credentials,
     );
     let (client, authenticated) = connect(&hosts).await?;
-    let persistent = zk::CreateMode::Persistent.with_acls(mesos::mesos_acls(authenticated));
-    let ephemeral = zk::CreateMode::EphemeralSequential.with_acls(mesos::mesos_acls(authenticated));
-    client
-        .mkdir(&format!("{path}/log_replicas"), &persistent)
-        .await
-        .with_context(|| format!("mkdir {path}/log_replicas"))?;
+    // The replica joins the log group, then the master contends (src/master/main.cpp), each
+    // as src/zookeeper/group.cpp joins a group; a refused join aborts (src/log/log.cpp).
     let replica_pid = format!("log-replica(1)@{ip}:{port}");
-    client
-        .create(
-            &format!("{path}/log_replicas/"),
-            replica_pid.as_bytes(),
-            &ephemeral,
-        )
-        .await
-        .context("register the log replica")?;
+    let log_group = format!("{path}/log_replicas");
+    mesos::join(
+        &client,
+        authenticated,
+        &log_group,
+        "",
+        replica_pid.as_bytes(),
+    )
+    .await
+    .context("Failed to participate in ZooKeeper group")?;
     let info = mesos::master_info_json(ip, &hostname, port);
-    let (_, seq) = client
-        .create(
-            &format!("{path}/json.info_"),
-            &serde_json::to_vec(&info)?,
-            &ephemeral,
-        )
-        .await
-        .context("create json.info_")?;
-    eprintln!("master: {ip}:{port} contending as {path}/json.info_{seq} (quorum {quorum})");
+    let data = serde_json::to_vec(&info)?;
+    let znode = mesos::join(&client, authenticated, &path, "json.info_", &data).await?;
+    eprintln!("master: {ip}:{port} contending as {znode} (quorum {quorum})");
 
     let state: Shared = Arc::new(Mutex::new(MasterState {
         me: info,

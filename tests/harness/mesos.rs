@@ -136,7 +136,8 @@ pub fn mesos_acls(authenticated: bool) -> zk::Acls<'static> {
 /// Joins the group at `parent` as src/zookeeper/group.cpp does: creates `parent` (and its
 /// parents) with Mesos' ACL when missing (`create`, recursive; an existing one is left as it
 /// is), then an ephemeral sequential member `parent/prefix<seq>` with the same ACL (`doJoin`).
-async fn join(
+/// Returns the member's path.
+pub async fn join(
     client: &zk::Client,
     authenticated: bool,
     parent: &str,
