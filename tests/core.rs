@@ -963,9 +963,7 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
     let e = ensemble();
     let hosts = e.connect_string();
     // A shared config of its own (the same ensemble): its credentials are rotated below.
-    let (bucket, key) = e.url["s3://".len()..].split_once('/').unwrap();
-    let (text, _) = block_on(Moto::shared().get_object(bucket, key)).unwrap();
-    let url = s3_config(&String::from_utf8(text).unwrap());
+    let url = own_shared_config(e);
     let path = "/mesos-acl";
     let ip = net::alloc_ip();
     let mut t = tags("master", &url);
