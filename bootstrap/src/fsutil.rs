@@ -59,6 +59,11 @@ const DIR: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
+/// The file type bits of `st` (`S_IFREG`, `S_IFLNK`, ...).
+fn kind(st: &nix::sys::stat::FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+}
+
 /// `path` made absolute, with `.` and `..` resolved by name (the walk below then meets no
 /// `..`: a `..` after a symlink would leave the place root checked).
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {
@@ -122,7 +127,7 @@ fn walk(path: &Path, create: bool, hops: usize) -> std::io::Result<OwnedFd> {
             Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
                 let here = at.join(&name);
                 let st = fstatat(&fd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
-                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFLNK {
+                if kind(&st) != SFlag::S_IFLNK {
                     return Err(std::io::Error::other(format!(
                         "{}: not a directory",
                         here.display()
@@ -182,7 +187,7 @@ pub fn write_atomic_as(
     let existing = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     if let Ok(fd) = openat(&dir, name.as_os_str(), existing, Mode::empty()) {
         let st = fstat(&fd)?;
-        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG {
+        if kind(&st) == SFlag::S_IFREG {
             let mut file = std::fs::File::from(fd);
             let mut have = Vec::new();
             file.read_to_end(&mut have)?;
@@ -276,6 +281,15 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+    /// The less privileged user of these tests; they run as root, as CI and the nodes do.
+    fn nobody() -> Owner {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "runs as root, as CI and the nodes do"
+        );
+        Owner::of("nobody").unwrap().unwrap()
+    }
+
     #[test]
     fn writes_replaces_and_reports_change() {
         let dir = tempfile::tempdir().unwrap();
@@ -298,11 +312,7 @@ mod tests {
     /// root's and unchanged.
     #[test]
     fn root_never_follows_a_symlink_a_less_privileged_user_put_in_its_way() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "runs as root, as CI and the nodes do"
-        );
-        let nobody = Owner::of("nobody").unwrap().unwrap();
+        let nobody = nobody();
         let t = tempfile::tempdir().unwrap();
         let victim = t.path().join("victim");
         std::fs::create_dir(&victim).unwrap();
@@ -348,11 +358,7 @@ mod tests {
     /// root could have made (a root-only directory) is followed, as Debian's alternatives are.
     #[test]
     fn only_created_directories_are_given_and_root_placed_links_are_followed() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "runs as root, as CI and the nodes do"
-        );
-        let nobody = Owner::of("nobody").unwrap().unwrap();
+        let nobody = nobody();
         let t = tempfile::tempdir().unwrap();
         std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let etc = t.path().join("etc");
