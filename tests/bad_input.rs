@@ -538,6 +538,10 @@ fn operator_commands_take_the_sdks_region_and_never_a_silent_default() {
         vec!["restore", "--list", file.as_str()],
     ] {
         let out = run(&args, None);
-        assert!(out.status.success(), "{args:?} with no region: {}", show(&out));
+        assert!(
+            out.status.success(),
+            "{args:?} with no region: {}",
+            show(&out)
+        );
     }
 }
