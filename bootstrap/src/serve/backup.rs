@@ -3,7 +3,8 @@
 //!
 //! - **Who**: `serve` on one member at a time, the holder of a lease in the shared config
 //!   (`mesos-boot.backup-lease=<id>:<instance>:<until, unix s>`, taken or renewed by conditional
-//!   write; a lapsed lease is anyone's).
+//!   write; a lapsed lease is anyone's). A set is completed only if the lease is still the one
+//!   its uploader took: an upload that outlived its lease is discarded.
 //! - **What**: the snapshot ZooKeeper would load and the transaction logs after it
 //!   ([`txnlog::backup_plan`], logs cut to their valid part), under
 //!   `<key>.backups/<id>/` beside the shared config (`<path>.backups/<id>/` beside a file one), then `manifest.json` last (a set without
@@ -21,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::membership::register;
 use crate::store::lease::{may_back_up, Lease};
-use crate::store::{SharedConfig, Store, StoreError};
+use crate::store::{SharedConfig, Snapshot, Store, StoreError};
 use crate::zk::backups::{now_s, Backups, SetId, LEASE_KEY};
 use crate::zk::txnlog;
 
@@ -34,6 +35,16 @@ pub fn schedule(cfg: &SharedConfig) -> Result<(Duration, Duration), String> {
             .map_err(|_| format!("key com.netflix.exhibitor.{name}: `{raw}` is not a whole number"))
     };
     Ok((ms("backup-period-ms")?, ms("backup-max-store-ms")?))
+}
+
+/// The shortest lease: longer than an upload of a large data directory to S3 takes, so that a
+/// holder busy uploading is not overtaken.
+pub const LEASE_FLOOR: Duration = Duration::from_secs(30);
+
+/// How long a lease taken now lasts: three periods, so that a holder that stops lets go soon,
+/// and never less than [`LEASE_FLOOR`].
+pub fn lease_length(period: Duration) -> Duration {
+    (3 * period).max(LEASE_FLOOR)
 }
 
 /// The last backup this node made (for `serve`'s /metrics).
@@ -100,6 +111,70 @@ impl Backer {
         }
     }
 
+    /// Takes the lease in `snap` (the shared config `cfg`), or renews it: when `held` is the
+    /// lease this node took, only if the shared config still holds exactly that one. `None`
+    /// (and why, logged once) when it may not.
+    async fn take_lease(
+        &mut self,
+        snap: Snapshot,
+        mut cfg: SharedConfig,
+        held: Option<&Lease>,
+        period: Duration,
+    ) -> Result<Option<Lease>, String> {
+        let now = now_s();
+        let current = cfg.unknown.get(LEASE_KEY).and_then(|v| Lease::parse(v));
+        match held {
+            Some(mine) if current.as_ref() != Some(mine) => {
+                self.say(format!(
+                    "lost the backup lease while uploading (now {}): the set is discarded",
+                    current.map_or("none".into(), |l| l.value())
+                ));
+                return Ok(None);
+            }
+            Some(_) => {}
+            None => {
+                if let Err(why) = may_back_up(current.as_ref(), self.myid, now) {
+                    self.say(why);
+                    return Ok(None);
+                }
+            }
+        }
+        let lease = Lease {
+            holder: self.myid,
+            instance: self.instance.clone(),
+            until: now + lease_length(period).as_secs(),
+        };
+        cfg.unknown.insert(LEASE_KEY.into(), lease.value());
+        let text = cfg.to_properties(&register::comments(
+            &format!("server.{}", self.myid),
+            &self.local,
+        ));
+        match self.store.write(&text, Some(&snap.version)).await {
+            Ok(_) => Ok(Some(lease)),
+            Err(StoreError::Conflict(_)) => {
+                self.say("the shared config changed while taking the lease".into());
+                Ok(None)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The lease renewed, if this node still holds `lease`, read fresh from the store.
+    async fn still_holds(
+        &mut self,
+        lease: &Lease,
+        period: Duration,
+    ) -> Result<Option<Lease>, String> {
+        let snap = self
+            .store
+            .read()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
+        let cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
+        self.take_lease(snap, cfg, Some(lease), period).await
+    }
+
     /// One period: returns the time to the next.
     async fn tick(&mut self, backups: &Backups) -> Result<Duration, String> {
         let snap = self
@@ -108,7 +183,7 @@ impl Backer {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
-        let mut cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
+        let cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
         let (period, keep) = schedule(&cfg)?;
         let period = self.every.unwrap_or(period);
         if period.is_zero() {
@@ -122,31 +197,9 @@ impl Backer {
             ));
             return Ok(period);
         }
-        let now = now_s();
-        let current = cfg.unknown.get(LEASE_KEY).and_then(|v| Lease::parse(v));
-        if let Err(why) = may_back_up(current.as_ref(), self.myid, now) {
-            self.say(why);
+        let Some(lease) = self.take_lease(snap, cfg, None, period).await? else {
             return Ok(period);
-        }
-        // Take or renew the lease: three periods, so a holder that stops lets go soon.
-        let lease = Lease {
-            holder: self.myid,
-            instance: self.instance.clone(),
-            until: now + 3 * period.as_secs().max(1),
         };
-        cfg.unknown.insert(LEASE_KEY.into(), lease.value());
-        let text = cfg.to_properties(&register::comments(
-            &format!("server.{}", self.myid),
-            &self.local,
-        ));
-        match self.store.write(&text, Some(&snap.version)).await {
-            Ok(_) => {}
-            Err(StoreError::Conflict(_)) => {
-                self.say("the shared config changed while taking the lease".into());
-                return Ok(period);
-            }
-            Err(e) => return Err(e.to_string()),
-        }
         let dirs = crate::node::zk_state::data_dirs(&self.root);
         let plan = tokio::task::spawn_blocking(move || txnlog::backup_plan(&dirs))
             .await
@@ -161,7 +214,14 @@ impl Backer {
             self.say(format!("nothing new since zxid {:#x}", plan.last));
             return Ok(period);
         }
-        let m = backups.upload(&plan, self.myid).await?;
+        let m = backups.upload_files(&plan, self.myid).await?;
+        // The fence: the set is completed only if the lease is still the one this node took
+        // (an upload that outlived it may overlap another holder's): renewed, then the manifest.
+        if self.still_holds(&lease, period).await?.is_none() {
+            backups.discard(&m).await?;
+            return Ok(period);
+        }
+        backups.commit(&m).await?;
         self.said = None;
         tracing::info!(id = %m.id, bytes = m.bytes, files = m.files.len(), last_zxid = %format!("{:#x}", m.last_zxid), to = %backups.url(), "backup: uploaded");
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastBackup {
@@ -191,5 +251,80 @@ mod tests {
         );
         let cfg = SharedConfig::parse("com.netflix.exhibitor.backup-period-ms=often\n").unwrap();
         assert!(schedule(&cfg).unwrap_err().contains("backup-period-ms"));
+    }
+
+    /// The fence of a set (issue 24's CI run saw two members' sets while both lived): an
+    /// upload completes only while the lease its uploader took is still there, untouched; a
+    /// lease lasts long enough for an upload however short the period.
+    #[test]
+    fn a_set_is_completed_only_under_the_lease_its_uploader_took() {
+        assert_eq!(lease_length(Duration::from_secs(1)), LEASE_FLOOR);
+        assert_eq!(
+            lease_length(Duration::from_secs(60)),
+            Duration::from_secs(180)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(
+            crate::store::Location::File {
+                path: dir.path().join("exhibitor.properties"),
+            },
+            None,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            store.write("", None).await.unwrap();
+            let period = Duration::from_secs(1);
+            let mut one = Backer::new(
+                store.clone(),
+                1,
+                "i-1".into(),
+                dir.path().into(),
+                "127.0.0.1:2181".into(),
+            );
+            let read = || async {
+                let snap = store.read().await.unwrap().unwrap();
+                let cfg = SharedConfig::parse(&snap.text).unwrap();
+                (snap, cfg)
+            };
+            let (snap, cfg) = read().await;
+            let lease = one.take_lease(snap, cfg, None, period).await.unwrap();
+            let lease = lease.expect("a free lease is taken");
+            assert!(lease.until >= now_s() + LEASE_FLOOR.as_secs() - 1);
+            // Another member may not take it while it runs...
+            let mut two = Backer::new(
+                store.clone(),
+                2,
+                "i-2".into(),
+                dir.path().into(),
+                "127.0.0.2:2181".into(),
+            );
+            let (snap, cfg) = read().await;
+            assert_eq!(two.take_lease(snap, cfg, None, period).await.unwrap(), None);
+            // ...the holder renews it while it is untouched...
+            let lease = one.still_holds(&lease, period).await.unwrap();
+            let lease = lease.expect("an untouched lease is renewed");
+            // ...and, once another member took it over (as after a lapse), the old holder's
+            // upload is not completed.
+            let (snap, mut cfg) = read().await;
+            let theirs = Lease {
+                holder: 2,
+                instance: "i-2".into(),
+                until: now_s() + 60,
+            };
+            cfg.unknown.insert(LEASE_KEY.into(), theirs.value());
+            store
+                .write(&cfg.to_properties(&[]), Some(&snap.version))
+                .await
+                .unwrap();
+            let renewed = {
+                let snap = store.read().await.unwrap().unwrap();
+                SharedConfig::parse(&snap.text).unwrap().unknown[LEASE_KEY].clone()
+            };
+            assert_eq!(renewed, theirs.value());
+            assert_eq!(one.still_holds(&lease, period).await.unwrap(), None);
+        });
     }
 }

@@ -244,8 +244,14 @@ impl Backups {
         }
     }
 
-    /// Uploads one set from `plan`; the manifest last.
-    pub async fn upload(&self, plan: &txnlog::BackupPlan, server: u32) -> Result<Manifest, String> {
+    /// Uploads the files of one set from `plan`, and returns its manifest, not yet written: the
+    /// set is incomplete (never listed, never restored) until [`Backups::commit`] writes it, or
+    /// [`Backups::discard`] removes the files.
+    pub async fn upload_files(
+        &self,
+        plan: &txnlog::BackupPlan,
+        server: u32,
+    ) -> Result<Manifest, String> {
         let created = now_s();
         let id = format!("{created}-{:016x}", plan.last);
         let mut files = Vec::new();
@@ -266,7 +272,7 @@ impl Backups {
             self.put(&format!("{id}/{name}"), bytes).await?;
             files.push(Entry { name, bytes: len });
         }
-        let manifest = Manifest {
+        Ok(Manifest {
             id: id.clone(),
             created,
             server,
@@ -274,10 +280,22 @@ impl Backups {
             last_zxid: plan.last,
             bytes: files.iter().map(|f| f.bytes).sum(),
             files,
-        };
-        let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        self.put(&format!("{id}/manifest.json"), text).await?;
-        Ok(manifest)
+        })
+    }
+
+    /// Completes a set whose files are uploaded: writes its manifest.
+    pub async fn commit(&self, manifest: &Manifest) -> Result<(), String> {
+        let text = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+        self.put(&format!("{}/manifest.json", manifest.id), text)
+            .await
+    }
+
+    /// Removes the files of a set that is not to be completed.
+    pub async fn discard(&self, manifest: &Manifest) -> Result<(), String> {
+        for f in &manifest.files {
+            self.delete(&format!("{}/{}", manifest.id, f.name)).await?;
+        }
+        Ok(())
     }
 
     /// Deletes the sets older than `max_age` but the newest (`sets` oldest first); returns how
@@ -381,8 +399,10 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let m = backups.upload(&plan, 2).await.unwrap();
+            let m = backups.upload_files(&plan, 2).await.unwrap();
             assert_eq!(m.bytes, 14 + 9);
+            assert_eq!(backups.list().await.unwrap(), vec![], "no manifest yet");
+            backups.commit(&m).await.unwrap();
             let sets = backups.list().await.unwrap();
             assert_eq!(sets, vec![m.clone()]);
             let to = dir.path().join("restored");
