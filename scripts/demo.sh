@@ -93,8 +93,10 @@ echo "demo: rendering a Mesos master (3 masters, so quorum 2) once ZooKeeper has
 echo "demo: boot creates the cluster's ZooKeeper and Mesos credentials (see README, Threat model)"
 "$bin" --role master --masters 3 --ip "$master_ip" --root "$demo/master" "${common[@]}" --no-start
 echo "demo: rendering a Mesos agent (--no-wait: no Mesos master runs here to lead)"
+# No Mesos is installed here to ask which authentication its executors can use
+# (executor-auth=auto): the image's agent is built with SSL, so say `token`.
 "$bin" --role agent --ip "$agent_ip" --zone local-a --attributes "rack:demo" --root "$demo/agent" \
-  "${common[@]}" --no-start --no-wait
+  "${common[@]}" --executor-auth token --no-start --no-wait
 
 for f in zk1/etc/zookeeper/conf/zoo.cfg zk1/etc/zookeeper/conf/zoo.cfg.dynamic \
          master/etc/mesos-boot/mesos-master.env agent/etc/mesos-boot/mesos-agent.env; do

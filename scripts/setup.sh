@@ -5,8 +5,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# `setup.sh demo` installs only what the demo needs.
+# The venvs of the tests: moto and pytest (.venv), checkov (.venv-checkov).
+make_venvs() {
+  if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3, kazoo' 2>/dev/null; then
+    echo "setup: creating .venv with moto[server] and pytest"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r scripts/requirements.txt
+  fi
+  if [ ! -x .venv-checkov/bin/checkov ]; then
+    # checkov pins its own boto3: a venv of its own.
+    echo "setup: creating .venv-checkov with checkov"
+    python3 -m venv .venv-checkov
+    .venv-checkov/bin/pip install -q checkov==3.3.30
+  fi
+}
+
+# `setup.sh demo` installs only what the demo needs; `setup.sh system` all but the two Python
+# venvs, which `setup.sh venvs` makes (scripts/test.sh makes them while the code compiles).
 mode=${1:-all}
+if [ "$mode" = venvs ]; then
+  make_venvs
+  exit 0
+fi
 # openssl: the demo's TLS client (ZooKeeper's secure port).
 pkgs=(zookeeper curl openssl)
 # binutils: readelf, which checks that the release binaries are static; python3-venv: the venvs
@@ -69,16 +90,6 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz --version 0.13.2
 fi
 
-if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import pytest, boto3, kazoo' 2>/dev/null; then
-  echo "setup: creating .venv with moto[server] and pytest"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r scripts/requirements.txt
-fi
-if [ ! -x .venv-checkov/bin/checkov ]; then
-  # checkov pins its own boto3: a venv of its own.
-  echo "setup: creating .venv-checkov with checkov"
-  python3 -m venv .venv-checkov
-  .venv-checkov/bin/pip install -q checkov==3.3.30
-fi
+if [ "$mode" = system ]; then echo "setup: ready (but the venvs: setup.sh venvs)"; exit 0; fi
+make_venvs
 echo "setup: ready"

@@ -4,9 +4,15 @@
 # tests (real ZooKeeper, moto, IMDS emulator), and the Terraform/Packer/systemd tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh system
 export MOTO_SERVER=$PWD/.venv/bin/moto_server
 section() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+# The tests' Python venvs (moto, pytest, checkov: minutes of download and install, little CPU)
+# are made in the background while the code compiles; the tests wait for them.
+venv_log=$(mktemp)
+scripts/setup.sh venvs >"$venv_log" 2>&1 &
+venv_pid=$!
 
 # The booted-image test (tests/image.rs) needs the image's package stages (debootstrap,
 # cloud-init, base.sh, zookeeper.sh: minutes on a fresh machine, mostly download and dpkg, cached
@@ -25,11 +31,11 @@ cargo fmt --all -- --check
 section "layers: bootstrap/src imports only downward, no circle (scripts/check-layers.py)"
 python3 scripts/check-layers.py
 
-# Three compilations of the workspace, each of the AWS SDK (clippy's check, the tests' debug
-# build, the static release build), are CPU work the two cores share: the release build runs in
-# the background while clippy and then the test build run in the foreground (their outputs are
-# in different profile directories, so none waits on another's lock), and neither core idles
-# while one crate (aws-sdk-ec2) is compiled on the other.
+# Two compilations of the workspace, each of the AWS SDK (the tests' debug build, linted by
+# clippy on the way, and the static release build), are CPU work the two cores share: the
+# release build runs in the background while the test build runs in the foreground (different
+# profile directories: neither waits on the other's lock), and neither core idles while one
+# crate (aws-sdk-ec2) is compiled on the other.
 release_log=$(mktemp)
 release_start=$(date +%s)
 # Both static binaries in one invocation: one feature resolution, so the release build of
@@ -38,11 +44,15 @@ cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -
   >"$release_log" 2>&1 &
 release_pid=$!
 
-section "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-section "test build (cargo test --workspace --no-run)"
-cargo test --workspace --no-run --quiet
+# Clippy lints the workspace while the tests' debug build compiles it: clippy-driver as the
+# workspace's rustc wrapper, which is what `cargo clippy` sets up for `cargo check`, here for a
+# build that also generates code. One compilation of the dependencies instead of two (a check
+# pass, then the debug build); the same `-D warnings`. Every later cargo call of the tests runs
+# with the same wrapper, so it finds the workspace built.
+lint=(env "RUSTC_WORKSPACE_WRAPPER=$(rustc --print sysroot)/bin/clippy-driver"
+  "CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+section "cargo clippy -D warnings, in the test build (cargo test --workspace --all-targets --no-run)"
+"${lint[@]}" cargo test --workspace --all-targets --no-run --quiet
 
 section "static release binary (x86_64-unknown-linux-musl; started at $(date -d "@$release_start" +%T))"
 if ! wait "$release_pid"; then
@@ -70,6 +80,12 @@ fi
 grep '^local-image:' "$image_log"; rm -f "$image_log"
 echo "image stages ready $(($(date +%s) - image_start)) s after their start"
 
+section "venvs (made in the background)"
+if ! wait "$venv_pid"; then
+  cat "$venv_log"; echo "FAIL: scripts/setup.sh venvs"; exit 1
+fi
+cat "$venv_log"; rm -f "$venv_log"
+
 section "tests: cargo's test binaries (the booted image included) and pytest side by side (scripts/run-tests.py)"
 # The integration tests drive the static release binaries built above (what ships), instead of
 # having the harness build debug ones with a feature resolution of their own (another full
@@ -84,8 +100,8 @@ export SOAK_STEPS=${SOAK_STEPS:-20}
 summary=$(mktemp)
 # Every lane's counts, and a closing line printed last (below): CI is judged by more than an
 # exit code. A lane still running after TEST_LANE_TIMEOUT (1800 s) is killed and its log shown.
-.venv/bin/python scripts/run-tests.py --summary "$summary" -- -q tests/terraform tests/layout
-cargo test --workspace --doc --quiet
+"${lint[@]}" .venv/bin/python scripts/run-tests.py --summary "$summary" -- -q tests/terraform tests/layout
+"${lint[@]}" cargo test --workspace --doc --quiet
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
 # bench/fuzz.sh runs them for minutes; here a few seconds each catch a parser that panics.

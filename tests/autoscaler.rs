@@ -209,7 +209,8 @@ async fn idle_agents_are_drained_then_terminated_never_busy_ones() {
         "nothing is terminated before the drain is over"
     );
 
-    // Next minute the master reports them DRAINED: terminated, desired decremented.
+    // Next minute the master has marked them gone (mark_gone: they never show DRAINED, they
+    // leave every list): terminated, desired decremented.
     let r = c.run(660, &[]).await;
     ok(&r);
     let g = c.sync_agents(0, 0.0).await;

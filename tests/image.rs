@@ -1245,6 +1245,50 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
     assert_eq!(rec["lifecycle"], "CONTINUE", "{rec}");
     assert_eq!(containers[fresh].failed_units(), "");
     assert_eq!(lifecycle(&moto, &replacement), "InService");
+    // Issue 23, item 6: the leading master shuts down an agent it marked gone (the end of the
+    // autoscaler's mark_gone drain; libprocess' ShutdownMessage, from the leader's own
+    // container): the agent exits 0 and stays stopped. Under Restart=always it would be started
+    // again every RestartSec, only to be refused by the master for as long as it lives.
+    let state = leader_state(&containers, &moto).expect("a leading master");
+    let leader = state["leader"].as_str().unwrap().to_string();
+    let leader_ip = leader.split_once('@').unwrap().1.split_once(':').unwrap().0;
+    let master = containers
+        .iter()
+        .find(|c| c.role == "master" && c.ip.to_string() == leader_ip)
+        .unwrap();
+    let agent = containers
+        .iter()
+        .find(|c| c.role == "agent" && c.child.is_some())
+        .unwrap();
+    let sent = master.exec(&format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' -X POST -H 'Libprocess-From: {leader}' \
+         'http://{}:5051/slave(1)/mesos.internal.ShutdownMessage'",
+        agent.ip
+    ));
+    assert_eq!(
+        sent.as_deref(),
+        Some("202"),
+        "{}: ShutdownMessage",
+        master.name
+    );
+    let after = poll_until(
+        Duration::from_secs(30),
+        "the shut-down agent's process to exit",
+        || {
+            let s = agent.exec(
+                "systemctl show -P MainPID mesos-agent; systemctl show -P SubState mesos-agent",
+            )?;
+            let mut lines = s.lines();
+            let (pid, sub) = (lines.next()?, lines.next()?);
+            (pid.trim() == "0").then(|| sub.trim().to_string())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        after, "dead",
+        "{}: mesos-agent after its master shut it down",
+        agent.name
+    );
     for c in containers.iter().filter(|c| c.child.is_some()) {
         assert_eq!(c.failed_units(), "", "{}", c.name);
     }

@@ -33,12 +33,21 @@ mkdir -p /tmp/mesos-src /tmp/mesos-root/DEBIAN
 tar -xzf /tmp/mesos.tar.gz -C /tmp/mesos-src --strip-components=1
 cd /tmp/mesos-src
 # GCC 12 warns where GCC 4.8-9 (what Mesos 1.11 was released with) did not.
+# With SSL (libprocess over libevent, whose OpenSSL bufferevents it uses): only then can an
+# agent sign tokens for its HTTP executors (--jwt_secret_key, --authenticate_http_executors),
+# which the default executor of task groups needs when the agent's API asks for credentials
+# (README, Threat model). TLS between Mesos processes stays off (LIBPROCESS_SSL_ENABLED unset).
 ./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --disable-python --disable-java \
-  --enable-optimize --disable-werror CXXFLAGS="-O2 -Wno-deprecated-declarations"
+  --enable-optimize --disable-werror --enable-ssl --enable-libevent \
+  CXXFLAGS="-O2 -Wno-deprecated-declarations"
 make -j"$(nproc)"
 make install DESTDIR=/tmp/mesos-root
 /tmp/mesos-root/usr/sbin/mesos-master --version 2>/dev/null | grep -F "${MESOS_VERSION}" ||
   LD_LIBRARY_PATH=/tmp/mesos-root/usr/lib /tmp/mesos-root/usr/sbin/mesos-master --version | grep -F "${MESOS_VERSION}"
+# What mesos-boot asks an agent (executor-auth=auto): an agent without it would run with an
+# unauthenticated read-write API.
+LD_LIBRARY_PATH=/tmp/mesos-root/usr/lib /tmp/mesos-root/usr/sbin/mesos-agent --help | grep -q -- --jwt_secret_key ||
+  { echo "mesos-agent was built without SSL (no --jwt_secret_key)" >&2; exit 1; }
 
 cat > /tmp/mesos-root/DEBIAN/control <<CONTROL
 Package: mesos

@@ -36,4 +36,14 @@ for u in mesos-master.service mesos-slave.service; do
 done
 systemctl mask mesos-slave.service
 rm -f /etc/mesos-master/quorum /etc/mesos/zk
+
+# Mesos 1.11 enforces resource limits only through cgroup v1 (its cgroups2 isolators came
+# later): the image boots the legacy hierarchy, and an agent that finds it renders the linux
+# launcher with the cgroups isolators (README, "Resource limits"). Debian's grub-mkconfig reads
+# /etc/default/grub.d/*.cfg after /etc/default/grub.
+install -d /etc/default/grub.d
+cat > /etc/default/grub.d/90-mesos-cgroup-v1.cfg <<'GRUB'
+GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX} systemd.unified_cgroup_hierarchy=0"
+GRUB
+update-grub
 apt-get -y clean

@@ -29,6 +29,9 @@
 //!   with it by libprocess message (`POST /master/mesos.internal.RegisterSlaveMessage`,
 //!   `Libprocess-From: slave(1)@ip:port`, the `SlaveInfo` fields as JSON), re-registers when the
 //!   leader changes, keeps its agent id in `<work_dir>/meta/slaves/latest`, and serves `/state`.
+//!   A `ShutdownMessage` from the master it registered with (`POST
+//!   /slave(1)/mesos.internal.ShutdownMessage`, as a master sends one to an agent it marked gone)
+//!   makes it exit 0; from anyone else it is ignored (src/slave/slave.cpp, `Slave::shutdown`).
 //!
 //! Authentication, as Mesos documents it (authentication.md):
 //!
@@ -44,7 +47,20 @@
 //!   `/health` never ask.
 //! * agent: `MESOS_CREDENTIAL` (JSON `{"principal", "secret"}` or one line) is what it
 //!   authenticates with before registering; `MESOS_AUTHENTICATE_HTTP_READONLY=true` guards its
-//!   `/state` with `MESOS_HTTP_CREDENTIALS` (realm `mesos-agent-readonly`).
+//!   `/state` with `MESOS_HTTP_CREDENTIALS` (realm `mesos-agent-readonly`), and
+//!   `MESOS_AUTHENTICATE_HTTP_READWRITE=true` its operator API `POST /api/v1` (realm
+//!   `mesos-agent-readwrite`, src/slave/slave.cpp's route). Built with SSL (the default here;
+//!   `MESOS_EMULATOR_WITHOUT_SSL=1` is a build without: src/slave/flags.cpp adds the two flags
+//!   only under `USE_SSL_SOCKET`, and stout's `FlagsBase::extract` ignores environment
+//!   variables of unknown flags), `MESOS_AUTHENTICATE_HTTP_EXECUTORS=true` needs
+//!   `MESOS_JWT_SECRET_KEY` (the agent exits without it, slave.cpp) and adds the JWT
+//!   authenticator to every realm (`basic,jwt`): a `Bearer` token, HS256-signed with the key
+//!   file's bytes (3rdparty/libprocess/src/jwt.cpp, jwt_authenticator.cpp: claims required, `exp`
+//!   checked when present), is accepted as Basic credentials are. `/api/v1` answers
+//!   `GET_CONTAINERS` (no containers run here).
+//!
+//! `--help` prints the daemon's flags on stdout and exits 0 (src/slave/main.cpp), the SSL-only
+//! ones only in a build with SSL.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -159,6 +175,8 @@ fn hmac_md5(secret: &str, challenge: &str) -> String {
 struct HttpAuth {
     realm: &'static str,
     accepted: Option<Vec<(String, String)>>,
+    /// The JWT authenticator's secret, when it is loaded besides Basic.
+    jwt: Option<Vec<u8>>,
 }
 
 impl HttpAuth {
@@ -166,16 +184,22 @@ impl HttpAuth {
         HttpAuth {
             realm,
             accepted: on.then(|| accepted.to_vec()),
+            jwt: None,
         }
     }
 
-    /// A 401 unless off, or `headers` carry a Basic credential it accepts.
+    fn with_jwt(mut self, secret: Option<Vec<u8>>) -> HttpAuth {
+        self.jwt = secret;
+        self
+    }
+
+    /// A 401 unless off, or `headers` carry a Basic credential it accepts (or a valid token,
+    /// with the JWT authenticator).
     fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
         let accepted = self.accepted.as_ref()?;
         use base64::Engine;
-        let given = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let given = authorization
             .and_then(|v| v.strip_prefix("Basic "))
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .and_then(|b| String::from_utf8(b).ok());
@@ -183,12 +207,114 @@ impl HttpAuth {
             .as_deref()
             .and_then(|g| g.split_once(':'))
             .is_some_and(|(p, s)| accepted.iter().any(|(ap, as_)| ap == p && as_ == s));
-        if ok {
+        let token_ok = match (
+            &self.jwt,
+            authorization.and_then(|v| v.strip_prefix("Bearer ")),
+        ) {
+            (Some(secret), Some(token)) => jwt_claims(token, secret).is_ok(),
+            _ => false,
+        };
+        if ok || token_ok {
             return None;
         }
-        let challenge = format!("Basic realm=\"{}\"", self.realm);
-        Some((StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)]).into_response())
+        // The combined authenticator answers with every scheme's challenge.
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        let h = response.headers_mut();
+        h.append(
+            "www-authenticate",
+            format!("Basic realm=\"{}\"", self.realm).parse().unwrap(),
+        );
+        if self.jwt.is_some() {
+            h.append(
+                "www-authenticate",
+                format!("Bearer realm=\"{}\"", self.realm).parse().unwrap(),
+            );
+        }
+        Some(response)
     }
+}
+
+/// The claims of an HS256 JWT signed with `secret`, as libprocess' `JWT::parse` checks it
+/// (3rdparty/libprocess/src/jwt.cpp): three base64url parts, `alg` HS256, the signature over
+/// `header.payload`, an `exp` in the future when present; claims must not be empty
+/// (jwt_authenticator.cpp).
+fn jwt_claims(token: &str, secret: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, payload, signature] = parts[..] else {
+        return Err("Expected 3 components in token".into());
+    };
+    let decode = |p: &str| -> Result<Value, String> {
+        let bytes = b64
+            .decode(p)
+            .map_err(|e| format!("Failed to base64url-decode: {e}"))?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    if decode(header)?["alg"] != "HS256" {
+        return Err("Token 'alg' is not HS256".into());
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key");
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let given = b64.decode(signature).map_err(|e| e.to_string())?;
+    mac.verify_slice(&given)
+        .map_err(|_| "Token signature does not match".to_string())?;
+    let claims = decode(payload)?;
+    let claims = claims
+        .as_object()
+        .cloned()
+        .ok_or("Token payload is not a JSON object")?;
+    if let Some(exp) = claims.get("exp") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        if exp.as_u64().is_none_or(|e| e < now) {
+            return Err("Token has expired".into());
+        }
+    }
+    if claims.is_empty() {
+        return Err("JWT claims missing".into());
+    }
+    Ok(claims)
+}
+
+/// Whether this "build" has SSL (`USE_SSL_SOCKET`): see the module doc.
+fn built_with_ssl() -> bool {
+    std::env::var("MESOS_EMULATOR_WITHOUT_SSL").as_deref() != Ok("1")
+}
+
+/// `--help`: the flags the daemon reads (a subset of Mesos' usage, one `  --name=VALUE` line
+/// each), the SSL-only ones only with SSL.
+fn usage(role: &str) -> String {
+    let mut flags: Vec<&str> = match role {
+        "master" => vec![
+            "zk",
+            "quorum",
+            "work_dir",
+            "ip",
+            "port",
+            "hostname",
+            "credentials",
+        ],
+        _ => vec![
+            "master",
+            "work_dir",
+            "ip",
+            "port",
+            "hostname",
+            "credential",
+            "http_credentials",
+            "authenticate_http_readonly",
+            "authenticate_http_readwrite",
+        ],
+    };
+    if role == "agent" && built_with_ssl() {
+        flags.extend(["authenticate_http_executors", "jwt_secret_key"]);
+    }
+    let lines: Vec<String> = flags.iter().map(|f| format!("  --{f}=VALUE")).collect();
+    format!("Usage: mesos-{role} [options]\n\n{}\n", lines.join("\n"))
 }
 
 async fn connect(hosts: &str) -> anyhow::Result<(zk::Client, bool)> {
@@ -635,7 +761,60 @@ async fn run_master() -> anyhow::Result<()> {
     }
 }
 
-type AgentShared = Arc<(Mutex<Value>, HttpAuth)>;
+type AgentShared = Arc<(Mutex<Value>, HttpAuth, HttpAuth)>;
+
+/// Set by the registered master's `ShutdownMessage`: the agent's loop exits 0.
+static SHUT_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+async fn agent_shutdown(State(st): State<AgentShared>, headers: HeaderMap) -> Response {
+    let from = headers
+        .get("libprocess-from")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|f| f.split_once('@'))
+        .map(|(_, a)| a.to_string());
+    let registered = st.0.lock().unwrap()["registered_with"]
+        .as_str()
+        .map(str::to_string);
+    if from.is_some() && from == registered {
+        eprintln!(
+            "agent: asked to shut down by master@{}",
+            from.unwrap_or_default()
+        );
+        SHUT_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+    } else {
+        eprintln!("agent: ignoring a shutdown message from {from:?}: not the registered master");
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// The agent's operator API (`POST /api/v1`, read-write realm): `GET_CONTAINERS`.
+async fn agent_api(State(st): State<AgentShared>, headers: HeaderMap, body: String) -> Response {
+    if let Some(r) = st.2.refuse(&headers) {
+        return r;
+    }
+    let call: Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("Failed to parse body into JSON: {e}"),
+            )
+                .into_response()
+        }
+    };
+    match call["type"].as_str() {
+        Some("GET_CONTAINERS") => axum::Json(json!({
+            "type": "GET_CONTAINERS",
+            "get_containers": {"containers": []},
+        }))
+        .into_response(),
+        other => (
+            StatusCode::BAD_REQUEST,
+            format!("Failed to validate agent::Call: unsupported here: {other:?}"),
+        )
+            .into_response(),
+    }
+}
 
 /// The master's acknowledgement: the agent is registered with the master that sent it
 /// (`registered_with` is its address; `master_hostname` what `/state` shows).
@@ -733,16 +912,42 @@ async fn run_agent() -> anyhow::Result<()> {
         flag("MESOS_AUTHENTICATE_HTTP_READONLY")?,
         &read_credentials("MESOS_HTTP_CREDENTIALS")?,
     );
+    // src/slave/slave.cpp: with SSL, `authenticate_http_executors` needs the key, and loads
+    // the JWT authenticator (with Basic) into every realm; without SSL both flags do not exist.
+    let jwt = if built_with_ssl() && flag("MESOS_AUTHENTICATE_HTTP_EXECUTORS")? {
+        let Some(path) = env("MESOS_JWT_SECRET_KEY") else {
+            bail!("--jwt_secret_key must be specified when --authenticate_http_executors is set to true");
+        };
+        Some(
+            std::fs::read(&path)
+                .context("Failed to read the file specified by --jwt_secret_key")?,
+        )
+    } else {
+        None
+    };
+    let readwrite = HttpAuth::new(
+        "mesos-agent-readwrite",
+        flag("MESOS_AUTHENTICATE_HTTP_READWRITE")?,
+        &read_credentials("MESOS_HTTP_CREDENTIALS")?,
+    )
+    .with_jwt(jwt.clone());
     let state = Arc::new((
         Mutex::new(json!({
             "id": id, "hostname": hostname, "pid": format!("slave(1)@{ip}:{port}"),
             "version": mesos::MESOS_VERSION, "master_hostname": null,
         })),
-        http_auth,
+        http_auth.with_jwt(jwt),
+        readwrite,
     ));
     let app = axum::Router::new()
         .route("/state", get(agent_state))
         .route("/slave(1)/state", get(agent_state))
+        .route("/api/v1", post(agent_api))
+        .route(
+            "/slave(1)/mesos.internal.ShutdownMessage",
+            post(agent_shutdown),
+        )
+        .route("/slave(1)/api/v1", post(agent_api))
         .route(
             "/slave(1)/mesos.internal.SlaveRegisteredMessage",
             post(agent_registered),
@@ -766,6 +971,10 @@ async fn run_agent() -> anyhow::Result<()> {
     let mut authenticated_with: Option<String> = None;
     let mut ever_registered = false;
     loop {
+        if SHUT_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+            // No framework runs here: the agent terminates at once, and main returns 0.
+            return Ok(());
+        }
         if let Some((client, _)) = &zk_source {
             let s = client.state();
             if s.is_terminated() {
@@ -867,6 +1076,10 @@ fn main() {
     };
     if std::env::args().any(|a| a == "--version") {
         println!("mesos {}", mesos::MESOS_VERSION);
+        return;
+    }
+    if std::env::args().any(|a| a == "--help") {
+        print!("{}", usage(role));
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

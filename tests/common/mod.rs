@@ -37,6 +37,14 @@ impl Node {
             .tempdir()
             .unwrap();
         let root = dir.path().to_path_buf();
+        // Mesos as the image installs it (the emulator, as tests/image.rs's layer does): the
+        // agent's boot asks its program which authentication its executors can use.
+        let sbin = root.join("usr/sbin");
+        std::fs::create_dir_all(&sbin).unwrap();
+        for name in ["mesos-master", "mesos-agent"] {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_mesos-emulator"), sbin.join(name))
+                .unwrap();
+        }
         Node {
             ip,
             imds: ImdsEmulator::start(instance),

@@ -17,8 +17,10 @@
 //! field (e.g. `nanoseconds` of a `DurationInfo`) is a 400 "Missing required fields", unknown
 //! fields are ignored, as a real master does.
 //!
-//! A draining agent becomes `DRAINED` on the first `/master/state` read after it has no task
-//! left; agents of a down machine are not listed (the master shut them down).
+//! A draining agent without task left, on the first `/master/state` read after, becomes
+//! `DRAINED`, or with `mark_gone` is marked gone and listed nowhere again (removed, shut down:
+//! it never shows `DRAINED`; src/master/master.cpp, `checkAndTransitionDrainingAgent`);
+//! agents of a down machine are not listed (the master shut them down).
 //! Every request is recorded; tests set agents, their load and tasks, the staging count, the
 //! version, leadership, and failures per path prefix.
 //!
@@ -63,6 +65,8 @@ pub struct EmuAgent {
     /// `recovered_slaves` (SlaveInfo: id, hostname, port, attributes), not in `slaves`
     /// (src/master/readonly_handler.cpp, `SlavesWriter`; src/common/http.cpp, `json(SlaveInfo)`).
     pub recovered: bool,
+    /// Marked gone (a `mark_gone` drain that ended): in no list, refused for good.
+    pub gone: bool,
 }
 
 impl EmuAgent {
@@ -82,6 +86,7 @@ impl EmuAgent {
             mark_gone: false,
             max_grace_ns: None,
             recovered: false,
+            gone: false,
         }
     }
 
@@ -396,13 +401,13 @@ fn metrics(s: &Inner) -> Value {
 /// Not listed in `slaves`: its machine is down (the master shut it down), or it has not
 /// re-registered since the fail-over.
 fn is_down(s: &Inner, a: &EmuAgent) -> bool {
-    a.recovered || s.down.contains(&a.machine())
+    a.recovered || a.gone || s.down.contains(&a.machine())
 }
 
 fn recovered_slaves(s: &Inner) -> Vec<Value> {
     s.agents
         .iter()
-        .filter(|a| a.recovered)
+        .filter(|a| a.recovered && !a.gone)
         .map(EmuAgent::recovered_info)
         .collect()
 }
@@ -410,7 +415,11 @@ fn recovered_slaves(s: &Inner) -> Vec<Value> {
 fn state(s: &mut Inner, port: u16) -> Value {
     for a in &mut s.agents {
         if a.drain.as_deref() == Some("DRAINING") && a.tasks == 0 {
-            a.drain = Some("DRAINED".into());
+            if a.mark_gone {
+                a.gone = true;
+            } else {
+                a.drain = Some("DRAINED".into());
+            }
         }
     }
     let mut slaves = Vec::new();
@@ -678,7 +687,7 @@ async fn handle(
                         let n = |k: &str| d[k].as_i64().unwrap_or(0);
                         n("seconds") * 1_000_000_000 + n("nanos")
                     });
-                    let Some(a) = s.agents.iter_mut().find(|a| a.id == id) else {
+                    let Some(a) = s.agents.iter_mut().find(|a| a.id == id && !a.gone) else {
                         return text(400, &format!("unknown agent {id:?}"));
                     };
                     if a.drain.is_none() {
@@ -692,7 +701,7 @@ async fn handle(
                     let agents: Vec<Value> = s
                         .agents
                         .iter()
-                        .filter(|a| !a.recovered)
+                        .filter(|a| !a.recovered && !a.gone)
                         .map(|a| {
                             let mut v = json!({
                                 "agent_info": {"id": {"value": a.id}, "hostname": a.hostname},
@@ -710,7 +719,7 @@ async fn handle(
                         200,
                         json!({"type": "GET_AGENTS", "get_agents": {
                             "agents": agents,
-                            "recovered_agents": s.agents.iter().filter(|a| a.recovered)
+                            "recovered_agents": s.agents.iter().filter(|a| a.recovered && !a.gone)
                                 .map(|a| json!({"id": {"value": a.id}, "hostname": a.hostname, "port": 5051}))
                                 .collect::<Vec<_>>(),
                         }}),

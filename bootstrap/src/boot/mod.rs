@@ -2,7 +2,8 @@
 //! then completes the launch lifecycle hook and saves the boot record whatever the outcome.
 //!
 //! identity (IMDS) → tags → hold the launch hook → settings → shared config → place
-//! (ZooKeeper: membership, [`crate::membership`]) → credentials (Mesos) → TLS CA (ZooKeeper
+//! (ZooKeeper: membership, [`crate::membership`]) → credentials (Mesos) → executor
+//! authentication (agents) → registry record (masters) → TLS CA (ZooKeeper
 //! with `mesos:zk-tls`) → render → write → seed from a backup → wait before start → `/mesos`
 //! ACL (masters) → start → join (ZooKeeper, by reconfig) → wait after start → mark formed.
 //!
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 use crate::cloud::{lifecycle, LazySdk};
 use crate::config::cli::BootArgs;
 use crate::failure::{Failure, Result};
+use crate::node::cgroups::Cgroups;
 use crate::node::record::Recorder;
 use crate::node::render::Node;
 
@@ -115,6 +117,7 @@ impl Boot {
             Placed::Offline(o) => return self.start_offline(&settings, o).await,
         };
         let secrets = self.credentials(&store, &settings).await?;
+        let secrets = self.executor_auth(&settings, secrets).await?;
         let registry = self.mesos_registry(&store, &settings).await?;
         let tls_ca = self.tls_ca(&settings, &store).await?;
         let root = self.root.clone();
@@ -128,6 +131,7 @@ impl Boot {
             mesos: secrets.as_ref(),
             zk_tls: tls_ca.as_ref(),
             registry_formed: registry.is_some(),
+            cgroups: Cgroups::detect(&root),
         };
         let outputs = self.render(&node)?;
         if self.args.dry_run {

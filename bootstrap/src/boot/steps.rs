@@ -17,6 +17,7 @@ use crate::membership::register;
 use crate::membership::restore;
 use crate::membership::{self, Decision, Membership, Offline};
 use crate::mesos::auth::{self, Secrets};
+use crate::mesos::executors::{self, ExecutorAuth};
 use crate::mesos::{acl, leader, readiness, registration, registry};
 use crate::node::record::EnsembleMember;
 use crate::node::render::{self, Node, Output, Templates};
@@ -219,6 +220,7 @@ impl Boot {
                 "http_readonly_auth",
                 &a.http_readonly_auth,
             ),
+            ("executor-auth", "executor_auth", &a.executor_auth),
         ];
         for (name, id, value) in flags {
             if let Some(v) = layered(m, id, value) {
@@ -346,6 +348,38 @@ impl Boot {
         };
         self.rec.step("credentials");
         Ok(Some(secrets))
+    }
+
+    /// Agents: how their HTTP executors authenticate ([`executors`]), by the `executor-auth`
+    /// setting and the node's Mesos agent program; the signing key kept across boots.
+    pub(super) async fn executor_auth(
+        &mut self,
+        settings: &Settings,
+        secrets: Option<Secrets>,
+    ) -> Result<Option<Secrets>> {
+        let Some(Secrets::Agent(mut agent)) = secrets else {
+            return Ok(secrets);
+        };
+        let program = paths::under(&self.root, paths::MESOS_AGENT_PROGRAM);
+        let origin = settings.origin("executor-auth");
+        agent.executors = executors::decide(
+            settings.executor_auth,
+            &origin,
+            &program,
+            &paths::under(&self.root, paths::AGENT_EXECUTOR_KEY),
+        )
+        .await?;
+        match agent.executors {
+            ExecutorAuth::Jwt { .. } => tracing::info!(
+                "executors authenticate with tokens this agent signs: its read-write API requires credentials"
+            ),
+            ExecutorAuth::Off => tracing::warn!(
+                program = %program.display(),
+                "executors cannot authenticate with this agent (Mesos without SSL, or executor-auth=none): its read-write API asks no credential, so that task groups run (README, Threat model)"
+            ),
+        }
+        self.rec.step("executor-auth");
+        Ok(Some(Secrets::Agent(agent)))
     }
 
     /// Masters: whether their replicated log has formed ([`registry`]); what the record says.

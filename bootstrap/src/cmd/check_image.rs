@@ -111,6 +111,7 @@ fn sample_render(templates: &Templates, origin: &str) -> Vec<Check> {
                     mesos: secrets.as_ref(),
                     zk_tls: None,
                     registry_formed: false,
+                    cgroups: Default::default(),
                 };
                 render::plan(&node, templates)
             })

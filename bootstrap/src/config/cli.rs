@@ -241,6 +241,12 @@ pub struct BootArgs {
     /// [default: true].
     #[arg(long, env = "MESOS_BOOT_HTTP_READONLY_AUTH")]
     pub http_readonly_auth: Option<String>,
+    /// Agents: how HTTP executors (the default executor of task groups) authenticate with the
+    /// agent's API: `token` (tokens the agent signs; needs Mesos built with SSL), `none` (the
+    /// agent's read-write API then asks no credential: Mesos without SSL), or `auto`: `token`
+    /// when the node's mesos-agent has it [tag mesos:executor-auth] [default: auto].
+    #[arg(long, env = "MESOS_BOOT_EXECUTOR_AUTH")]
+    pub executor_auth: Option<String>,
 
     /// Instance id (instead of IMDS).
     #[arg(long, env = "MESOS_BOOT_INSTANCE_ID")]

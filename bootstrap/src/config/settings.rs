@@ -75,11 +75,27 @@ pub struct Settings {
     /// Masters and agents: whether their read-only HTTP endpoints (`/state`, `/metrics/snapshot`)
     /// need a credential too (the read-write ones always do).
     pub http_readonly_auth: bool,
+    /// Agents: how HTTP executors authenticate with the agent ([`crate::mesos::executors`]).
+    pub executor_auth: ExecutorAuthMode,
     pub provenance: BTreeMap<&'static str, Provenance>,
 }
 
+impl Settings {
+    /// Where setting `name` came from, as error messages name it: `--name`,
+    /// `MESOS_BOOT_NAME`, `tag mesos:name` or `default of name`.
+    pub fn origin(&self, name: &str) -> String {
+        let source = self.provenance.get(name).map(|p| p.source.as_str());
+        match source {
+            Some("flag") => format!("--{name}"),
+            Some("env") => format!("MESOS_BOOT_{}", name.to_uppercase().replace('-', "_")),
+            Some(s) if s.starts_with("tag:") => format!("tag {}", &s[4..]),
+            _ => format!("default of {name}"),
+        }
+    }
+}
+
 /// `(setting, env var, tag)`; the flag is `--<setting>`.
-const SETTINGS: [(&str, &str); 12] = [
+const SETTINGS: [(&str, &str); 13] = [
     ("role", "mesos:role"),
     ("cluster", "mesos:cluster"),
     ("shared-config", "mesos:shared-config"),
@@ -92,7 +108,19 @@ const SETTINGS: [(&str, &str); 12] = [
     ("zk-observer", "mesos:zk-observer"),
     ("zk-tls", "mesos:zk-tls"),
     ("http-readonly-auth", "mesos:http-readonly-auth"),
+    ("executor-auth", "mesos:executor-auth"),
 ];
+
+/// `executor-auth`: how an agent's HTTP executors authenticate with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorAuthMode {
+    /// `token` when the node's Mesos agent has it, `none` when not.
+    Auto,
+    /// Tokens the agent signs (Mesos built with SSL).
+    Token,
+    /// None: the agent's read-write API asks no credential.
+    None,
+}
 
 struct Resolver<'a> {
     raw: &'a Raw,
@@ -382,6 +410,17 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
     let zk_observer = flag("zk-observer", "false")?;
     let zk_tls = flag("zk-tls", "false")?;
     let http_readonly_auth = flag("http-readonly-auth", "true")?;
+    let (mode, origin) = r.get("executor-auth", Some("auto")).unwrap_or_default();
+    let executor_auth = match mode.trim().to_ascii_lowercase().as_str() {
+        "auto" => ExecutorAuthMode::Auto,
+        "token" => ExecutorAuthMode::Token,
+        "none" => ExecutorAuthMode::None,
+        _ => {
+            return Err(Failure::bad_input(format!(
+                "{origin}: `{mode}` is not auto, token or none"
+            )))
+        }
+    };
     Ok(Settings {
         role,
         cluster,
@@ -395,6 +434,7 @@ pub fn resolve(raw: &Raw) -> Result<Settings> {
         zk_observer,
         zk_tls,
         http_readonly_auth,
+        executor_auth,
         provenance: r.provenance,
     })
 }

@@ -12,6 +12,7 @@ use crate::mesos::credentials::{
     ensure, wait, Credential, Credentials, MESOS_AGENT, MESOS_AGENT_HTTP, MESOS_FRAMEWORK,
     MESOS_OPERATOR, MESOS_SCALE, ZK_AGENT, ZK_MASTER,
 };
+use crate::mesos::executors::ExecutorAuth;
 use crate::store::Store;
 
 /// What a master needs: it creates every credential on the cluster's first boot.
@@ -27,12 +28,15 @@ pub struct MasterSecrets {
     pub framework: Credentials,
 }
 
-/// What an agent needs (and all its role can read).
+/// What an agent needs (and all its role can read), and how its executors authenticate.
 #[derive(Debug, Clone)]
 pub struct AgentSecrets {
     pub zk: Credentials,
     pub agent: Credentials,
     pub http: Credentials,
+    /// Decided from the node's Mesos by the boot's `executor-auth` step
+    /// ([`crate::mesos::executors`]); `Off` until then.
+    pub executors: ExecutorAuth,
 }
 
 /// A Mesos node's credentials.
@@ -64,6 +68,7 @@ impl Secrets {
             zk: wait(shared, ZK_AGENT, deadline).await?,
             agent: wait(shared, MESOS_AGENT, deadline).await?,
             http: wait(shared, MESOS_AGENT_HTTP, deadline).await?,
+            executors: ExecutorAuth::Off,
         }))
     }
 
@@ -97,7 +102,15 @@ impl Secrets {
             ],
             Secrets::Agent(a) => vec![&a.zk, &a.agent, &a.http],
         };
-        sets.into_iter().flat_map(|c| c.secrets()).collect()
+        let mut all: Vec<String> = sets.into_iter().flat_map(|c| c.secrets()).collect();
+        if let Secrets::Agent(AgentSecrets {
+            executors: ExecutorAuth::Jwt { key },
+            ..
+        }) = self
+        {
+            all.push(key.clone());
+        }
+        all
     }
 }
 
@@ -127,6 +140,9 @@ pub fn placeholder(role: crate::config::settings::Role) -> Option<Secrets> {
             zk: c(ZK_AGENT),
             agent: c(MESOS_AGENT),
             http: c(MESOS_AGENT_HTTP),
+            executors: ExecutorAuth::Jwt {
+                key: "placeholder-executor-key-0123456789abcdef".into(),
+            },
         })),
     }
 }

@@ -1,7 +1,9 @@
 //! This node's own files and service: where everything is ([`paths`]), the rendered
 //! configuration ([`render`]), ZooKeeper's state on this disk ([`zk_state`]), the boot record
-//! ([`record`]) and the role's service ([`service`]).
+//! ([`record`]), the role's service ([`service`]) and the cgroup hierarchy it booted
+//! ([`cgroups`]).
 
+pub mod cgroups;
 pub mod paths;
 pub mod record;
 pub mod render;

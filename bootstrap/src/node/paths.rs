@@ -17,6 +17,10 @@ pub const MASTER_CREDENTIALS: &str = "/etc/mesos-boot/mesos-credentials.json";
 pub const AGENT_CREDENTIAL: &str = "/etc/mesos-boot/mesos-agent-credential.json";
 /// An agent's `--http_credentials` (its own operator endpoints).
 pub const AGENT_HTTP_CREDENTIALS: &str = "/etc/mesos-boot/mesos-agent-http-credentials.json";
+/// The key an agent signs its executors' tokens with (`--jwt_secret_key`), kept across boots.
+pub const AGENT_EXECUTOR_KEY: &str = "/etc/mesos-boot/mesos-agent-executor.key";
+/// The Mesos agent program (the image's package; `ExecStart=` of mesos-agent.service).
+pub const MESOS_AGENT_PROGRAM: &str = "/usr/sbin/mesos-agent";
 pub const MASTER_WORK_DIR: &str = "/var/lib/mesos/master";
 pub const AGENT_WORK_DIR: &str = "/var/lib/mesos/agent";
 pub const MESOS_LOG_DIR: &str = "/var/log/mesos";

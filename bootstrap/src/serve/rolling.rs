@@ -184,6 +184,7 @@ impl Reconciler {
             mesos: None,
             zk_tls: ca.as_ref(),
             registry_formed: false,
+            cgroups: Default::default(),
         };
         let mut outputs = crate::node::render::plan(&node, &templates).map_err(|f| f.message)?;
         crate::node::zk_state::adopt_zookeeper_rewrites(&self.root, &mut outputs);

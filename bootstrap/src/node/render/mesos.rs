@@ -1,11 +1,14 @@
 //! A Mesos master's and a Mesos agent's files: the ZooKeeper URL (with the node's digest
-//! credential), the service's environment, and the credentials Mesos reads.
+//! credential), the service's environment, the credentials Mesos reads, and an agent's key for
+//! its executors' tokens.
 
 use super::{file, zk_hosts, Node, Output, Templates};
 use crate::config::settings::{master_quorum, Settings};
 use crate::failure::{Failure, Result};
 use crate::mesos::auth::{self, Secrets};
 use crate::mesos::credentials::Credential;
+use crate::mesos::executors::ExecutorAuth;
+use crate::node::cgroups::Cgroups;
 use crate::node::paths::{self, at, AGENT_PORT, MASTER_PORT};
 use crate::store::SharedConfig;
 
@@ -99,15 +102,29 @@ pub(super) fn agent(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
         attributes.push((k.clone(), v.clone()));
     }
     let attributes: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    if node.cgroups != Cgroups::V1 && s.containerizers.split(',').any(|c| c == "docker") {
+        let origin = s.origin("containerizers");
+        return Err(Failure::bad_input(format!(
+            "{origin}: `{}`: the docker containerizer of Mesos 1.11 needs the legacy cgroup (v1) \
+             hierarchy, and this node booted the unified one (v2; the image boots agents with \
+             systemd.unified_cgroup_hierarchy=0)",
+            s.containerizers
+        )));
+    }
     let Some(Secrets::Agent(secrets)) = node.mesos else {
         return Err(Failure::internal(
             "agent render without the agents' credentials",
         ));
     };
+    let executor_key = match &secrets.executors {
+        ExecutorAuth::Jwt { key } => Some(key),
+        ExecutorAuth::Off => None,
+    };
     let ctx = serde_json::json!({
         "cluster": s.cluster,
         "zk_url": mesos_zk_url(s, node.config, &secrets.zk.current)?,
         "zk_file": at(node.root, paths::MESOS_ZK),
+        "executor_key": executor_key.map(|_| at(node.root, paths::AGENT_EXECUTOR_KEY)),
         "credential": at(node.root, paths::AGENT_CREDENTIAL),
         "http_credentials": at(node.root, paths::AGENT_HTTP_CREDENTIALS),
         "authenticate_http_readonly": s.http_readonly_auth,
@@ -117,6 +134,7 @@ pub(super) fn agent(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
         "work_dir": at(node.root, paths::AGENT_WORK_DIR),
         "log_dir": at(node.root, paths::MESOS_LOG_DIR),
         "containerizers": s.containerizers,
+        "cgroups_v1": node.cgroups == Cgroups::V1,
         "attributes": attributes.join(";"),
     });
     out.push(file(
@@ -139,5 +157,8 @@ pub(super) fn agent(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
         auth::credentials_json(&[&secrets.http]),
         0o600,
     ));
+    if let Some(key) = executor_key {
+        out.push(file(paths::AGENT_EXECUTOR_KEY, format!("{key}\n"), 0o600));
+    }
     Ok(out)
 }

@@ -11,6 +11,7 @@ use crate::config::identity::Identity;
 use crate::config::settings::{Role, Settings};
 use crate::failure::{Failure, Result};
 use crate::mesos::auth::Secrets;
+use crate::node::cgroups::Cgroups;
 use crate::node::paths::under;
 use crate::store::SharedConfig;
 use crate::zk::tls::ClusterCa;
@@ -145,6 +146,8 @@ pub struct Node<'a> {
     /// Masters: the replicated log has formed ([`crate::mesos::registry`]): Mesos must not
     /// initialise an empty one by itself.
     pub registry_formed: bool,
+    /// Agents: the cgroup hierarchy the node booted ([`super::cgroups`]).
+    pub cgroups: Cgroups,
 }
 
 /// `h1:2181,h2:2181` from the shared config's servers.
@@ -324,6 +327,7 @@ mod tests {
             mesos: secrets.as_ref(),
             zk_tls: None,
             registry_formed: false,
+            cgroups: Default::default(),
         };
         plan(&node, &Templates::load(None)?)
     }
@@ -354,6 +358,7 @@ mod tests {
                 mesos: None,
                 zk_tls: None,
                 registry_formed: false,
+                cgroups: Default::default(),
             };
             Ok(plan(&node, &Templates::load(None)?)?.remove(0).content)
         };
@@ -471,6 +476,7 @@ mod tests {
             mesos: None,
             zk_tls: Some(&ca),
             registry_formed: false,
+            cgroups: Default::default(),
         };
         let out = plan(&node, &Templates::load(None).unwrap()).unwrap();
         let get = |out: &[Output], p: &str| out.iter().find(|o| o.path == p).cloned().unwrap();
@@ -511,6 +517,7 @@ mod tests {
         let no_ca = Node {
             zk_tls: None,
             registry_formed: false,
+            cgroups: Default::default(),
             ..node
         };
         assert!(plan(&no_ca, &Templates::load(None).unwrap()).is_err());
@@ -534,6 +541,7 @@ mod tests {
                 mesos: None,
                 zk_tls: None,
                 registry_formed: false,
+                cgroups: Default::default(),
             };
             plan(&node, &Templates::load(None).unwrap())
         };
@@ -753,6 +761,7 @@ mod tests {
             mesos: secrets.as_ref(),
             zk_tls: None,
             registry_formed: false,
+            cgroups: Default::default(),
         };
         let err = plan(&node, &t).unwrap_err();
         assert!(err.message.contains("mesos-zk.tera"), "{}", err.message);
