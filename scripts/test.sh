@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this): installs what it needs
-# (scripts/setup.sh), then lint, the static release binary, the Rust unit and integration
-# tests (real ZooKeeper, moto, IMDS emulator), and the Terraform/Packer/systemd tests.
+# (scripts/setup.sh), then lint, one static debug build, the Rust unit and integration tests
+# (real ZooKeeper, moto, IMDS emulator, the booted image), and the Terraform/Packer/systemd
+# tests. The release profile is built and measured by bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh system
@@ -31,47 +32,30 @@ cargo fmt --all -- --check
 section "layers: bootstrap/src imports only downward, no circle (scripts/check-layers.py)"
 python3 scripts/check-layers.py
 
-# Two compilations of the workspace, each of the AWS SDK (the tests' debug build, linted by
-# clippy on the way, and the static release build), are CPU work the two cores share: the
-# release build runs in the background while the test build runs in the foreground (different
-# profile directories: neither waits on the other's lock), and neither core idles while one
-# crate (aws-sdk-ec2) is compiled on the other.
-release_log=$(mktemp)
-release_start=$(date +%s)
-# Both static binaries in one invocation: one feature resolution, so the release build of
-# aws-sdk-ec2 (the slowest crate by far) is compiled once, not once per binary.
-cargo build --release --quiet --target x86_64-unknown-linux-musl -p mesos-boot -p mesos-scale \
-  >"$release_log" 2>&1 &
-release_pid=$!
-
-# Clippy lints the workspace while the tests' debug build compiles it: clippy-driver as the
-# workspace's rustc wrapper, which is what `cargo clippy` sets up for `cargo check`, here for a
-# build that also generates code. One compilation of the dependencies instead of two (a check
-# pass, then the debug build); the same `-D warnings`. Every later cargo call of the tests runs
-# with the same wrapper, so it finds the workspace built.
+# One compilation of the workspace, for the static musl target in the debug profile: the unit
+# and integration tests, and the two binaries the integration tests drive (mesos-boot and
+# mesos-scale: `--all-targets` builds them in the same invocation, so with the same dependency
+# features; a separate `cargo build --bins` would compile the AWS SDK again without the
+# dev-dependencies' features). Clippy lints the workspace on the way: clippy-driver as
+# the workspace's rustc wrapper, which is what `cargo clippy` sets up for `cargo check`, here
+# for a build that also generates code; the same `-D warnings`. Every later cargo call of the
+# tests runs with the same wrapper and target, so it finds everything built.
+#
+# The release profile (fat LTO, opt-level s: what ships) is not built here: it is three times
+# the CPU of this build on two cores. `bench/run.sh` and `bench/scale.sh` build and measure it
+# (the size of both binaries, the Lambda zip's 15 MiB goal, RSS, boot-to-quorum).
+target=x86_64-unknown-linux-musl
 lint=(env "RUSTC_WORKSPACE_WRAPPER=$(rustc --print sysroot)/bin/clippy-driver"
   "CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
-section "cargo clippy -D warnings, in the test build (cargo test --workspace --all-targets --no-run)"
-"${lint[@]}" cargo test --workspace --all-targets --no-run --quiet
-
-section "static release binary (x86_64-unknown-linux-musl; started at $(date -d "@$release_start" +%T))"
-if ! wait "$release_pid"; then
-  cat "$release_log"; echo "FAIL: the release build"; exit 1
-fi
-cat "$release_log"; rm -f "$release_log"
-echo "release build done $(($(date +%s) - release_start)) s after its start"
-bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/mesos-boot
-if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
-  echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1
-fi
-"$bin" --version
-echo "static: yes, size $(stat -c %s "$bin") bytes"
-
-section "autoscaler Lambda zip (static mesos-scale as bootstrap)"
-scripts/lambda-zip.sh
-zip=${CARGO_TARGET_DIR:-target}/lambda/mesos-scale.zip
-size=$(stat -c %s "$zip")
-[ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: $zip is $size bytes (goal <= 15 MiB)"; exit 1; }
+section "cargo clippy -D warnings, in the static test build (cargo test --workspace --all-targets --no-run --target $target)"
+"${lint[@]}" cargo test --workspace --all-targets --no-run --quiet --target "$target"
+out=$(realpath "${CARGO_TARGET_DIR:-target}")/$target/debug
+for bin in "$out/mesos-boot" "$out/mesos-scale"; do
+  if readelf -lW "$bin" | grep -q INTERP || readelf -dW "$bin" | grep -q NEEDED; then
+    echo "FAIL: $bin is not statically linked:"; readelf -dW "$bin" | grep NEEDED; exit 1
+  fi
+  echo "static: $("$bin" --version), $(stat -c %s "$bin") bytes (debug)"
+done
 
 section "image stages (started in the background at $(date -d "@$image_start" +%T))"
 if ! wait "$image_pid"; then
@@ -87,21 +71,21 @@ fi
 cat "$venv_log"; rm -f "$venv_log"
 
 section "tests: cargo's test binaries (the booted image included) and pytest side by side (scripts/run-tests.py)"
-# The integration tests drive the static release binaries built above (what ships), instead of
-# having the harness build debug ones with a feature resolution of their own (another full
-# compile of aws-sdk-ec2 each). Each test binary runs as `cargo test --workspace` would run it
-# (its package as cwd), but up to TEST_JOBS (3) at a time, each in its own loopback range, next
-# to the Terraform/Packer/systemd tests (pytest): most of the suite waits on servers, not on
-# the two cores.
-rel=$(realpath "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/release
-export MESOS_BOOT_BIN=$rel/mesos-boot MESOS_SCALE_BIN=$rel/mesos-scale
+# The integration tests drive the static binaries built above (the booted image installs
+# mesos-boot), instead of having the harness build them with a feature resolution of its own.
+# Each test binary runs as `cargo test --workspace` would run it (its package as cwd), but up
+# to TEST_JOBS (3) at a time, each in its own loopback range, next to the
+# Terraform/Packer/systemd tests (pytest, two lanes): most of the suite waits on servers, not
+# on the two cores.
+export MESOS_BOOT_BIN=$out/mesos-boot MESOS_SCALE_BIN=$out/mesos-scale
 # The seeded soak (tests/soak.rs): 20 steps (about 3 min); bench/soak.sh runs 200.
 export SOAK_STEPS=${SOAK_STEPS:-20}
 summary=$(mktemp)
 # Every lane's counts, and a closing line printed last (below): CI is judged by more than an
 # exit code. A lane still running after TEST_LANE_TIMEOUT (1800 s) is killed and its log shown.
-"${lint[@]}" .venv/bin/python scripts/run-tests.py --summary "$summary" -- -q tests/terraform tests/layout
-"${lint[@]}" cargo test --workspace --doc --quiet
+"${lint[@]}" .venv/bin/python scripts/run-tests.py --summary "$summary" \
+  --cargo-arg=--target --cargo-arg="$target" -- -q tests/terraform tests/layout
+"${lint[@]}" cargo test --workspace --doc --quiet --target "$target"
 
 section "fuzz: every cargo-fuzz target of the pure parsers, briefly"
 # bench/fuzz.sh runs them for minutes; here a few seconds each catch a parser that panics.

@@ -347,21 +347,6 @@ fn file_shared_config_off_aws_with_template_override_is_idempotent() {
     assert_eq!(rec["result"], "rendered");
 }
 
-#[test]
-fn help_documents_exit_codes_and_precedence() {
-    let node = Node::new(net::alloc_ip(), &[]);
-    let out = node.run(&["--help"]);
-    let help = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "Exit codes:",
-        "3  a dependency",
-        "4  quorum",
-        "flag > environment (MESOS_BOOT_*) > instance tag > default",
-    ] {
-        assert!(help.contains(needle), "{needle}: {help}");
-    }
-}
-
 /// zoo-cfg-extra keys that would weaken the ensemble (no ACLs, another superuser, the keys
 /// mesos-boot owns in zoo.cfg, membership lines) are refused before anything is registered or
 /// written, naming the object and the key.

@@ -111,6 +111,7 @@ impl Node {
     }
 
     /// Every regular file under the root, relative, sorted.
+    /// Every file under the root but the Mesos programs [`Node::new`] installed.
     pub fn files(&self) -> Vec<String> {
         fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -124,6 +125,7 @@ impl Node {
         }
         let mut out = Vec::new();
         walk(&self.root, &self.root, &mut out);
+        out.retain(|f| !f.starts_with("usr/sbin/mesos-"));
         out.sort();
         out
     }
