@@ -428,7 +428,7 @@ fn a_task_groups_executor_can_call_its_agents_api() {
     let node = Node::new(net::alloc_ip(), &tags("agent", &e.url));
     let out = node.run(&["--no-start", "--no-wait"]);
     assert!(out.status.success(), "{}", show(&out));
-    let env: std::collections::BTreeMap<_, _> = env_file(&node, env_path).into_iter().collect();
+    let env = env_map(&node, env_path);
     assert_eq!(env["MESOS_AUTHENTICATE_HTTP_READWRITE"], "true", "{env:?}");
     assert_eq!(env["MESOS_AUTHENTICATE_HTTP_EXECUTORS"], "true", "{env:?}");
     let key_path = std::path::PathBuf::from(&env["MESOS_JWT_SECRET_KEY"]);
@@ -478,7 +478,7 @@ fn a_task_groups_executor_can_call_its_agents_api() {
         "the boot warns: {}",
         show(&out)
     );
-    let env: std::collections::BTreeMap<_, _> = env_file(&plain, env_path).into_iter().collect();
+    let env = env_map(&plain, env_path);
     assert_eq!(env["MESOS_AUTHENTICATE_HTTP_READWRITE"], "false", "{env:?}");
     assert!(!env.contains_key("MESOS_JWT_SECRET_KEY"), "{env:?}");
     let _plain_agent = KillOnDrop(mesos_daemon_with(
@@ -556,7 +556,7 @@ fn an_agent_enforces_limits_on_cgroup_v1_and_refuses_docker_on_v2() {
         "mesos,docker",
     ]);
     assert!(out.status.success(), "{}", show(&out));
-    let env: std::collections::BTreeMap<_, _> = env_file(&v1, env_path).into_iter().collect();
+    let env = env_map(&v1, env_path);
     assert_eq!(env["MESOS_LAUNCHER"], "linux", "{env:?}");
     assert_eq!(
         env["MESOS_ISOLATION"], "cgroups/cpu,cgroups/mem,filesystem/posix",
@@ -574,7 +574,7 @@ fn an_agent_enforces_limits_on_cgroup_v1_and_refuses_docker_on_v2() {
     .unwrap();
     let out = v2.run(&["--no-start", "--no-wait"]);
     assert!(out.status.success(), "{}", show(&out));
-    let env: std::collections::BTreeMap<_, _> = env_file(&v2, env_path).into_iter().collect();
+    let env = env_map(&v2, env_path);
     assert_eq!(env["MESOS_LAUNCHER"], "posix", "{env:?}");
     assert_eq!(env["MESOS_SYSTEMD_ENABLE_SUPPORT"], "false", "{env:?}");
     let out = v2

@@ -292,6 +292,11 @@ pub fn env_file(node: &Node, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// [`env_file`] by name.
+pub fn env_map(node: &Node, path: &str) -> std::collections::BTreeMap<String, String> {
+    env_file(node, path).into_iter().collect()
+}
+
 /// A Mesos daemon (the emulator, as `mesos-master` / `mesos-agent`) started with a node's
 /// rendered environment; its work directory under the node's root.
 pub fn mesos_daemon(node: &Node, role: &str, env_path: &str) -> std::process::Child {

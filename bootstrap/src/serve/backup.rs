@@ -165,6 +165,12 @@ impl Backer {
         lease: &Lease,
         period: Duration,
     ) -> Result<Option<Lease>, String> {
+        let (snap, cfg) = self.read_config().await?;
+        self.take_lease(snap, cfg, Some(lease), period).await
+    }
+
+    /// The shared config as it is now, with the version a conditional write needs.
+    async fn read_config(&self) -> Result<(Snapshot, SharedConfig), String> {
         let snap = self
             .store
             .read()
@@ -172,18 +178,12 @@ impl Backer {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
         let cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
-        self.take_lease(snap, cfg, Some(lease), period).await
+        Ok((snap, cfg))
     }
 
     /// One period: returns the time to the next.
     async fn tick(&mut self, backups: &Backups) -> Result<Duration, String> {
-        let snap = self
-            .store
-            .read()
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{} does not exist", self.store.location()))?;
-        let cfg = SharedConfig::parse(&snap.text).map_err(|e| e.to_string())?;
+        let (snap, cfg) = self.read_config().await?;
         let (period, keep) = schedule(&cfg)?;
         let period = self.every.unwrap_or(period);
         if period.is_zero() {
