@@ -284,3 +284,38 @@ fn the_scenarios_writer_keeps_writing_when_its_parent_vanishes() {
         "every write acknowledged after the deletion is stored"
     );
 }
+
+/// The registrant that completes a new ensemble's count commits its spec as the waiting ones
+/// do: never with a registrant whose instance is gone. (CI saw the third registrant form at once
+/// with a dead one listed, while the others, having removed it, formed with a fourth: two
+/// specs. Before the fix this node rendered and started ZooKeeper with the dead server listed.)
+#[test]
+fn the_registrant_that_completes_the_count_never_forms_with_a_dead_one() {
+    let url = empty_bucket_url();
+    // Listed: a registrant whose instance is gone, and one that waits (its instance runs).
+    let (dead, dead_id) = zk_node(&url, "3", &[]);
+    let (waiting, waiting_id) = zk_node(&url, "3", &[]);
+    put_object(
+        &url,
+        &format!(
+            "com.netflix.exhibitor.servers-spec=3:{},4:{}\nmesos-boot.instances=3:{dead_id},4:{waiting_id}\n\
+             mesos-boot.ensemble-size=3\nmesos-boot.last-server-id=4\n",
+            dead.ip, waiting.ip
+        ),
+    );
+    block_on(Moto::shared().terminate_instance(&dead_id));
+    let (last, _) = zk_node(&url, "3", &[]);
+    let out = last.run(&["--timeout", "8s", "--grace", "1s"]);
+    // It waits for a third live registrant, which never comes, and takes its registration back.
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let spec = servers_spec(&url);
+    assert_eq!(spec, vec![(4, waiting.ip.to_string())], "{}", show(&out));
+    assert!(
+        !last
+            .root
+            .join("etc/zookeeper/conf/zoo.cfg.dynamic")
+            .exists(),
+        "it rendered an ensemble with the dead registrant: {}",
+        show(&out)
+    );
+}

@@ -23,11 +23,6 @@ fn versioned_bucket_url() -> String {
     format!("s3://{bucket}/{KEY}")
 }
 
-fn put_object(url: &str, text: &str) {
-    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    block_on(Moto::shared().put_object(bucket, key, text.as_bytes().to_vec()));
-}
-
 fn exists(url: &str) -> bool {
     let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
     block_on(Moto::shared().get_object(bucket, key)).is_some()

@@ -26,6 +26,12 @@ pub fn empty_bucket_url() -> String {
     format!("s3://{bucket}/{KEY}")
 }
 
+/// Writes the object at `url` (unconditionally, as an operator would).
+pub fn put_object(url: &str, text: &str) {
+    let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    block_on(Moto::shared().put_object(bucket, key, text.as_bytes().to_vec()));
+}
+
 pub fn object(url: &str) -> String {
     let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
     let (bytes, _) = block_on(Moto::shared().get_object(bucket, key)).expect("object written");

@@ -238,12 +238,16 @@ async fn place(
     let live = match looked {
         Some(live) => Some(live),
         None => match size {
-            // A member restarting rejoins what is listed; only a new ensemble waits.
-            Some(n) if register::voters(&config.servers()?) < n as usize && !ran_before => {
+            // A member restarting rejoins what is listed; a new ensemble forms only from a
+            // committed spec (register::FORMING_KEY): the registrant that completes the count
+            // commits it too, after checking that no registrant's instance is gone, instead of
+            // forming at once from what it registered into (which may list a dead registrant
+            // that the waiting ones are removing: two specs, two ensembles).
+            Some(n) if !ran_before => {
                 tracing::info!(
                     myid,
                     expected = n,
-                    "new ensemble: waiting until every member is registered"
+                    "new ensemble: waiting until every member is registered and the spec is committed"
                 );
                 match reg.wait_for_members(n).await? {
                     Ok((config, snapshot)) => {
