@@ -85,12 +85,17 @@ impl Settings {
     /// `MESOS_BOOT_NAME`, `tag mesos:name` or `default of name`.
     pub fn origin(&self, name: &str) -> String {
         let source = self.provenance.get(name).map(|p| p.source.as_str());
-        match source {
-            Some("flag") => format!("--{name}"),
-            Some("env") => format!("MESOS_BOOT_{}", name.to_uppercase().replace('-', "_")),
-            Some(s) if s.starts_with("tag:") => format!("tag {}", &s[4..]),
-            _ => format!("default of {name}"),
-        }
+        origin_of(name, source.unwrap_or("default"))
+    }
+}
+
+/// How error messages name the origin of setting `name` from its [`Provenance`] source.
+fn origin_of(name: &str, source: &str) -> String {
+    match source {
+        "flag" => format!("--{name}"),
+        "env" => format!("MESOS_BOOT_{}", name.to_uppercase().replace('-', "_")),
+        s if s.starts_with("tag:") => format!("tag {}", &s[4..]),
+        _ => format!("default of {name}"),
     }
 }
 
@@ -135,25 +140,16 @@ impl Resolver<'_> {
             .find(|(n, _)| *n == name)
             .map(|(_, t)| *t)
             .unwrap_or("");
-        let env = format!("MESOS_BOOT_{}", name.to_uppercase().replace('-', "_"));
-        let (value, source, origin) = if let Some((v, src)) = self.raw.cli.get(name) {
-            let origin = if *src == "flag" {
-                format!("--{name}")
-            } else {
-                env
-            };
-            (v.clone(), src.to_string(), origin)
+        let (value, source) = if let Some((v, src)) = self.raw.cli.get(name) {
+            (v.clone(), src.to_string())
         } else if let Some(v) = self.raw.tags.get(tag) {
-            (v.clone(), format!("tag:{tag}"), format!("tag {tag}"))
+            (v.clone(), format!("tag:{tag}"))
         } else if let Some(d) = default {
-            (
-                d.to_string(),
-                "default".into(),
-                format!("default of {name}"),
-            )
+            (d.to_string(), "default".into())
         } else {
             return None;
         };
+        let origin = origin_of(name, &source);
         self.provenance.insert(
             name,
             Provenance {
