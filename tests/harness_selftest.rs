@@ -339,6 +339,72 @@ async fn moto_s3_and_ec2() {
     );
 }
 
+/// S3's conditional writes are atomic: of concurrent `If-None-Match: *` creates (or `If-Match`
+/// updates on one ETag) of a key, exactly one succeeds and the others get 412 (AWS S3 user
+/// guide, "Conditional writes"). The formation of a new ensemble relies on it: two nodes that
+/// both "created" the shared config would each wait on a spec that lost the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moto_conditional_writes_are_atomic() {
+    let moto = Moto::shared();
+    let bucket = moto.unique_bucket("conditional").await;
+    let s3 = moto.s3();
+    const WRITERS: usize = 8;
+    for round in 0..25 {
+        let key = format!("k{round}");
+        // Creates.
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let (s3, bucket, key) = (s3.clone(), bucket.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .if_none_match("*")
+                    .body(format!("writer {w}").into_bytes().into())
+                    .send()
+                    .await
+                    .map(|o| o.e_tag().unwrap_or_default().to_string())
+            }));
+        }
+        let mut won = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(etag) => won.push(etag),
+                Err(e) => {
+                    let code = e.raw_response().map(|r| r.status().as_u16());
+                    assert_eq!(code, Some(412), "round {round}: {e:?}");
+                }
+            }
+        }
+        assert_eq!(
+            won.len(),
+            1,
+            "round {round}: {} creates succeeded",
+            won.len()
+        );
+        // Updates on the one ETag.
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let (s3, bucket, key, etag) = (s3.clone(), bucket.clone(), key.clone(), won[0].clone());
+            tasks.push(tokio::spawn(async move {
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .if_match(etag)
+                    .body(format!("update {w}").into_bytes().into())
+                    .send()
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += t.await.unwrap() as usize;
+        }
+        assert_eq!(ok, 1, "round {round}: {ok} updates on one ETag succeeded");
+    }
+}
+
 /// One 3-node ensemble: two members run by hand ([`zk::ZkProcess`]), one
 /// through `zk-start.sh` under a [`zk::ZkNodeGuard`]; then the Mesos stand-in
 /// registers in it.

@@ -434,6 +434,16 @@ impl Container {
         )
     }
 
+    /// One paragraph for a failure message: the system's state and the last lines of
+    /// mesos-boot's units.
+    fn summary(&self) -> String {
+        let state = self.system_state();
+        let journal = self
+            .exec("journalctl -b --no-pager -n 12 -o cat -u 'mesos-boot*'")
+            .unwrap_or_else(|| "(no shell)".into());
+        format!("- {} ({}): system {state}\n{journal}", self.name, self.ip)
+    }
+
     fn failed_units(&self) -> String {
         self.exec("systemctl --failed --no-legend --plain")
             .unwrap_or_else(|| "(cannot ask systemd)".into())
@@ -797,6 +807,15 @@ fn zk_mode(ip: Ipv4Addr) -> Option<String> {
     zk::mode(&format!("{ip}:2181"))
 }
 
+/// The shared config's text, or why there is none (for failure messages).
+fn shared_config(moto: &Moto) -> String {
+    let bucket = format!("{CLUSTER}.{TOP_FQDN}");
+    match block_on(moto.get_object(&bucket, "exhibitor/exhibitor.properties")) {
+        Some((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => "(no object)".into(),
+    }
+}
+
 fn servers_spec(moto: &Moto) -> String {
     let bucket = format!("{CLUSTER}.{TOP_FQDN}");
     let text = block_on(async {
@@ -1000,15 +1019,27 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
             }
         }
         if Instant::now() > deadline {
-            let late = containers
+            // Every late container's own account (a formation waits on all three), then the
+            // shared config they all read.
+            let late: Vec<String> = containers
+                .iter()
+                .zip(&running_at)
+                .filter(|(_, at)| at.is_none())
+                .map(|(c, _)| c.summary())
+                .collect();
+            let late_zk = containers[..3]
                 .iter()
                 .zip(&running_at)
                 .find(|(_, at)| at.is_none())
                 .map(|(c, _)| c)
                 .unwrap_or(&containers[0]);
             panic!(
-                "after {BOOT_TIMEOUT:?}: quorum at {quorum_at:?}, running at {running_at:?}\n{}",
-                late.diagnostics()
+                "after {BOOT_TIMEOUT:?}: quorum at {quorum_at:?}, running at {running_at:?}\n\
+                 --- late containers\n{}\n--- shared config\n{}\n--- {} in full\n{}",
+                late.join("\n"),
+                shared_config(&moto),
+                late_zk.name,
+                late_zk.diagnostics()
             );
         }
         std::thread::sleep(Duration::from_millis(200));

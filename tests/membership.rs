@@ -319,3 +319,48 @@ fn the_registrant_that_completes_the_count_never_forms_with_a_dead_one() {
         show(&out)
     );
 }
+
+/// A registrant taken out of the spec while it waits for the others (another registrant found
+/// its instance gone; an operator edited the object) gives up at once with the reason, instead
+/// of waiting until its deadline on a count it is no longer part of.
+#[test]
+fn a_registrant_taken_out_of_the_spec_while_it_waits_gives_up_at_once() {
+    let url = empty_bucket_url();
+    let (node, _) = zk_node(&url, "3", &[]);
+    let started = Instant::now();
+    let mut child = node.spawn(&["--timeout", "120s"]);
+    poll_until(Duration::from_secs(30), "the node's registration", || {
+        spec_of(&try_object(&url)?)
+            .iter()
+            .any(|(_, ip)| *ip == node.ip.to_string())
+            .then_some(())
+    })
+    .unwrap();
+    let other = net::alloc_ip();
+    put_object(
+        &url,
+        &format!(
+            "com.netflix.exhibitor.servers-spec=2:{other}\nmesos-boot.ensemble-size=3\n\
+             mesos-boot.last-server-id=2\n"
+        ),
+    );
+    let status = poll_until(Duration::from_secs(30), "the node to give up", || {
+        child.try_wait().unwrap()
+    });
+    if status.is_err() {
+        child.kill().ok();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(status.is_ok(), "it kept waiting: {}", show(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no longer listed as server.1"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "it waited out its deadline"
+    );
+}

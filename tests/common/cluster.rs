@@ -33,9 +33,14 @@ pub fn put_object(url: &str, text: &str) {
 }
 
 pub fn object(url: &str) -> String {
+    try_object(url).expect("object written")
+}
+
+/// The object at `url`, if there is one.
+pub fn try_object(url: &str) -> Option<String> {
     let (bucket, key) = url.trim_start_matches("s3://").split_once('/').unwrap();
-    let (bytes, _) = block_on(Moto::shared().get_object(bucket, key)).expect("object written");
-    String::from_utf8(bytes).unwrap()
+    let (bytes, _) = block_on(Moto::shared().get_object(bucket, key))?;
+    Some(String::from_utf8(bytes).unwrap())
 }
 
 /// `(id, host)` of servers-spec.

@@ -39,6 +39,13 @@ Without a termination hook, instances are terminated at once as before. An insta
 through EC2 (TerminateInstances) leaves its group at once, waiting or not (moto's behaviour).
 Moto accepts heartbeat timeouts under AWS's minimum of 30 s; tests use that.
 
+S3 conditional writes (PutObject, DeleteObject with If-Match or If-None-Match) are atomic, as
+AWS documents them (S3 user guide, "Add preconditions to S3 operations with conditional
+requests"): of concurrent conditional writes to one key, one succeeds and the others get 412
+PreconditionFailed. moto checks the condition and then writes, two steps that the threads of
+moto_server interleave: two `If-None-Match: *` creates could both succeed. Here every object
+write and delete runs one at a time.
+
 Nothing else of moto changes.
 
 Usage (the test harness runs it in place of moto_server): python3 moto_ext.py [moto_server args]
@@ -53,6 +60,7 @@ from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, Te
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 from moto.ec2.responses import EC2Response
+from moto.s3.responses import S3Response
 from moto.server import main
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -348,6 +356,24 @@ def ec2_call_action(self):
     return _ec2_call(self)
 
 
+# Object writes and deletes: the condition and the write in one step (see the docstring).
+_S3_WRITES = threading.Lock()
+_s3_put_object = S3Response.put_object
+_s3_delete_object = S3Response.delete_object
+
+
+def s3_put_object(self):
+    with _S3_WRITES:
+        return _s3_put_object(self)
+
+
+def s3_delete_object(self):
+    with _S3_WRITES:
+        return _s3_delete_object(self)
+
+
+S3Response.put_object = s3_put_object
+S3Response.delete_object = s3_delete_object
 AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group
 AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action
 AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat

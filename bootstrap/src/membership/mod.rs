@@ -249,7 +249,7 @@ async fn place(
                     expected = n,
                     "new ensemble: waiting until every member is registered and the spec is committed"
                 );
-                match reg.wait_for_members(n).await? {
+                match reg.wait_for_members(myid, n).await? {
                     Ok((config, snapshot)) => {
                         return formed(myid, config, snapshot, secret, false);
                     }

@@ -562,8 +562,13 @@ impl Registrar<'_> {
     /// that config, or the running ensemble's membership when one turns out to be live
     /// (`Ok(Err(live))`: join it instead). Meanwhile, registrants whose instance is gone are
     /// removed (no ensemble is live to do it).
+    ///
+    /// A registrant no longer listed as `myid` (removed meanwhile by another registrant that
+    /// found its instance gone) gives up at once instead of waiting on a count it is not part
+    /// of: the boot fails and the group replaces the instance.
     pub async fn wait_for_members(
         &self,
+        myid: u32,
         expected: u32,
     ) -> Result<std::result::Result<(SharedConfig, Snapshot), LiveConfig>> {
         let url = self.store.location().to_string();
@@ -581,8 +586,17 @@ impl Registrar<'_> {
                     }
                     Err(a) => return a,
                 };
+                let servers = cfg.servers().unwrap_or_default();
+                if !servers.iter().any(|s| s.id == myid && self.me.at(s)) {
+                    return Attempt::Fail(Failure::no_quorum(format!(
+                        "{url}: this node ({}) is no longer listed as server.{myid} in servers-spec ({}): \
+                         it was removed while the members registered",
+                        self.me.ip,
+                        cfg.get("servers-spec")
+                    )));
+                }
                 let expected = recorded_size(&cfg).unwrap_or(expected);
-                let voters = cfg.servers().map(|s| voters(&s)).unwrap_or(0);
+                let voters = voters(&servers);
                 if forming(&cfg) && voters >= expected as usize {
                     // Another registrant committed this spec: form with exactly it.
                     return Attempt::Done(Ok((cfg, snap)));
