@@ -216,6 +216,22 @@ fn master_waits_for_quorum_renders_quorum_and_waits_for_a_leading_master() {
     assert_eq!(rec["result"], "ready");
 }
 
+/// `path` as the masters' boot leaves it (`mesos::acl`: closed to all but the masters' and
+/// the agents' credentials); returns what a master connects with (`user:secret@hosts`).
+fn masters_path(e: &Ensemble, path: &str) -> String {
+    let mut t = tags("master", &e.url);
+    t.push(("mesos:masters", "1"));
+    t.push(("mesos:zk-path", path));
+    let node = Node::new(net::alloc_ip(), &t);
+    let out = node.run(&["--no-wait", "--start-command", "true", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", show(&out));
+    format!(
+        "{}@{}",
+        credential(&e.url, "zk-mesos-master"),
+        e.connect_string()
+    )
+}
+
 #[test]
 fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     let e = ensemble();
@@ -224,9 +240,10 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     t.push(("mesos:zk-path", "/mesos-agent-test"));
     t.push(("mesos:attributes", "rack:r7"));
     let node = Node::new(ip, &t);
+    let as_master = masters_path(e, "/mesos-agent-test");
     // A replica and no master: the agent must keep waiting.
     let _replica = block_on(mesos::register_log_replica(
-        &e.connect_string(),
+        &as_master,
         "/mesos-agent-test",
         ip,
         5050,
@@ -251,7 +268,7 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     // It asks for a credential (as Mesos renders it): the agents' principal is one it accepts.
     master.accept(&credential(&e.url, "mesos-agent"));
     let _first = block_on(mesos::register_master(
-        &e.connect_string(),
+        &as_master,
         "/mesos-agent-test",
         m1,
         "m1",
@@ -259,7 +276,7 @@ fn agent_waits_until_a_master_leads_and_skips_log_replicas() {
     ))
     .unwrap();
     let _second = block_on(mesos::register_master(
-        &e.connect_string(),
+        &as_master,
         "/mesos-agent-test",
         m2,
         "m2",
@@ -345,7 +362,7 @@ fn an_agent_the_leader_never_lists_exits_4_naming_its_pid() {
         &net::alloc_ip().to_string(),
     )]);
     let _leader = block_on(mesos::register_master(
-        &e.connect_string(),
+        &masters_path(e, "/mesos-unlisted"),
         "/mesos-unlisted",
         m,
         "m",
@@ -1316,6 +1333,118 @@ fn only_the_masters_credential_writes_mesos_and_the_agents_reads_it() {
         !listed.contains(new.split(':').nth(1).unwrap()),
         "list never shows a secret"
     );
+}
+
+/// Issue 25, item 1: a host in the VPC that reaches ZooKeeper before the masters' first boot
+/// creates `/mesos` open, with a persistent `json.info_*` and a live (ephemeral) one naming an
+/// address of its own, and a log replica. An agent holding the cluster's credentials sends
+/// none of them to that "leader" (it waits, and says why); the masters' boot closes the path,
+/// removes every member no master made and lets the agents read again; then the agent follows
+/// the real master.
+#[test]
+fn no_credential_goes_to_a_leader_made_before_the_masters_closed_the_path() {
+    let e = ensemble();
+    let hosts = e.connect_string();
+    let path = "/mesos-taken";
+    let thief_ip = net::alloc_ip();
+    let thief = MasterEmulator::start_on((thief_ip, 5050).into(), "1.11.0");
+    // Its sessions live (a runtime of their own keeps them going) until the end of the test.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let squatter = rt.block_on(async {
+        let (client, _) = mesos::connect(&hosts).await.unwrap();
+        let open = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        client.create(path, &[], &open).await.unwrap();
+        let info = serde_json::to_vec(&mesos::master_info_json(thief_ip, "thief", 5050)).unwrap();
+        client
+            .create(&format!("{path}/json.info_0000000000"), &info, &open)
+            .await
+            .unwrap();
+        client
+    });
+    let live = rt
+        .block_on(mesos::register_master(
+            &hosts, path, thief_ip, "thief", 5050,
+        ))
+        .unwrap();
+    let ip = net::alloc_ip();
+    let mut t = tags("agent", &e.url);
+    t.push(("mesos:zk-path", path));
+    let agent = Node::new(ip, &t);
+    let out = agent.run(&["--timeout", "12s", "--start-command", "true"]);
+    let sent: Vec<_> = thief
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.authorization)
+        .collect();
+    assert!(
+        sent.is_empty(),
+        "the agent sent {sent:?} to the impostor\n{}",
+        show(&out)
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("ZooKeeper {path} is open to world:anyone")),
+        "{}",
+        show(&out)
+    );
+
+    // The masters' boot closes it and removes the three members no master made.
+    let mut t = tags("master", &e.url);
+    t.push(("mesos:masters", "1"));
+    t.push(("mesos:zk-path", path));
+    let out = Node::new(net::alloc_ip(), &t).run(&[
+        "--no-wait",
+        "--start-command",
+        "true",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("removed a member no Mesos master made").count(),
+        3,
+        "{}",
+        show(&out)
+    );
+    let master = credential(&e.url, "zk-mesos-master");
+    let listed = block_on(async {
+        let (client, _) = mesos::connect(&format!("{master}@{hosts}")).await.unwrap();
+        let top = client.list_children(path).await.unwrap();
+        let log = client
+            .list_children(&format!("{path}/log_replicas"))
+            .await
+            .unwrap();
+        (top, log)
+    });
+    assert_eq!(
+        listed,
+        (vec!["log_replicas".to_string()], vec![]),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(zk_probe(&hosts, path, "-", "")["children"], "NoAuthError");
+    drop((squatter, live));
+
+    // The real master (on the masters' credential) leads; the agent follows it, not the thief.
+    let m = net::alloc_ip();
+    let real = MasterEmulator::start_on((m, 5050).into(), "1.11.0");
+    real.accept(&credential(&e.url, "mesos-agent"));
+    real.set_agents(vec![EmuAgent::new("S-1", "ip-1", &ip.to_string())]);
+    let _leader = block_on(mesos::register_master(
+        &format!("{master}@{hosts}"),
+        path,
+        m,
+        "m",
+        5050,
+    ))
+    .unwrap();
+    let out = agent.run(&["--timeout", "60s", "--start-command", "true"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(agent.boot_record()["leader"]["ip"], m.to_string());
+    assert!(thief.requests().iter().all(|r| r.authorization.is_none()));
 }
 
 /// Issue 13, item 4: the Exhibitor API only reads. Exhibitor's endpoints that change state

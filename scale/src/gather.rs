@@ -199,6 +199,33 @@ impl Gatherer {
                 .await
                 .map_err(|_| zerr("no session within 10s".into()))?
                 .map_err(|e| zerr(format!("connect: {e}")))?;
+                if auth.is_some() {
+                    // Its credential goes only to a leader the masters registered: as
+                    // mesos-boot's agents check (bootstrap/src/mesos/leader.rs), the path must
+                    // grant nothing to anyone but digest credentials (the masters' boot closes it
+                    // and removes what others made), and the leader's znode must be ephemeral.
+                    let (acls, _) = match client.get_acl(path).await {
+                        Ok(got) => got,
+                        Err(zookeeper_client::Error::NoNode) => {
+                            return Err(GatherError::NoLeader(format!("{hosts}: no znode {path}")))
+                        }
+                        Err(e) => return Err(zerr(format!("reading the ACL of {path}: {e}"))),
+                    };
+                    let open: Vec<String> = acls
+                        .iter()
+                        .filter(|a| {
+                            a.scheme() != "digest"
+                                && a.permission() != zookeeper_client::Permission::NONE
+                        })
+                        .map(|a| format!("{}:{}:{}", a.scheme(), a.id(), a.permission()))
+                        .collect();
+                    if !open.is_empty() {
+                        return Err(GatherError::NoLeader(format!(
+                            "{hosts}: {path} is open to {}: no credential is sent to a leader read from it",
+                            open.join(", ")
+                        )));
+                    }
+                }
                 let children = match client.list_children(path).await {
                     Ok(c) => c,
                     Err(zookeeper_client::Error::NoNode) => {
@@ -218,10 +245,15 @@ impl Gatherer {
                     .ok_or_else(|| {
                         GatherError::NoLeader(format!("{hosts}: no json.info_* under {path}"))
                     })?;
-                let (data, _) = client
+                let (data, stat) = client
                     .get_data(&leader)
                     .await
                     .map_err(|e| zerr(format!("reading {leader}: {e}")))?;
+                if auth.is_some() && stat.ephemeral_owner == 0 {
+                    return Err(GatherError::NoLeader(format!(
+                        "{hosts}: {leader} is persistent: no Mesos master made it"
+                    )));
+                }
                 Ok(mesos::master_info_url(&leader, &data)?)
             }
         }

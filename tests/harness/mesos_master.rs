@@ -115,6 +115,8 @@ pub struct Recorded {
     pub body: String,
     /// Answered 401 (no or a wrong credential): the master did nothing.
     pub unauthorized: bool,
+    /// The `Authorization` header it came with (what a master impostor would collect).
+    pub authorization: Option<String>,
 }
 
 struct Inner {
@@ -537,6 +539,10 @@ async fn handle(
         path: path.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
         unauthorized: refused.is_some(),
+        authorization: headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     });
     if let Some(r) = refused {
         return r;

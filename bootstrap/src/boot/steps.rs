@@ -643,6 +643,13 @@ impl Boot {
                 acl::Outcome::Unchanged => {
                     tracing::info!(path = znode, "the Mesos znode's ACL is as it should be")
                 }
+                acl::Outcome::Removed(why) => {
+                    tracing::warn!(
+                        znode,
+                        why,
+                        "removed a member no Mesos master made (it was created while the path was open)"
+                    )
+                }
             }
         }
         self.rec.step("mesos-acl");

@@ -82,11 +82,50 @@ pub async fn connect_as(
     c.connect(hosts).await
 }
 
-/// One look for the leading master. `Err` when ZooKeeper cannot be reached.
+/// The entries of an ACL that grant something to a principal other than a digest credential
+/// (`world:anyone`, `ip:…`, `auth`): with any of them, the znode's children may have been
+/// made by anyone who can reach ZooKeeper. ZooKeeper shows a reader without ADMIN each digest
+/// as `principal:x` (FinalRequestProcessor, `getACL`), so only the schemes can be judged.
+pub fn open_entries(acls: &[zookeeper_client::Acl]) -> Vec<String> {
+    acls.iter()
+        .filter(|a| a.scheme() != "digest" && a.permission() != zookeeper_client::Permission::NONE)
+        .map(|a| format!("{}:{}:{}", a.scheme(), a.id(), a.permission()))
+        .collect()
+}
+
+/// One look for the leading master. `Err` when ZooKeeper cannot be reached, or, with
+/// `verify` (a client that holds credentials, about to send one to the leader), when the
+/// leader is not proven to be a master's:
+/// - `zk_path`'s ACL must grant nothing to anyone but digest credentials. A client that can
+///   list it then holds one of the credentials named in it, which only a holder of the
+///   cluster's credentials (the masters' boot, `mesos::acl`) could have written, and only the
+///   masters' credential may create children there.
+/// - The leader's znode must be ephemeral, as every member Mesos creates is
+///   (src/zookeeper/group.cpp): a persistent `json.info_*` was made by someone else.
+///
+/// Children made before the path was closed are removed by the masters' boot, which closes
+/// the path to the masters alone while it looks at them.
 pub async fn find_leader(
     client: &zookeeper_client::Client,
     zk_path: &str,
+    verify: bool,
 ) -> std::result::Result<Option<MasterInfo>, String> {
+    if verify {
+        match client.get_acl(zk_path).await {
+            Ok((acls, _)) => {
+                let open = open_entries(&acls);
+                if !open.is_empty() {
+                    return Err(format!(
+                        "ZooKeeper {zk_path} is open to {}: its children may not be the masters'; \
+                         no credential is sent to a leader read from it until a master's boot closes it",
+                        open.join(", ")
+                    ));
+                }
+            }
+            Err(zookeeper_client::Error::NoNode) => return Ok(None),
+            Err(e) => return Err(format!("reading the ACL of {zk_path}: {e}")),
+        }
+    }
     let children = match client.list_children(zk_path).await {
         Ok(c) => c,
         Err(zookeeper_client::Error::NoNode) => return Ok(None),
@@ -97,6 +136,10 @@ pub async fn find_leader(
     };
     let znode = format!("{zk_path}/{child}");
     match client.get_data(&znode).await {
+        Ok((_, stat)) if verify && stat.ephemeral_owner == 0 => Err(format!(
+            "{znode} is persistent: no Mesos master made it (their members are ephemeral); \
+             no credential is sent to it until a master's boot removes it"
+        )),
         Ok((data, _)) => parse_master_info(&znode, &data).map(Some),
         // The leader just went away: look again.
         Err(zookeeper_client::Error::NoNode) => Ok(None),
@@ -130,7 +173,7 @@ pub async fn wait_leader(
                 },
             };
             connected.set(true);
-            let result = find_leader(&c, zk_path).await;
+            let result = find_leader(&c, zk_path, auth.is_some()).await;
             *client.borrow_mut() = Some(c);
             match result {
                 Ok(Some(m)) => Attempt::Done(m),
@@ -161,6 +204,26 @@ pub async fn wait_leader(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_digest_credentials_may_hold_rights_on_a_trusted_path() {
+        use zookeeper_client::{Acl, AuthId, Permission};
+        let ours = [
+            Acl::new(Permission::ALL, AuthId::new("digest", "mesos-master:x")),
+            Acl::new(Permission::READ, AuthId::new("digest", "mesos-agent:x")),
+        ];
+        assert!(open_entries(&ours).is_empty());
+        let mesos_own = [
+            Acl::new(Permission::READ, AuthId::anyone()),
+            Acl::new(Permission::ALL, AuthId::new("digest", "mesos-master:x")),
+        ];
+        assert_eq!(open_entries(&mesos_own), vec!["world:anyone:READ"]);
+        let by_ip = [Acl::new(
+            Permission::CREATE | Permission::READ,
+            AuthId::new("ip", "10.0.0.0/8"),
+        )];
+        assert_eq!(open_entries(&by_ip), vec!["ip:10.0.0.0/8:READ|CREATE"]);
+    }
 
     #[test]
     fn leader_is_lowest_sequence_and_replicas_are_skipped() {
