@@ -364,3 +364,106 @@ fn a_registrant_taken_out_of_the_spec_while_it_waits_gives_up_at_once() {
         "it waited out its deadline"
     );
 }
+
+/// The three nodes of a new ensemble booted, each with its `serve`, ids in order.
+fn three_with_serve(url: &str) -> (Vec<(Node, String)>, Vec<Serve>) {
+    let mut nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 300));
+    let spec = servers_spec(url);
+    let id_of = |n: &Node| {
+        spec.iter()
+            .find(|(_, h)| *h == n.ip.to_string())
+            .map(|(id, _)| *id)
+            .unwrap()
+    };
+    nodes.sort_by_key(|(n, _)| id_of(n));
+    let serves = nodes.iter().map(|(n, _)| Serve::start(n)).collect();
+    (nodes, serves)
+}
+
+/// Issue 24, finding 1: a dead voter that the running ensemble still lists but servers-spec no
+/// longer does (an operator deleted its entry, or a removal stopped between its two steps) is
+/// removed from the running ensemble once its instance is gone, like any dead member: left
+/// there, the ensemble of 3 would tolerate no further failure.
+#[test]
+fn a_dead_voter_only_the_running_ensemble_lists_is_removed() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let (nodes, serves) = three_with_serve(&url);
+    let (dead, dead_instance) = (&nodes[2].0, &nodes[2].1);
+    let survivor = nodes[0].0.client_addr();
+    // Its JVM dies (its instance still runs: nobody removes it yet); then its servers-spec
+    // entry is deleted by hand, then its instance ends.
+    assert!(dead.zk.as_ref().unwrap().kill());
+    let text = object(&url);
+    let spec_line = text
+        .lines()
+        .find(|l| l.starts_with("com.netflix.exhibitor.servers-spec="))
+        .unwrap();
+    let kept: Vec<&str> = spec_line
+        .trim_start_matches("com.netflix.exhibitor.servers-spec=")
+        .split(',')
+        .filter(|e| !e.replace("\\:", ":").ends_with(&format!(":{}", dead.ip)))
+        .collect();
+    assert_eq!(kept.len(), 2, "{spec_line}");
+    put_object(
+        &url,
+        &text.replace(
+            spec_line,
+            &format!("com.netflix.exhibitor.servers-spec={}", kept.join(",")),
+        ),
+    );
+    block_on(Moto::shared().terminate_instance(dead_instance));
+    poll_until(
+        Duration::from_secs(60),
+        "the dead voter's removal from the running ensemble",
+        || {
+            let live = live_voters(&survivor)?;
+            (live.len() == 2 && !live.iter().any(|(_, h)| *h == dead.ip.to_string())).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nlive {:?}\nspec {:?}\n--- serve 1\n{}",
+            live_voters(&survivor),
+            servers_spec(&url),
+            serves[0].log()
+        )
+    });
+}
+
+/// Issue 24, finding 4: a member whose instance EC2 calls gone while its ZooKeeper still
+/// answers (an instance shutting down, its `serve` already stopped) is held, never removed;
+/// that does not keep a survivor from removing a dead member with a higher id.
+#[test]
+fn a_member_held_as_answering_does_not_shield_a_dead_one() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let (nodes, mut serves) = three_with_serve(&url);
+    // The lowest id: its instance ends while its ZooKeeper answers, its serve stopped.
+    drop(serves.remove(0));
+    block_on(Moto::shared().terminate_instance(&nodes[0].1));
+    // The highest id: dead, JVM and instance.
+    let (dead, dead_instance) = (&nodes[2].0, &nodes[2].1);
+    assert!(dead.zk.as_ref().unwrap().kill());
+    block_on(Moto::shared().terminate_instance(dead_instance));
+    let survivor = nodes[1].0.client_addr();
+    poll_until(Duration::from_secs(60), "the dead member's removal", || {
+        let live = live_voters(&survivor)?;
+        (live.len() == 2 && !live.iter().any(|(_, h)| *h == dead.ip.to_string())).then_some(())
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nlive {:?}\nspec {:?}\n--- serve of the middle id\n{}",
+            live_voters(&survivor),
+            servers_spec(&url),
+            serves[0].log()
+        )
+    });
+    let live = live_voters(&survivor).unwrap();
+    assert!(
+        live.iter().any(|(_, h)| *h == nodes[0].0.ip.to_string()),
+        "the answering member stays: {live:?}"
+    );
+}

@@ -167,28 +167,33 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
             }
         }
     }
+    // A member held (it answers) or still within its grace does not keep the next one from
+    // being looked at: the first of them is reported only when no member is to be removed.
+    let mut first_not_yet = None;
     if candidate.is_none() {
         for (id, (for_how_long, why)) in &o.gone {
             if *id == o.myid || !in_spec(*id) {
                 continue;
             }
             if o.answering.contains(id) {
-                return Decision::Hold {
+                first_not_yet.get_or_insert(Decision::Hold {
                     id: *id,
                     reason: format!(
                         "{why}, but its ZooKeeper answers: a live voter is never removed"
                     ),
-                };
+                });
+                continue;
             }
             if *for_how_long < grace {
-                return Decision::Wait {
+                first_not_yet.get_or_insert(Decision::Wait {
                     id: *id,
                     reason: format!(
                         "{why}, for {}s of the {}s grace period",
                         for_how_long.as_secs(),
                         grace.as_secs()
                     ),
-                };
+                });
+                continue;
             }
             candidate = Some((
                 *id,
@@ -201,7 +206,7 @@ pub fn decide(o: &Observed, grace: Duration) -> Decision {
         }
     }
     let Some((id, reason)) = candidate else {
-        return Decision::Nothing;
+        return first_not_yet.unwrap_or(Decision::Nothing);
     };
     let Some(live) = &o.live else {
         return Decision::Hold {
@@ -431,7 +436,17 @@ impl Reconciler {
                 self.mark_formed(&cfg, &version).await;
             }
         }
-        let gone = self.gone(&cfg, &spec).await?;
+        // Every member but this one: those of servers-spec, and those only the running
+        // ensemble lists (an entry deleted, a removal stopped between its steps).
+        let mut members: Vec<(u32, String)> = spec.iter().map(|s| (s.id, s.host.clone())).collect();
+        if let Some(l) = &live {
+            for m in &l.members {
+                if !members.iter().any(|(id, _)| *id == m.id) {
+                    members.push((m.id, m.host.clone()));
+                }
+            }
+        }
+        let gone = self.gone(&cfg, &members).await?;
         // Who answers as themselves: every member that looks gone, and every live member
         // missing from servers-spec.
         let mut to_check: BTreeMap<u32, String> = BTreeMap::new();
@@ -651,26 +666,27 @@ impl Reconciler {
         Ok(Some((cfg, snap.version)))
     }
 
-    /// Members (other than this one) whose instance is gone, with for how long.
+    /// Which of `members` (`(id, host)`; this one skipped) have an instance that is gone,
+    /// with for how long: the instance recorded for the id, else the one at its address.
     async fn gone(
         &mut self,
         cfg: &SharedConfig,
-        spec: &[Server],
+        members: &[(u32, String)],
     ) -> Result<BTreeMap<u32, (Duration, String)>, String> {
         let known = register::instances(cfg);
         let mut by_instance: BTreeMap<String, u32> = BTreeMap::new();
         let mut gone_now: BTreeMap<u32, String> = BTreeMap::new();
-        for s in spec.iter().filter(|s| s.id != self.myid) {
-            match known.get(&s.id) {
+        for (id, host) in members.iter().filter(|(id, _)| *id != self.myid) {
+            match known.get(id) {
                 Some(i) => {
-                    by_instance.insert(i.clone(), s.id);
+                    by_instance.insert(i.clone(), *id);
                 }
-                None => match self.aws.instance_at(&s.host).await? {
+                None => match self.aws.instance_at(host).await? {
                     Some(i) => {
-                        by_instance.insert(i, s.id);
+                        by_instance.insert(i, *id);
                     }
                     None => {
-                        gone_now.insert(s.id, format!("no instance has address {}", s.host));
+                        gone_now.insert(*id, format!("no instance has address {host}"));
                     }
                 },
             }
@@ -868,6 +884,23 @@ mod tests {
         // Not answering, but nothing says its instance is gone: nothing is done.
         o.gone.clear();
         assert_eq!(decide(&o, GRACE), Decision::Nothing);
+    }
+
+    #[test]
+    fn a_held_or_waiting_member_does_not_shield_a_dead_one_with_a_higher_id() {
+        // 5 voters: 2 answers although EC2 calls it gone; 3 is within its grace; 5 is dead.
+        let mut o = observed(5, &[1, 2, 3, 4]);
+        o.gone
+            .insert(2, (Duration::from_secs(600), "EC2 state terminated".into()));
+        o.gone
+            .insert(3, (Duration::from_secs(5), "EC2 state terminated".into()));
+        o.answering.remove(&3);
+        o.gone
+            .insert(5, (Duration::from_secs(600), "EC2 state terminated".into()));
+        assert!(matches!(decide(&o, GRACE), Decision::Remove { id: 5, .. }));
+        // Nothing to remove: the lowest one held or waiting is what the pass reports.
+        o.gone.remove(&5);
+        assert!(matches!(decide(&o, GRACE), Decision::Hold { id: 2, .. }));
     }
 
     #[test]
