@@ -467,3 +467,69 @@ fn a_member_held_as_answering_does_not_shield_a_dead_one() {
         "the answering member stays: {live:?}"
     );
 }
+
+/// Issue 24, finding 2: a committed formation (`mesos-boot.forming`) whose registrants all died
+/// before it formed (blocked ports, a bad setting, every boot abandoned) does not freeze
+/// servers-spec for good: once every registrant's instance is gone, new nodes open the spec
+/// again and form.
+#[test]
+fn a_formation_whose_registrants_all_died_does_not_freeze_the_spec() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let moto = Moto::shared();
+    let mut spec = Vec::new();
+    let mut instances = Vec::new();
+    for id in 1..=3 {
+        let ip = net::alloc_ip();
+        let (instance, _) = block_on(moto.run_instance_at(ip, &[("mesos:role", "zookeeper")]));
+        block_on(moto.terminate_instance(&instance));
+        spec.push(format!("{id}:{ip}"));
+        instances.push(format!("{id}:{instance}"));
+    }
+    put_object(
+        &url,
+        &format!(
+            "com.netflix.exhibitor.servers-spec={}\nmesos-boot.instances={}\n\
+             mesos-boot.ensemble-size=3\nmesos-boot.last-server-id=3\n\
+             mesos-boot.forming=2026-12-01T00:00:00Z\n",
+            spec.join(","),
+            instances.join(",")
+        ),
+    );
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    let outs: Vec<_> = refs
+        .iter()
+        .map(|n| {
+            n.command(&["--timeout", "60s", "--grace", "1s"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outs {
+        assert!(
+            out.status.success(),
+            "{}\nspec {:?}",
+            show(out),
+            servers_spec(&url)
+        );
+    }
+    let ips: Vec<String> = refs.iter().map(|n| n.ip.to_string()).collect();
+    let listed: Vec<String> = servers_spec(&url).into_iter().map(|(_, h)| h).collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(
+        listed.iter().all(|h| ips.contains(h)),
+        "{listed:?} vs {ips:?}"
+    );
+    assert!(
+        outs.iter()
+            .any(|o| String::from_utf8_lossy(&o.stderr).contains("opening the spec again")),
+        "{}",
+        show(&outs[0])
+    );
+}

@@ -710,17 +710,26 @@ impl Registrar<'_> {
     /// While no ensemble is live: removes registrants whose instance has been gone for longer
     /// than the grace period (one conditional write; a conflict waits for the next look).
     /// Whether any registrant looks gone (removed now, or still within the grace).
+    ///
+    /// A committed spec ([`FORMING_KEY`]) is formed as it is (its dead members are `serve`'s to
+    /// remove), unless every one of its registrants is gone: that formation failed for good
+    /// (blocked ports, a bad setting, every registrant abandoned), and the spec is opened again
+    /// so that new nodes can form.
     async fn sweep(&self, cfg: &SharedConfig, snap: &Snapshot, fresh: bool) -> bool {
-        if forming(cfg) {
-            // A committed spec is formed as it is; dead members are serve's to remove.
-            return false;
-        }
         let mut sweeper = self.sweeper.lock().await;
         let (gone, pending) = sweeper.gone(cfg, self.me, fresh).await;
+        let mut cfg = cfg.clone();
+        if forming(&cfg) {
+            let listed = cfg.servers().map(|s| s.len()).unwrap_or(0);
+            if listed == 0 || gone.len() < listed {
+                return false;
+            }
+            cfg.unknown.remove(FORMING_KEY);
+            tracing::warn!(registrants = listed, "membership: every registrant of the committed formation is gone (it never formed): opening the spec again");
+        }
         if gone.is_empty() {
             return pending;
         }
-        let mut cfg = cfg.clone();
         for (id, why) in &gone {
             if let Err(e) = withdraw(&mut cfg, *id) {
                 tracing::warn!(error = %e, "membership: cannot remove a dead registrant");
