@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cluster::{object, put_object};
 use common::*;
 use mesos_boot_tests::imds::{ImdsEmulator, Instance};
 use mesos_boot_tests::{block_on, moto::Moto, net};
@@ -529,4 +530,140 @@ fn operator_commands_take_the_sdks_region_and_never_a_silent_default() {
             show(&out)
         );
     }
+}
+
+/// Issue 26, item 4: `mesos-boot config` changes the shared config as an operator would in
+/// Exhibitor's Config tab, safely beside `serve` (which rewrites the object): what it writes is
+/// checked first (exit 2 naming the key, nothing written), shown by key, and conditional on the
+/// version it was made from: a write by someone else in between is a conflict, never a lost
+/// update; the keys mesos-boot keeps are not changed without --force; `edit` runs $EDITOR.
+#[test]
+fn config_changes_the_shared_config_only_from_the_version_read() {
+    let original = format!(
+        "{}mesos-boot.ensemble-size=3\n",
+        shared_config(&[
+            std::net::Ipv4Addr::new(10, 0, 0, 1),
+            std::net::Ipv4Addr::new(10, 0, 0, 2)
+        ])
+    );
+    let url = s3_config(&original);
+    let dir = tempfile::tempdir().unwrap();
+    let mb = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(mesos_boot_tests::bin::mesos_boot_bin());
+        cmd.envs(Moto::shared().env()).arg("config").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    // get: the object, and its version on stderr.
+    let got = mb(&["get", &url], &[]);
+    assert!(got.status.success(), "{}", show(&got));
+    assert_eq!(text(&got), original);
+    let version = err(&got)
+        .lines()
+        .find_map(|l| l.strip_prefix("version "))
+        .unwrap_or_else(|| panic!("{}", show(&got)))
+        .to_string();
+
+    // validate: what the boot would refuse, naming the file and the key.
+    let file = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let bad = file(
+        "bad",
+        &format!("{original}com.netflix.exhibitor.zookeeper-data-directory=/etc\n"),
+    );
+    let out = mb(&["validate", &bad], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        err(&out).contains(&format!(
+            "{bad}: key com.netflix.exhibitor.zookeeper-data-directory"
+        )),
+        "{}",
+        show(&out)
+    );
+    let extra = file(
+        "extra",
+        &format!("{original}com.netflix.exhibitor.zoo-cfg-extra=skip\\\\ACL\\=yes\n"),
+    );
+    let out = mb(&["set", &url, &extra], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(object(&url), original, "nothing written");
+
+    // diff and set: one setting changed, from the version read.
+    let good = file(
+        "good",
+        &format!("{original}com.netflix.exhibitor.cleanup-max-files=7\n"),
+    );
+    let out = mb(&["diff", &url, &good], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out).contains("com.netflix.exhibitor.cleanup-max-files"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(object(&url), original, "diff writes nothing");
+
+    // A write in between (serve's, another operator's): the set from the old version is a
+    // conflict, and the other write stays.
+    let theirs = format!("{original}mesos-boot.formed=2026-12-08T00:00:00Z\n");
+    put_object(&url, &theirs);
+    let out = mb(&["set", &url, &good, "--if-version", &version], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        err(&out).contains("changed since version"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(object(&url), theirs, "their write is not lost");
+
+    // From the current version: written. A change to a key mesos-boot keeps is refused
+    // without --force.
+    let got = mb(&["get", &url], &[]);
+    let now = text(&got);
+    let owned = file(
+        "owned",
+        &now.replace("mesos-boot.ensemble-size=3", "mesos-boot.ensemble-size=5"),
+    );
+    let out = mb(&["set", &url, &owned], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        err(&out).contains("mesos-boot.ensemble-size"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(object(&url), theirs);
+
+    // edit: $EDITOR changes one setting; the rest (their marker) is kept.
+    let out = mb(
+        &["edit", &url],
+        &[
+            ("VISUAL", ""),
+            (
+                "EDITOR",
+                "sed -i '$a com.netflix.exhibitor.election-port=3999'",
+            ),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out).contains("+ com.netflix.exhibitor.election-port=3999"),
+        "{}",
+        show(&out)
+    );
+    let after = object(&url);
+    assert!(
+        after.contains("com.netflix.exhibitor.election-port=3999"),
+        "{after}"
+    );
+    assert!(
+        after.contains("mesos-boot.formed=2026-12-08T00:00:00Z"),
+        "{after}"
+    );
 }

@@ -3,7 +3,7 @@
 //!
 //! - no subcommand: the boot ([`crate::boot`]);
 //! - `serve`: [`crate::serve`];
-//! - `status`, `check-image`, `check-log`, `restore`, `credentials`, `zk-tls`: here.
+//! - `status`, `check-image`, `check-log`, `restore`, `credentials`, `zk-tls`, `config`: here.
 
 use clap::ArgMatches;
 
@@ -12,6 +12,7 @@ use crate::failure::{self, Failure, Result};
 use crate::store::{Location, Store};
 
 pub mod check_image;
+pub mod config;
 pub mod credentials;
 pub mod restore;
 pub mod status;
@@ -49,6 +50,14 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
             shared_config,
             region,
         }) => zk_tls::run(action, &shared_config, region.as_deref()).await,
+        Some(Command::Config {
+            action,
+            target,
+            file,
+            if_version,
+            force,
+            region,
+        }) => config_command(action, target, file, if_version, force, region).await,
         Some(Command::Serve(args)) => crate::serve::run(&cli.root, &args).await,
         None => crate::boot::Boot::new(cli.boot, matches, cli.root)
             .run()
@@ -59,6 +68,45 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
         Ok(()) => 0,
         Err(f) => report(&f),
     }
+}
+
+/// `mesos-boot config ACTION TARGET [FILE]`: the action with what it needs.
+async fn config_command(
+    action: crate::config::cli::ConfigAction,
+    target: String,
+    file: Option<String>,
+    if_version: Option<String>,
+    force: bool,
+    region: Option<String>,
+) -> Result<()> {
+    use crate::config::cli::ConfigAction as A;
+    let file = || {
+        file.clone()
+            .ok_or_else(|| Failure::bad_input("name the file (after the shared config)"))
+    };
+    let (action, url) = match action {
+        A::Get => (config::Action::Get, Some(target.as_str())),
+        A::Validate => (
+            config::Action::Validate {
+                file: target.clone(),
+            },
+            None,
+        ),
+        A::Diff => (
+            config::Action::Diff { file: file()? },
+            Some(target.as_str()),
+        ),
+        A::Set => (
+            config::Action::Set {
+                file: file()?,
+                if_version,
+                force,
+            },
+            Some(target.as_str()),
+        ),
+        A::Edit => (config::Action::Edit { force }, Some(target.as_str())),
+    };
+    config::run(action, url, region.as_deref()).await
 }
 
 /// The store at `url` (`s3://…` or a file path); the SDK is loaded only for S3, in `region`

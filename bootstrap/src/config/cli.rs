@@ -129,6 +129,43 @@ pub enum Command {
         #[arg(long, env = "MESOS_BOOT_ZK_TLS_REGION")]
         region: Option<String>,
     },
+    /// The shared config as an operator changes it (Exhibitor's Config tab): `get` prints it
+    /// (its version on standard error), `validate FILE` checks a file as the boot would,
+    /// `diff FILE` shows by key what it would change, `set FILE` writes it and `edit` opens it in
+    /// $VISUAL/$EDITOR. A write is checked first, shown, and conditional on the version it was
+    /// made from (`--if-version`, default: the one read now): a concurrent change (`serve`,
+    /// another operator) is a conflict, exit 2, nothing written. Keys mesos-boot keeps
+    /// (`mesos-boot.*`) are not changed without --force.
+    Config {
+        /// get, validate, diff, set or edit.
+        #[arg(value_enum, env = "MESOS_BOOT_CONFIG_ACTION")]
+        action: ConfigAction,
+        /// The shared config (s3://bucket/key or a file path); for `validate`, the file.
+        #[arg(env = "MESOS_BOOT_CONFIG_SHARED_CONFIG")]
+        target: String,
+        /// The file to compare or write (diff, set).
+        #[arg(env = "MESOS_BOOT_CONFIG_FILE")]
+        file: Option<String>,
+        /// set: write only over this version (what `get` printed).
+        #[arg(long, env = "MESOS_BOOT_CONFIG_IF_VERSION")]
+        if_version: Option<String>,
+        /// set, edit: change keys mesos-boot keeps (`mesos-boot.*`) too.
+        #[arg(long, env = "MESOS_BOOT_CONFIG_FORCE")]
+        force: bool,
+        /// AWS region of the bucket [default: the SDK's: AWS_REGION, the profile, the instance].
+        #[arg(long, env = "MESOS_BOOT_CONFIG_REGION")]
+        region: Option<String>,
+    },
+}
+
+/// What `mesos-boot config` does.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConfigAction {
+    Get,
+    Validate,
+    Diff,
+    Set,
+    Edit,
 }
 
 /// What `mesos-boot zk-tls` does.

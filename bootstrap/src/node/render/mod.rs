@@ -17,7 +17,7 @@ use crate::store::SharedConfig;
 use crate::zk::tls::ClusterCa;
 
 mod mesos;
-mod zookeeper;
+pub mod zookeeper;
 
 pub use mesos::mesos_zk_url;
 

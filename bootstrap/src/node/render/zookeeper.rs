@@ -155,6 +155,17 @@ fn tls_files(node: &Node) -> Result<Option<(String, String)>> {
 }
 
 /// Every file and directory of a ZooKeeper member.
+/// What rendering a member would refuse in `config` alone (its directories, purge settings
+/// and zoo-cfg-extra lines), each error naming the key: `mesos-boot config` checks a change
+/// with it before writing.
+pub fn check(config: &SharedConfig) -> Result<()> {
+    let extra = extra(config)?;
+    purge_settings(config, &extra)?;
+    zk_dir(config, "zookeeper-data-directory")?;
+    zk_dir(config, "zookeeper-log-directory")?;
+    Ok(())
+}
+
 pub(super) fn plan(node: &Node, templates: &Templates) -> Result<Vec<Output>> {
     let (s, id) = (node.settings, node.identity);
     let myid = node
