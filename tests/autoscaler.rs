@@ -339,6 +339,53 @@ async fn a_failed_drain_saves_no_state_and_the_next_run_drains() {
     assert_eq!(tagged(&c.group().await, DRAIN_TAG), idle);
 }
 
+/// Leadership and recovery as a real master has them (src/master/http.cpp, 1.11.0): a master
+/// that is not the leader redirects the autoscaler to the one that is; the leader answers
+/// `/api/v1` with 503 until its registry is recovered (after a fail-over), and a drain asked
+/// then changes nothing (no drain tag, no cooldown started) and is asked again by the next run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_redirects_and_a_leader_still_recovering_gets_the_drain_again_later() {
+    let c = Cluster::new("1.11.0", 4, 1, 6).await;
+    let (_, idle) = half_idle(&c).await;
+    let follower = MasterEmulator::start("1.11.0");
+    follower.follow(c.master.url().trim_start_matches("http://"));
+    let credential = c.master.credential_file();
+    let r = run_once(
+        c.moto,
+        &c.group,
+        &["--master", &follower.url()],
+        c.t0,
+        &[],
+        &[("MESOS_SCALE_CREDENTIAL", credential.as_str())],
+    )
+    .await;
+    ok(&r);
+    assert_eq!(
+        r.decision().unwrap()["leader"],
+        c.master.url(),
+        "{}",
+        r.stderr
+    );
+    let before = c.group().await;
+    c.master.set_recovered(false);
+    let r = c.run(600, &[]).await;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Master has not finished recovery"),
+        "{}",
+        r.stderr
+    );
+    let after = c.group().await;
+    assert_eq!(after.tags.get(STATE_TAG), before.tags.get(STATE_TAG));
+    assert!(tagged(&after, DRAIN_TAG).is_empty(), "{after:?}");
+    assert_eq!(after.desired, before.desired);
+    c.master.set_recovered(true);
+    let r = c.run(660, &[]).await;
+    ok(&r);
+    assert_eq!(r.rule(), "scale-in", "{}", r.stderr);
+    assert_eq!(tagged(&c.group().await, DRAIN_TAG), idle);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn before_mesos_1_9_idle_agents_go_through_maintenance_which_is_cleaned_up() {
     let c = Cluster::new("1.8.1", 4, 1, 6).await;

@@ -13,6 +13,14 @@
 //!   from the schedule as Mesos' StopMaintenance does),
 //! * `POST /api/v1` `DRAIN_AGENT` and `GET_AGENTS`.
 //!
+//! Leadership and recovery as src/master/http.cpp (1.11.0) has them: a master that is not the
+//! elected leader answers every endpoint above but `/metrics/snapshot` (and `/health`) with `redirect()`: 307
+//! to `//<leader's hostname>:<port><path and query>` (`/master/redirect`: to the leader's base
+//! URL), or 503 "No leader elected" while it knows no leader ([`MasterEmulator::set_leader`],
+//! [`MasterEmulator::follow`]); the elected leader answers `/api/v1` with 503 "Master has not
+//! finished recovery" until its registry is recovered ([`MasterEmulator::set_recovered`]), and
+//! then refuses a call without `Content-Type` (400) or with one other than JSON or protobuf (415).
+//!
 //! Request bodies go through [`proto`], Mesos' JSON-to-protobuf conversion: a missing required
 //! field (e.g. `nanoseconds` of a `DurationInfo`) is a 400 "Missing required fields", unknown
 //! fields are ignored, as a real master does.
@@ -125,6 +133,10 @@ struct Inner {
     realms: (bool, bool),
     version: String,
     leader: bool,
+    /// Not leading: the elected leader's `hostname:port`, if this master knows one.
+    leader_at: Option<String>,
+    /// The registry recovered (the elected leader serves `/api/v1` only then).
+    recovered: bool,
     /// (path prefix, status, body) answered instead of the real thing.
     failures: Vec<(String, u16, String)>,
     agents: Vec<EmuAgent>,
@@ -171,6 +183,8 @@ impl MasterEmulator {
             realms: (true, true),
             version: version.into(),
             leader: true,
+            leader_at: None,
+            recovered: true,
             failures: Vec::new(),
             agents: Vec::new(),
             staging: 0,
@@ -273,9 +287,24 @@ impl MasterEmulator {
         }
     }
 
-    /// Without a leader `/master/redirect` answers 503 and `master/elected` is 0.
+    /// Leading, or not leading with no leader known (every redirecting endpoint answers 503
+    /// "No leader elected"; `master/elected` is 0).
     pub fn set_leader(&self, leader: bool) {
-        self.lock().leader = leader;
+        let mut s = self.lock();
+        s.leader = leader;
+        s.leader_at = None;
+    }
+
+    /// Not leading, and `leader` (`hostname:port`) is: endpoints redirect there (307).
+    pub fn follow(&self, leader: &str) {
+        let mut s = self.lock();
+        s.leader = false;
+        s.leader_at = Some(leader.to_string());
+    }
+
+    /// Whether the registry is recovered: until it is, the leader answers `/api/v1` with 503.
+    pub fn set_recovered(&self, recovered: bool) {
+        self.lock().recovered = recovered;
     }
 
     /// Answers requests whose path starts with `prefix` with `status` and `body`.
@@ -556,28 +585,34 @@ async fn handle(
         .and_then(|h| h.rsplit_once(':'))
         .and_then(|(_, p)| p.parse().ok())
         .unwrap_or(5050u16);
+    // src/master/http.cpp, `Master::Http::redirect`: every endpoint but the metrics redirects
+    // while this master is not the elected leader.
+    let own = path == "/metrics/snapshot" || path.ends_with("/health");
+    if !own && !s.leader {
+        let Some(leader) = s.leader_at.clone() else {
+            return text(503, "No leader elected");
+        };
+        let to = if path == "/master/redirect" || path == "/redirect" {
+            format!("//{leader}")
+        } else {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            format!("//{leader}{path}{query}")
+        };
+        return Response::builder()
+            .status(307)
+            .header("location", to)
+            .body(axum::body::Body::empty())
+            .expect("redirect");
+    }
     match (method.as_str(), path.as_str()) {
-        ("GET", "/master/redirect") => {
-            if !s.leader {
-                return text(503, "No leader elected");
-            }
-            Response::builder()
-                .status(307)
-                .header("location", format!("//127.0.0.1:{port}"))
-                .body(axum::body::Body::empty())
-                .expect("redirect")
-        }
+        ("GET", "/master/redirect") => Response::builder()
+            .status(307)
+            .header("location", format!("//127.0.0.1:{port}"))
+            .body(axum::body::Body::empty())
+            .expect("redirect"),
         ("GET", "/metrics/snapshot") => reply(200, metrics(&s)),
-        ("GET", "/master/state") => {
-            if !s.leader {
-                return text(307, "not the leader");
-            }
-            reply(200, state(&mut s, port))
-        }
+        ("GET", "/master/state") => reply(200, state(&mut s, port)),
         ("GET", "/master/slaves") => {
-            if !s.leader {
-                return text(307, "not the leader");
-            }
             let slaves = state(&mut s, port)["slaves"].clone();
             reply(
                 200,
@@ -670,6 +705,23 @@ async fn handle(
             text(200, "")
         }
         ("POST", "/api/v1") => {
+            // `Master::Http::api`: recovery, then the content type, then the body.
+            if !s.recovered {
+                return text(503, "Master has not finished recovery");
+            }
+            match headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+            {
+                None => return text(400, "Expecting 'Content-Type' to be present"),
+                Some("application/json" | "application/x-protobuf") => {}
+                Some(_) => {
+                    return text(
+                        415,
+                        "Expecting 'Content-Type' of application/json or application/x-protobuf",
+                    )
+                }
+            }
             let v = match proto::parse(&body, proto::CALL) {
                 Ok(v) => v,
                 Err(e) => {
