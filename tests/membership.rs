@@ -533,3 +533,41 @@ fn a_formation_whose_registrants_all_died_does_not_freeze_the_spec() {
         show(&outs[0])
     );
 }
+
+/// Issue 24, finding 13: a recorded ensemble size nobody waits on any more (a wrong first view
+/// whose registrants all withdrew at their deadline, an ensemble scaled in before a restore)
+/// does not block formation for good: the first registrant of an empty spec records its own
+/// size, and the nodes of the group form.
+#[test]
+fn a_stale_ensemble_size_with_no_registrant_left_does_not_block_formation() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    put_object(
+        &url,
+        "com.netflix.exhibitor.servers-spec=\nmesos-boot.ensemble-size=5\nmesos-boot.last-server-id=4\n",
+    );
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    let outs: Vec<_> = refs
+        .iter()
+        .map(|n| {
+            n.command(&["--timeout", "45s"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outs {
+        assert!(out.status.success(), "{}\n{}", show(out), object(&url));
+    }
+    assert_eq!(servers_spec(&url).len(), 3);
+    assert!(
+        object(&url).contains("mesos-boot.ensemble-size=3"),
+        "{}",
+        object(&url)
+    );
+}

@@ -320,8 +320,9 @@ pub fn plan(
 pub struct Registrar<'a> {
     pub store: &'a Store,
     pub me: &'a Me,
-    /// This node's view of the size (tag, or the group's desired capacity); used only when the
-    /// config records none yet, or to grow a running ensemble.
+    /// This node's view of the size (tag, or the group's desired capacity); recorded by the
+    /// first voter of a spec with none ([`Registrar::list_me`]), and used to grow a running
+    /// ensemble.
     pub size: Option<u32>,
     pub sweeper: &'a tokio::sync::Mutex<Sweeper>,
     pub deadline: Instant,
@@ -518,10 +519,20 @@ impl Registrar<'_> {
     }
 
     /// Lists this node as server `id` (with its instance), and records the last id and, for
-    /// the first voter, the ensemble's size.
+    /// the first voter, the ensemble's size. The first voter of a spec with no voter (a new
+    /// cluster, every registrant withdrawn, a restore) records its own size even over one
+    /// recorded before: nobody waits on the old one, which may be a wrong first view or an
+    /// ensemble that was scaled in.
     fn list_me(&self, cfg: &mut SharedConfig, id: u32) {
         let me = self.me;
         let mut servers = cfg.servers().unwrap_or_default();
+        let first_voter = !me.observer && voters(&servers) == 0 && !formed(cfg);
+        if let (true, Some(n)) = (first_voter, self.size) {
+            if let Some(old) = recorded_size(cfg).filter(|old| *old != n) {
+                tracing::info!(recorded = old, size = n, "the first registrant records the ensemble size anew (nobody waits on the old one)");
+            }
+            cfg.unknown.insert(SIZE_KEY.into(), n.to_string());
+        }
         if !servers.iter().any(|s| s.id == id) {
             servers.push(Server {
                 id,
