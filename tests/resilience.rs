@@ -14,7 +14,7 @@ use common::cluster::*;
 use common::*;
 use mesos_boot_tests::fault::{Fault, FaultProxy};
 use mesos_boot_tests::moto::Moto;
-use mesos_boot_tests::{block_on, mesos, net, poll_until, zk};
+use mesos_boot_tests::{block_on, http, mesos, net, poll_until, zk};
 
 fn versioned_bucket_url() -> String {
     let moto = Moto::shared();
@@ -441,6 +441,15 @@ fn members_reboot_from_local_state_while_s3_is_unreachable() {
         );
     }
     assert!(has_znode(&hosts(&refs), "before-outage"));
+
+    // Issue 24, finding 3: `serve` starts on a member that booted from its local state, while
+    // S3 is still down: /health answers for the NLB, and the loops wait for S3.
+    let serve = Serve::start_with(refs[0], &[("AWS_ENDPOINT_URL", closed.as_str())]);
+    let health = format!("http://{}:8080/health", refs[0].ip);
+    poll_until(Duration::from_secs(30), "serve's /health", || {
+        http::get(&health, &[]).ok().filter(|r| r.status == 200)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n--- serve\n{}", serve.log()));
 }
 
 #[test]

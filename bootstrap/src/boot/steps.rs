@@ -581,6 +581,22 @@ impl Boot {
         tracing::warn!(myid = o.myid, reason = %o.reason, dynamic = %o.dynamic.display(), "the shared config cannot be read: starting ZooKeeper from this member's local state");
         self.rec.record.myid = Some(o.myid);
         self.rec.record.membership = Some("local".into());
+        // What `serve` needs to run beside it while S3 is down: where the shared config lives
+        // (no version was read) and the members of the local dynamic config.
+        self.rec.record.shared_config = Some(serde_json::json!({
+            "location": settings.shared_config.to_string(),
+            "version": null,
+            "unreadable": o.reason,
+        }));
+        self.rec.record.ensemble = o
+            .servers
+            .iter()
+            .map(|p| EnsembleMember {
+                id: p.id,
+                addr: p.addr.clone(),
+                voter: p.voter,
+            })
+            .collect();
         if self.args.dry_run {
             return Ok(Outcome::DryRun);
         }

@@ -54,10 +54,14 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
         println!("  last error: {err}");
     }
     if let Some(sc) = &rec.shared_config {
+        let read = match (sc["version"].as_str(), sc["unreadable"].as_str()) {
+            (Some(v), _) => format!("version {v}"),
+            (None, Some(why)) => format!("unreadable at boot, started from local state: {why}"),
+            (None, None) => "version ?".to_string(),
+        };
         println!(
-            "  shared config: {} (version {})",
-            sc["location"].as_str().unwrap_or("?"),
-            sc["version"].as_str().unwrap_or("?")
+            "  shared config: {} ({read})",
+            sc["location"].as_str().unwrap_or("?")
         );
     }
     for step in &rec.steps {
