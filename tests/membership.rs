@@ -498,18 +498,9 @@ fn a_formation_whose_registrants_all_died_does_not_freeze_the_spec() {
     );
     let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
     let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
-    let outs: Vec<_> = refs
-        .iter()
-        .map(|n| {
-            n.command(&["--timeout", "60s", "--grace", "1s"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect::<Vec<_>>()
+    let outs: Vec<_> = boot_all_with(&refs, 0, &["--timeout", "60s", "--grace", "1s"])
         .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+        .map(|(o, _)| o)
         .collect();
     for out in &outs {
         assert!(
@@ -548,21 +539,8 @@ fn a_stale_ensemble_size_with_no_registrant_left_does_not_block_formation() {
     );
     let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
     let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
-    let outs: Vec<_> = refs
-        .iter()
-        .map(|n| {
-            n.command(&["--timeout", "45s"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    for out in &outs {
-        assert!(out.status.success(), "{}\n{}", show(out), object(&url));
+    for (out, _) in boot_all_with(&refs, 0, &["--timeout", "45s"]) {
+        assert!(out.status.success(), "{}\n{}", show(&out), object(&url));
     }
     assert_eq!(servers_spec(&url).len(), 3);
     assert!(

@@ -98,10 +98,15 @@ pub fn zk_node(url: &str, size: &str, extra: &[(&str, &str)]) -> (Node, String) 
 }
 
 pub fn boot_all(nodes: &[&Node], max_delay_ms: u64) -> Vec<(Output, Duration)> {
+    boot_all_with(nodes, max_delay_ms, &["--timeout", "120s"])
+}
+
+/// Boots `nodes` at once (each after a random delay up to `max_delay_ms`) with `args`.
+pub fn boot_all_with(nodes: &[&Node], max_delay_ms: u64, args: &[&str]) -> Vec<(Output, Duration)> {
     let handles: Vec<_> = nodes
         .iter()
         .map(|n| {
-            let mut cmd = n.command(&["--timeout", "120s"]);
+            let mut cmd = n.command(args);
             let delay = Duration::from_millis(rand::rng().random_range(0..=max_delay_ms));
             std::thread::spawn(move || {
                 // The random start delay under test, not a synchronisation.

@@ -469,7 +469,12 @@ impl Boot {
     /// The ensemble the rendered files name, recorded.
     pub(super) fn ensemble(&mut self, config: &SharedConfig) -> Result<Vec<Peer>> {
         let ensemble = ensemble_of(config)?;
-        self.rec.record.ensemble = ensemble
+        self.record_ensemble(&ensemble);
+        Ok(ensemble)
+    }
+
+    fn record_ensemble(&mut self, peers: &[Peer]) {
+        self.rec.record.ensemble = peers
             .iter()
             .map(|p| EnsembleMember {
                 id: p.id,
@@ -477,7 +482,6 @@ impl Boot {
                 voter: p.voter,
             })
             .collect();
-        Ok(ensemble)
     }
 
     /// A ZooKeeper node joining a running ensemble: added by reconfig once it started.
@@ -588,15 +592,7 @@ impl Boot {
             "version": null,
             "unreadable": o.reason,
         }));
-        self.rec.record.ensemble = o
-            .servers
-            .iter()
-            .map(|p| EnsembleMember {
-                id: p.id,
-                addr: p.addr.clone(),
-                voter: p.voter,
-            })
-            .collect();
+        self.record_ensemble(&o.servers);
         if self.args.dry_run {
             return Ok(Outcome::DryRun);
         }
