@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(long, env = "MESOS_BOOT_ROOT", default_value = "/", global = true)]
     pub root: PathBuf,
 
-    /// Log line format on stderr.
+    /// Log line format on stderr. Which lines: `MESOS_BOOT_LOG` (tracing's filter syntax:
+    /// `info` by default, `debug`, or per module, e.g. `info,mesos_boot::serve=debug`).
     #[arg(
         long,
         env = "MESOS_BOOT_LOG_FORMAT",
