@@ -549,3 +549,38 @@ fn a_stale_ensemble_size_with_no_registrant_left_does_not_block_formation() {
         object(&url)
     );
 }
+
+/// Issue 26, item 5: `mesos-boot status` checks the running ensemble's membership
+/// (`/zookeeper/config`), not the members its node recorded at boot: after two of three
+/// members were replaced, a healthy ensemble is not reported as NO QUORUM.
+#[test]
+fn status_checks_the_live_membership_after_replacements() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let (nodes, serves) = three_with_serve(&url);
+    let first = &nodes[0].0;
+    let mut fresh = Vec::new();
+    for (dead, instance) in &nodes[1..] {
+        assert!(dead.zk.as_ref().unwrap().kill());
+        block_on(Moto::shared().terminate_instance(instance));
+        poll_until(Duration::from_secs(60), "the dead member's removal", || {
+            let live = live_voters(&first.client_addr())?;
+            (live.len() == 2 && !live.iter().any(|(_, h)| *h == dead.ip.to_string())).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", serves[0].log()));
+        let (node, _) = zk_node(&url, "3", &[]);
+        assert_booted(&[&node], &boot_all(&[&node], 0));
+        fresh.push(node);
+    }
+    let out = first.run(&["status", "--timeout", "5s"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        text.contains("ZooKeeper ensemble (live membership): has quorum"),
+        "{}",
+        show(&out)
+    );
+    for n in &fresh {
+        assert!(text.contains(&n.client_addr()), "{}", show(&out));
+    }
+}

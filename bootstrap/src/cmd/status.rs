@@ -14,11 +14,12 @@ use crate::zk::peer::Peer;
 /// Prints the status; `Ok(true)` when the live check is healthy.
 pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
     let rec = record::load(root).map_err(|e| Failure::bad_input(format!("no boot record: {e}")))?;
-    let ensemble: Vec<Peer> = rec
+    let recorded: Vec<Peer> = rec
         .ensemble
         .iter()
         .map(|m| Peer::new(m.id, m.addr.clone(), m.voter))
         .collect();
+    let (ensemble, members_from) = members(&recorded).await;
     let state = four_letter::ensemble_state(&ensemble).await;
     let wants_leader = matches!(rec.role.as_deref(), Some("master" | "agent"));
     let leader = if wants_leader && state.has_quorum {
@@ -35,7 +36,12 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
     if json {
         let out = serde_json::json!({
             "boot": rec,
-            "live": { "ensemble": state, "leader": leader, "healthy": healthy },
+            "live": {
+                "ensemble": state,
+                "members_from": members_from,
+                "leader": leader,
+                "healthy": healthy,
+            },
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(healthy);
@@ -68,7 +74,7 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
         println!("  step {:<18} {:>7} ms", step.name, step.ms);
     }
     println!(
-        "ZooKeeper ensemble: {}",
+        "ZooKeeper ensemble ({members_from}): {}",
         if state.has_quorum {
             "has quorum"
         } else {
@@ -98,6 +104,34 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
         }
     }
     Ok(healthy)
+}
+
+/// The members to check: the running ensemble's (`/zookeeper/config`, read without
+/// credentials through any member recorded at boot) when it can be read, else those recorded
+/// at boot. Members replaced since the boot are not missing voters.
+async fn members(recorded: &[Peer]) -> (Vec<Peer>, &'static str) {
+    let hosts = crate::zk::peer::hosts(recorded);
+    let port = recorded
+        .first()
+        .and_then(|p| p.addr.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let look = async {
+        let client = crate::zk::admin::connect_anonymous(&hosts).await.ok()?;
+        crate::zk::admin::get(&client).await.ok()
+    };
+    match (
+        port,
+        tokio::time::timeout(Duration::from_secs(5), look).await,
+    ) {
+        (Some(port), Ok(Some(live))) if !live.members.is_empty() => (
+            live.members
+                .iter()
+                .map(|m| Peer::new(m.id, format!("{}:{port}", m.host), m.participant))
+                .collect(),
+            "live membership",
+        ),
+        _ => (recorded.to_vec(), "members recorded at boot"),
+    }
 }
 
 /// The digest credential in the rendered `/etc/mesos/zk` (`zk://user:secret@…`), which lets
