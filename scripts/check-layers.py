@@ -13,6 +13,7 @@ import re
 import sys
 
 LAYERS = [
+    {"notify"},
     {"failure", "retry", "fsutil"},
     {"cloud"},
     {"store"},

@@ -21,7 +21,8 @@ pub const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// Runs `op` until it is done, fails permanently, or the deadline passes. The error is the
 /// last one seen, or `None` when the deadline passed during the very first attempt.
-/// `what` names the wait in debug logs.
+/// `what` names the wait: each time the reason to wait changes, one info line says it and
+/// systemd's `STATUS=` shows it (`systemctl status`); every attempt is a debug line.
 pub async fn until<T, E, F, Fut>(
     what: &str,
     deadline: Instant,
@@ -36,6 +37,7 @@ where
     let mut delay = FIRST_DELAY.min(max_delay);
     let mut attempt = 1u32;
     let mut last = None;
+    let mut said = String::new();
     loop {
         let Ok(outcome) = tokio::time::timeout_at(deadline, op()).await else {
             return Err(last);
@@ -47,6 +49,12 @@ where
                 let now = Instant::now();
                 if now >= deadline {
                     return Err(Some(e));
+                }
+                let reason = e.to_string();
+                if reason != said {
+                    tracing::info!(wait = what, %reason, "waiting");
+                    crate::notify::status(&format!("waiting for {what}: {reason}"));
+                    said = reason;
                 }
                 tracing::debug!(wait = what, attempt, error = %e, "not yet; retrying");
                 last = Some(e);

@@ -42,7 +42,7 @@ def test_an_upward_import_fails_naming_the_file(tmp_path):
     r = check(src)
     assert r.returncode == 1
     assert "zk/peer.rs: uses crate::membership::register::Registrar" in r.stdout
-    assert "layer 7 `membership` is not below layer 4 `zk`" in r.stdout
+    assert "layer 8 `membership` is not below layer 5 `zk`" in r.stdout
 
 
 def test_a_grouped_upward_import_fails(tmp_path):

@@ -48,29 +48,11 @@ pub async fn sh(command: &str, root: &Path, role: Option<Role>) -> std::result::
 /// Tells systemd (`Type=notify`) that the configuration is rendered, so the role's service,
 /// ordered after mesos-boot's unit, may start. A no-op when not run by systemd.
 pub fn notify_ready() {
-    let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let socket = socket.to_string_lossy().into_owned();
-    let sent = (|| -> std::io::Result<()> {
-        use std::os::linux::net::SocketAddrExt;
-        let sock = std::os::unix::net::UnixDatagram::unbound()?;
-        let addr = match socket.strip_prefix('@') {
-            Some(abstract_name) => {
-                std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)?
-            }
-            None => std::os::unix::net::SocketAddr::from_pathname(&socket)?,
-        };
-        sock.send_to_addr(
-            b"READY=1\nSTATUS=configuration rendered; starting the service\n",
-            &addr,
-        )?;
-        Ok(())
-    })();
-    match sent {
-        Ok(()) => tracing::info!("told systemd READY=1"),
+    match crate::notify::send("READY=1\nSTATUS=configuration rendered; starting the service\n") {
+        Ok(true) => tracing::info!("told systemd READY=1"),
+        Ok(false) => {}
         // The run goes on: systemd's own start timeout reports a missing READY.
-        Err(e) => tracing::warn!(socket, error = %e, "could not notify systemd"),
+        Err(e) => tracing::warn!(error = %e, "could not notify systemd"),
     }
 }
 
@@ -78,10 +60,11 @@ pub fn notify_ready() {
 mod tests {
     #[test]
     fn notify_ready_reaches_the_socket() {
+        let _env = crate::notify::ENV.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify");
         let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        // SAFETY: no other thread of this test reads or writes NOTIFY_SOCKET.
+        // SAFETY: the tests that touch NOTIFY_SOCKET hold crate::notify::ENV.
         unsafe { std::env::set_var("NOTIFY_SOCKET", &path) };
         super::notify_ready();
         unsafe { std::env::remove_var("NOTIFY_SOCKET") };
