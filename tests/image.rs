@@ -1081,6 +1081,17 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
         let rec = c.boot_record();
         assert_eq!(rec["lifecycle"], "CONTINUE", "{}: {rec}", c.name);
         assert_eq!(c.unit(&format!("mesos-boot@{}", c.role)), "active/success");
+        // systemctl status: the boot's last word, not its last wait.
+        assert_eq!(
+            c.exec(&format!(
+                "systemctl show -P StatusText mesos-boot@{}",
+                c.role
+            ))
+            .map(|t| t.trim().to_string()),
+            Some("done: the node is configured and running".to_string()),
+            "{}",
+            c.name
+        );
         if c.role == "zookeeper" {
             assert_eq!(rec["membership"], "formed", "{}", c.name);
             assert_eq!(c.unit("zookeeper"), "active/success");

@@ -59,10 +59,22 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
             region,
         }) => config_command(action, target, file, if_version, force, region).await,
         Some(Command::Serve(args)) => crate::serve::run(&cli.root, &args).await,
-        None => crate::boot::Boot::new(cli.boot, matches, cli.root)
-            .run()
-            .await
-            .map(|_| ()),
+        None => {
+            let done = crate::boot::Boot::new(cli.boot, matches, cli.root)
+                .run()
+                .await
+                .map(|_| ());
+            // The unit's last status replaces the last wait's.
+            match &done {
+                Ok(()) => crate::notify::status("done: the node is configured and running"),
+                Err(f) => crate::notify::status(&format!(
+                    "failed (exit {}): {}",
+                    f.kind.exit_code(),
+                    f.message
+                )),
+            }
+            done
+        }
     };
     match outcome {
         Ok(()) => 0,
