@@ -584,3 +584,69 @@ fn status_checks_the_live_membership_after_replacements() {
         assert!(text.contains(&n.client_addr()), "{}", show(&out));
     }
 }
+
+/// Issue 24, finding 8: servers-spec as Exhibitor wrote it (EC2 private DNS names, no instance
+/// recorded). A member whose ZooKeeper is down while its instance runs is found by its name
+/// and never judged gone (it was, as "no instance has address"); once its instance ends, it
+/// is. (The removal itself needs `/zookeeper/config`, read through the listed names, which the
+/// VPC's DNS resolves and this machine does not: each pass here waits on those names.)
+#[test]
+fn a_member_listed_by_hostname_is_judged_gone_only_once_its_instance_is() {
+    let _serial = one_at_a_time();
+    let url = empty_bucket_url();
+    let nodes: Vec<(Node, String)> = (0..3).map(|_| zk_node(&url, "3", &[])).collect();
+    let refs: Vec<&Node> = nodes.iter().map(|(n, _)| n).collect();
+    assert_booted(&refs, &boot_all(&refs, 300));
+    // Exhibitor's layout: hostnames, no instance records.
+    let dns = |n: &Node| format!("ip-{}.ec2.internal", n.ip.to_string().replace('.', "-"));
+    let mut text: String = object(&url)
+        .lines()
+        .filter(|l| !l.starts_with("mesos-boot.instances="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for n in &refs {
+        text = text.replace(&format!(":{}", n.ip), &format!(":{}", dns(n)));
+    }
+    put_object(&url, &text);
+    assert!(servers_spec(&url)
+        .iter()
+        .all(|(_, h)| h.ends_with(".ec2.internal")));
+    let watcher = Serve::start_with(
+        refs[0],
+        &[("MESOS_BOOT_LOG", "info,mesos_boot::serve=debug")],
+    );
+    let _others: Vec<Serve> = refs[1..].iter().map(|n| Serve::start(n)).collect();
+    // The third member's ZooKeeper dies; its instance runs on.
+    let (down, down_instance) = (&nodes[2].0, &nodes[2].1);
+    assert!(down.zk.as_ref().unwrap().kill());
+    let passes = |log: &str| log.matches("membership: nothing to do").count();
+    let before = passes(&watcher.log());
+    poll_until(
+        Duration::from_secs(120),
+        "three reconcile passes with nothing to do",
+        || (passes(&watcher.log()) >= before + 3).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\nspec {:?}\n{}", servers_spec(&url), watcher.log()));
+    let survivor = refs[0].client_addr();
+    assert_eq!(servers_spec(&url).len(), 3, "{}", watcher.log());
+    assert_eq!(
+        live_voters(&survivor).map(|v| v.len()),
+        Some(3),
+        "{}",
+        watcher.log()
+    );
+    assert!(
+        !watcher.log().contains("no instance has address"),
+        "{}",
+        watcher.log()
+    );
+    // Its instance ends: now it is judged gone.
+    block_on(Moto::shared().terminate_instance(down_instance));
+    let judged = format!("no instance has address {}", dns(down));
+    poll_until(
+        Duration::from_secs(120),
+        "the member whose instance ended judged gone",
+        || watcher.log().contains(&judged).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", watcher.log()));
+}

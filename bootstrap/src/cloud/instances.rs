@@ -71,15 +71,36 @@ impl Aws {
         })
     }
 
-    /// The running instance whose private address is `ip`, if any.
-    pub async fn instance_at(&self, ip: &str) -> Result<Option<String>, String> {
+    /// The instance (pending to stopped) at `host`, as servers-spec lists it: a private IPv4
+    /// address, an EC2 private DNS name (`ip-10-0-1-5.ec2.internal`: an Exhibitor-era spec
+    /// lists hostnames), or another name, resolved. `Ok(None)` only when EC2 says no instance
+    /// has it; a name that does not resolve is an `Err`: nothing can be said, so nothing is
+    /// judged gone.
+    pub async fn instance_at(&self, host: &str) -> Result<Option<String>, String> {
+        let private_dns = host.ends_with(".ec2.internal") || host.ends_with(".compute.internal");
+        let (filter, values): (&str, Vec<String>) = if host.parse::<std::net::Ipv4Addr>().is_ok() {
+            ("private-ip-address", vec![host.to_string()])
+        } else if private_dns {
+            ("private-dns-name", vec![host.to_string()])
+        } else {
+            let ips: Vec<String> = tokio::net::lookup_host((host, 0))
+                .await
+                .map_err(|e| format!("{host} does not resolve: {e}"))?
+                .filter(|a| a.is_ipv4())
+                .map(|a| a.ip().to_string())
+                .collect();
+            if ips.is_empty() {
+                return Err(format!("{host} resolves to no IPv4 address"));
+            }
+            ("private-ip-address", ips)
+        };
         let out = self
             .ec2
             .describe_instances()
             .filters(
                 aws_sdk_ec2::types::Filter::builder()
-                    .name("private-ip-address")
-                    .values(ip)
+                    .name(filter)
+                    .set_values(Some(values))
                     .build(),
             )
             .filters(
@@ -93,12 +114,7 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "ec2:DescribeInstances private-ip-address={ip}: {}",
-                    aws_error(&e)
-                )
-            })?;
+            .map_err(|e| format!("ec2:DescribeInstances {filter}={host}: {}", aws_error(&e)))?;
         Ok(out
             .reservations()
             .iter()
