@@ -1096,6 +1096,30 @@ fn the_image_boots_the_sample_cluster_under_systemd() {
             assert_eq!(rec["membership"], "formed", "{}", c.name);
             assert_eq!(c.unit("zookeeper"), "active/success");
             assert_eq!(c.unit("mesos-boot-serve"), "active/success");
+            // serve runs as root with a bounded set of capabilities and no new privileges.
+            let status = c
+                .exec("cat /proc/$(systemctl show -P MainPID mesos-boot-serve)/status")
+                .unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::trim)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            assert_eq!(field("NoNewPrivs:"), "1", "{}: {status}", c.name);
+            let bounded = u64::from_str_radix(&field("CapBnd:"), 16).unwrap_or(u64::MAX);
+            // CAP_NET_ADMIN 12, CAP_SYS_MODULE 16, CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21,
+            // CAP_SYS_TIME 25: none of them.
+            for bit in [12, 16, 19, 21, 25] {
+                assert_eq!(
+                    bounded & (1 << bit),
+                    0,
+                    "{}: capability {bit} in {status}",
+                    c.name
+                );
+            }
             // The sample's quorum TLS (mesos:zk-tls): the ensemble above formed over it, and
             // Mesos reached ZooKeeper through Netty's factory with the jars the unit adds.
             let zoo = c
