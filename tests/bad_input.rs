@@ -667,3 +667,34 @@ fn config_changes_the_shared_config_only_from_the_version_read() {
         "{after}"
     );
 }
+
+/// Issue 24, finding 15: a conditional write that S3 applied but whose response was lost is
+/// retried by the SDK, and the retry meets its own write (412). That is the write done, not a
+/// conflict: `config set` says written, and the object holds the change.
+#[test]
+fn a_write_that_landed_but_lost_its_answer_is_not_a_conflict() {
+    let original = shared_config(&[std::net::Ipv4Addr::new(10, 0, 0, 1)]);
+    let url = s3_config(&original);
+    let proxy = mesos_boot_tests::fault::FaultProxy::start(&Moto::shared().host_port());
+    proxy.add(mesos_boot_tests::fault::Fault {
+        pattern: "cleanup-max-files=9".into(),
+        action: mesos_boot_tests::fault::Action::ApplyThenDrop,
+        times: 1,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(
+        &file,
+        format!("{original}com.netflix.exhibitor.cleanup-max-files=9\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(mesos_boot_tests::bin::mesos_boot_bin())
+        .envs(Moto::shared().env())
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .args(["config", "set", &url, &file.display().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(proxy.faulted(), 1, "{}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(object(&url).contains("cleanup-max-files=9"));
+}

@@ -6,7 +6,8 @@
 //! pattern occurs in the request head (request line and headers) or body has tries left:
 //! then it answers with the fault's status and body (AWS's throttling answers: S3's 503
 //! `SlowDown`, EC2's `RequestLimitExceeded`, Auto Scaling's `Throttling`, a bare 429), delays
-//! it, or drops the connection without an answer. It counts what it saw, so tests can assert
+//! it, drops the connection without an answer, or forwards it and then drops the answer (a
+//! write applied whose response is lost). It counts what it saw, so tests can assert
 //! that a fault was hit.
 
 use std::net::SocketAddr;
@@ -25,6 +26,9 @@ pub enum Action {
     Delay(Duration),
     /// Close the connection without answering.
     Drop,
+    /// Forward it (the server applies it), then close the connection without passing the
+    /// answer on: a write that landed but whose response was lost, which the SDK retries.
+    ApplyThenDrop,
 }
 
 /// A fault for requests whose head or body contains `pattern` (empty: every request),
@@ -277,6 +281,14 @@ async fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) -> std
             return conn.shutdown().await;
         }
         Some(Action::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Action::ApplyThenDrop) => {
+            let mut up = TcpStream::connect(upstream).await?;
+            up.write_all(&close_head(&head)).await?;
+            up.write_all(&body).await?;
+            let mut reply = Vec::new();
+            up.read_to_end(&mut reply).await?;
+            return Ok(());
+        }
         None => {}
     }
     let mut up = TcpStream::connect(upstream).await?;

@@ -344,7 +344,19 @@ impl Store {
         };
         match put.send().await {
             Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
-            Err(e) => Err(classify(&self.location, e)),
+            Err(e) => match classify(&self.location, e) {
+                // The SDK retries a write whose answer was lost; if the first try landed, the
+                // retry meets this very write (412). The object holding exactly this text is
+                // the write done, not someone else's.
+                StoreError::Conflict(loc) => match self.read_s3(bucket, key).await {
+                    Ok(Some(now)) if now.text == text => {
+                        tracing::debug!(%loc, "a retried write met itself: done");
+                        Ok(now.version)
+                    }
+                    _ => Err(StoreError::Conflict(loc)),
+                },
+                other => Err(other),
+            },
         }
     }
 }
