@@ -583,3 +583,36 @@ fn a_diverged_follower_is_resynchronised_from_the_leader() {
     let aside = moved_aside(follower);
     assert_eq!(aside.len(), 1, "the diverged data is kept aside: {aside:?}");
 }
+
+/// Issue 24, finding 11: a member whose data is lost (its disk replaced, its data directory
+/// wiped) while its configuration survives would rejoin with its old id and nothing in it (ZAB
+/// amnesia): with another voter down, it could make a quorum with a member that lacks writes
+/// only the lost data held. So it starts only while every other voter serves (it then takes a
+/// snapshot from the leader); until then `check-log`, which zookeeper.service runs before each
+/// start, fails, and systemd tries again.
+#[test]
+fn a_member_that_lost_its_data_starts_only_while_every_other_voter_serves() {
+    let _serial = one_at_a_time();
+    let written = 200usize;
+    let (nodes, i) = three_with_writes(written);
+    let member = &nodes[i];
+    let other = &nodes[(i + 1) % 3];
+    assert!(member.zk.as_ref().unwrap().kill());
+    std::fs::remove_dir_all(member.root.join("var/lib/zookeeper/version-2")).unwrap();
+    assert!(other.zk.as_ref().unwrap().kill());
+    let out = member.run(&["check-log", "--wait", "3s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("lost its data"),
+        "{}",
+        show(&out)
+    );
+    // The other voter back: the member starts empty and takes everything from the leader.
+    let back = other.run(&["--timeout", "90s"]);
+    assert!(back.status.success(), "{}", show(&back));
+    let out = member.run(&["--timeout", "90s"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let addr = member.client_addr();
+    let have = poll_until(LONG, "the member answering", || children_at(&addr)).unwrap();
+    assert_eq!(have, written, "{}", show(&out));
+}

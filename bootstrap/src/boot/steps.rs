@@ -558,10 +558,12 @@ impl Boot {
         if settings.role == Role::Zookeeper {
             let wait =
                 zk_state::CHECK_WAIT.min(self.deadline.saturating_duration_since(Instant::now()));
-            if let zk_state::Checked::MovedAside(_) =
-                zk_state::check_before_start(&self.root, wait).await
-            {
-                self.rec.step("log-gap-moved-aside");
+            match zk_state::check_before_start(&self.root, wait).await {
+                zk_state::Checked::MovedAside(_) => self.rec.step("log-gap-moved-aside"),
+                zk_state::Checked::Lost(why) => {
+                    return Err(crate::failure::Failure::no_quorum(why));
+                }
+                _ => {}
             }
         }
         let cmd = service::start(

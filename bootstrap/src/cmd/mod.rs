@@ -30,8 +30,11 @@ pub async fn run(cli: Cli, matches: ArgMatches) -> i32 {
         }
         Some(Command::CheckImage) => check_image::run(&cli.root),
         Some(Command::CheckLog { wait }) => {
-            crate::node::zk_state::check_before_start(&cli.root, wait).await;
-            Ok(())
+            match crate::node::zk_state::check_before_start(&cli.root, wait).await {
+                // zookeeper.service's ExecStartPre: the start fails, systemd tries again.
+                crate::node::zk_state::Checked::Lost(_) => return 1,
+                _ => Ok(()),
+            }
         }
         Some(Command::Restore {
             shared_config,

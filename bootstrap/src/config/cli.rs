@@ -73,7 +73,9 @@ pub enum Command {
     /// ZooKeeper nodes, before ZooKeeper starts (zookeeper.service's ExecStartPre; the boot
     /// does it too): check the transaction log ZooKeeper will replay for a gap (ZooKeeper 3.8's
     /// DIFF-sync loss) and, on one, move the data aside once every other voter serves, so the
-    /// server starts empty and takes a snapshot from the leader. Always exits 0.
+    /// server starts empty and takes a snapshot from the leader. A member that lost its data
+    /// (ZooKeeper ran, no snapshot left) starts only while every other voter serves: until
+    /// then it exits 1 (the start fails; systemd tries again). Otherwise exits 0.
     CheckLog {
         /// How long to wait, on a gap, for every other voter to serve.
         #[arg(long, env = "MESOS_BOOT_CHECK_LOG_WAIT", default_value = "60s", value_parser = humantime::parse_duration)]

@@ -159,9 +159,15 @@ pub enum Checked {
     MovedAside(Vec<PathBuf>),
     /// A gap, but no other voter set could take over this one's data: started as it is.
     KeptWithGap(String),
+    /// ZooKeeper ran here, but its data is gone (no snapshot, no log) and not every other
+    /// voter serves: starting it now could make a quorum without writes only that data held
+    /// (ZAB amnesia). It must not start yet.
+    Lost(String),
 }
 
-/// Before ZooKeeper starts on this node: checks the log it will replay ([`txnlog::scan`]); on a
+/// Before ZooKeeper starts on this node: a member whose data is gone although ZooKeeper ran
+/// here (no snapshot, no log: a replaced disk) waits up to `wait` for every other voter to
+/// serve, and is [`Checked::Lost`] if they do not. Otherwise checks the log it will replay ([`txnlog::scan`]); on a
 /// gap, waits up to `wait` for every other voter of the local dynamic config to serve, then
 /// moves the data aside (the server rejoins empty and takes a snapshot from the leader). While
 /// they do not all serve, this server's data may hold writes the others lack: it is kept, and
@@ -194,15 +200,6 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
             }
         }
     };
-    let Some(gap) = scan.gap else {
-        tracing::info!(
-            snapshot = ?scan.snapshot.map(|z| format!("{z:#x}")),
-            last = ?scan.last.map(|z| format!("{z:#x}")),
-            replayed = scan.replayed,
-            "transaction log: no gap"
-        );
-        return Checked::Clean;
-    };
     let others: Vec<String> = admin::parse_config(text)
         .map(|c| {
             c.members
@@ -212,6 +209,44 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
                 .collect()
         })
         .unwrap_or_default();
+    if scan.snapshot.is_none() && scan.last.is_none() && !others.is_empty() {
+        // ZooKeeper takes a snapshot when it first starts: none at all means the data is gone.
+        tracing::warn!(myid = local.myid, dirs = ?dirs, "ZooKeeper ran here but this member lost its data: it may start only while every other voter serves");
+        let voters = others.len() + 1;
+        let until = tokio::time::Instant::now() + wait;
+        let held = loop {
+            let held = others_hold_now(0, &others, voters).await;
+            if held.is_ok() || tokio::time::Instant::now() >= until {
+                break held;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        return match held {
+            Ok(()) => {
+                tracing::info!(others = others.len(), "every other voter serves: this member starts empty and takes a snapshot from the leader");
+                Checked::Clean
+            }
+            Err(why) => {
+                let why = format!(
+                    "server.{} lost its data and, after {}, not every other voter serves ({why}): \
+                     starting it could make a quorum without writes only its data held",
+                    local.myid,
+                    humantime::format_duration(wait)
+                );
+                tracing::error!(reason = %why, "not starting ZooKeeper");
+                Checked::Lost(why)
+            }
+        };
+    }
+    let Some(gap) = scan.gap else {
+        tracing::info!(
+            snapshot = ?scan.snapshot.map(|z| format!("{z:#x}")),
+            last = ?scan.last.map(|z| format!("{z:#x}")),
+            replayed = scan.replayed,
+            "transaction log: no gap"
+        );
+        return Checked::Clean;
+    };
     tracing::warn!(%gap, myid = local.myid, "transaction log has a gap: ZooKeeper would replay a tree without acknowledged writes (ZooKeeper 3.8's DIFF-sync loss)");
     if others.is_empty() {
         let why = format!("{gap}; no other voter to take a snapshot from");
