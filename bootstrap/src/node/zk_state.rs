@@ -212,16 +212,7 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
     if scan.snapshot.is_none() && scan.last.is_none() && !others.is_empty() {
         // ZooKeeper takes a snapshot when it first starts: none at all means the data is gone.
         tracing::warn!(myid = local.myid, dirs = ?dirs, "ZooKeeper ran here but this member lost its data: it may start only while every other voter serves");
-        let voters = others.len() + 1;
-        let until = tokio::time::Instant::now() + wait;
-        let held = loop {
-            let held = others_hold_now(0, &others, voters).await;
-            if held.is_ok() || tokio::time::Instant::now() >= until {
-                break held;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
-        return match held {
+        return match wait_until_others_hold(0, &others, wait).await {
             Ok(()) => {
                 tracing::info!(others = others.len(), "every other voter serves: this member starts empty and takes a snapshot from the leader");
                 Checked::Clean
@@ -254,16 +245,7 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
         return Checked::KeptWithGap(why);
     }
     let last = txnlog::last_zxid(&dirs).ok().flatten().unwrap_or(gap.next);
-    let voters = others.len() + 1;
-    let until = tokio::time::Instant::now() + wait;
-    let held = loop {
-        let held = others_hold_now(last, &others, voters).await;
-        if held.is_ok() || tokio::time::Instant::now() >= until {
-            break held;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    if let Err(why) = held {
+    if let Err(why) = wait_until_others_hold(last, &others, wait).await {
         let why = format!(
             "{gap}; after {}: {why}: this server's data may hold writes they lack",
             humantime::format_duration(wait)
@@ -280,6 +262,23 @@ pub async fn check_before_start(root: &Path, wait: Duration) -> Checked {
             tracing::error!(error = %e, "could not move the data aside; starting ZooKeeper as it is");
             Checked::KeptWithGap(e)
         }
+    }
+}
+
+/// Waits up to `wait` until every one of `others` (the other voters' client addresses) serves
+/// and holds `last`; the last reason they do not, if they never do.
+async fn wait_until_others_hold(
+    last: u64,
+    others: &[String],
+    wait: Duration,
+) -> std::result::Result<(), String> {
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        let held = others_hold_now(last, others, others.len() + 1).await;
+        if held.is_ok() || tokio::time::Instant::now() >= until {
+            return held;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
