@@ -124,10 +124,16 @@ pub async fn run(action: Action, url: Option<&str>, region: Option<&str>) -> Res
 }
 
 async fn read(store: &Store) -> Result<Option<Snapshot>> {
-    store.read().await.map_err(|e| match e {
-        e if e.is_transient() => Failure::unreachable(e.to_string()),
-        e => Failure::bad_input(e.to_string()),
-    })
+    store.read().await.map_err(store_error)
+}
+
+/// A store error as an exit: 3 when the store may answer later, 2 otherwise.
+fn store_error(e: StoreError) -> Failure {
+    if e.is_transient() {
+        Failure::unreachable(e.to_string())
+    } else {
+        Failure::bad_input(e.to_string())
+    }
 }
 
 fn read_file(file: &str) -> Result<String> {
@@ -252,8 +258,7 @@ async fn write(
             Ok(())
         }
         Err(StoreError::Conflict(_)) => Err(conflict(url, expected.as_deref().unwrap_or("(none)"))),
-        Err(e) if e.is_transient() => Err(Failure::unreachable(e.to_string())),
-        Err(e) => Err(Failure::bad_input(e.to_string())),
+        Err(e) => Err(store_error(e)),
     }
 }
 

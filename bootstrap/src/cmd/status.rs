@@ -110,26 +110,19 @@ pub async fn run(root: &Path, json: bool, timeout: Duration) -> Result<bool> {
 /// credentials through any member recorded at boot) when it can be read, else those recorded
 /// at boot. Members replaced since the boot are not missing voters.
 async fn members(recorded: &[Peer]) -> (Vec<Peer>, &'static str) {
-    let hosts = crate::zk::peer::hosts(recorded);
+    let addrs: Vec<String> = recorded.iter().map(|p| p.addr.clone()).collect();
     let port = recorded
         .first()
         .and_then(|p| p.addr.rsplit_once(':'))
         .and_then(|(_, p)| p.parse::<u16>().ok());
-    let look = async {
-        let client = crate::zk::admin::connect_anonymous(&hosts).await.ok()?;
-        crate::zk::admin::get(&client).await.ok()
-    };
+    let look = crate::serve::reconcile::live_config(&addrs);
     match (
         port,
         tokio::time::timeout(Duration::from_secs(5), look).await,
     ) {
-        (Some(port), Ok(Some(live))) if !live.members.is_empty() => (
-            live.members
-                .iter()
-                .map(|m| Peer::new(m.id, format!("{}:{port}", m.host), m.participant))
-                .collect(),
-            "live membership",
-        ),
+        (Some(port), Ok(Some(live))) if !live.members.is_empty() => {
+            (crate::zk::admin::peers(&live, port), "live membership")
+        }
         _ => (recorded.to_vec(), "members recorded at boot"),
     }
 }

@@ -25,7 +25,6 @@ use crate::serve::divergence;
 use crate::store::{Server, SharedConfig, Store, StoreError};
 use crate::zk::admin::{self, LiveConfig};
 use crate::zk::four_letter;
-use crate::zk::peer::Peer;
 use crate::zk::secret::{self, Secret};
 
 /// Whether server `id`'s ZooKeeper answers at `host`: `conf` on the client port names this
@@ -69,12 +68,7 @@ pub(crate) async fn serving_members(live: Option<&LiveConfig>, port: u16) -> BTr
     let Some(live) = live else {
         return BTreeSet::new();
     };
-    let members: Vec<Peer> = live
-        .members
-        .iter()
-        .map(|m| Peer::new(m.id, format!("{}:{port}", m.host), m.participant))
-        .collect();
-    four_letter::ensemble_state(&members)
+    four_letter::ensemble_state(&admin::peers(live, port))
         .await
         .servers
         .into_iter()

@@ -53,6 +53,15 @@ pub async fn get(client: &Client) -> std::result::Result<LiveConfig, String> {
     parse_config(&String::from_utf8_lossy(&data))
 }
 
+/// The members of `live` as peers asked on their client `port` (every member of an ensemble
+/// listens on the same one).
+pub fn peers(live: &LiveConfig, port: u16) -> Vec<Peer> {
+    live.members
+        .iter()
+        .map(|m| Peer::new(m.id, format!("{}:{port}", m.host), m.participant))
+        .collect()
+}
+
 /// What a look at the listed servers says about a running ensemble.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
